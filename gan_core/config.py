@@ -1,0 +1,201 @@
+"""TrainConfig: every option of a run, its range and its default, in one place.
+
+The page builds its controls from ``TrainConfig.model_json_schema()``; losses and
+regularizers registered by plug-ins appear in that schema as allowed names.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gan_core.losses import LOSSES
+from gan_core.regularizers import REGULARIZERS
+
+DATASETS_1D = ("gaussian1d", "mixture1d", "separated1d", "dirac")
+DATASETS_2D = ("ring8", "grid25", "swissroll", "moons", "spiral", "points")
+DatasetName = Literal[
+    "gaussian1d", "mixture1d", "separated1d", "dirac",
+    "ring8", "grid25", "swissroll", "moons", "spiral", "points",
+]  # fmt: skip
+
+Width = Annotated[int, Field(ge=1, le=1024)]
+Coord = Annotated[float, Field(ge=-10.0, le=10.0)]
+Std = Annotated[float, Field(ge=0.01, le=5.0)]
+
+# Changing these changes the shape of a model or of the data: they apply on reset only.
+RESET_ONLY = ("g_hidden", "d_hidden", "activation", "z_dim", "seed", "dirac_init")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TargetConfig(Strict):
+    """Parameters of the toy targets; each target reads only the ones it needs."""
+
+    mean: Coord = Field(0.0, description="gaussian1d: mean")
+    std: Std = Field(0.5, description="gaussian1d: standard deviation")
+    means: list[Coord] = Field(
+        [-2.0, 2.0], min_length=1, max_length=5, description="mixture1d: means"
+    )
+    stds: list[Std] = Field([0.3, 0.3], min_length=1, max_length=5, description="mixture1d: stds")
+    weights: list[Annotated[float, Field(gt=0.0, le=100.0)]] = Field(
+        [1.0, 1.0], min_length=1, max_length=5, description="mixture1d: relative weights"
+    )
+    separation: float = Field(
+        4.0, ge=0.0, le=8.0, description="separated1d: distance of the real N(d, 0.25) from 0"
+    )
+    points: list[tuple[Coord, Coord]] = Field(
+        default_factory=list, max_length=500, description="points: user-drawn 2D points"
+    )
+    point_std: float = Field(0.05, ge=0.0, le=2.0, description="points: Gaussian blur of each")
+
+    @model_validator(mode="after")
+    def _mixture_lengths_agree(self) -> TargetConfig:
+        if not len(self.means) == len(self.stds) == len(self.weights):
+            raise ValueError("target.means, target.stds and target.weights need the same length")
+        return self
+
+
+class OptimizerConfig(Strict):
+    name: Literal["sgd", "adam", "rmsprop"] = "adam"
+    lr: float = Field(1e-3, gt=0.0, le=10.0, description="learning rate (log scale)")
+    betas: tuple[
+        Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]
+    ] = Field((0.5, 0.9), description="adam: (beta1, beta2)")
+    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="sgd and rmsprop: momentum")
+
+
+class RegularizerConfig(BaseModel):
+    """``{"kind": name, "weight": strength, ...its own parameters}``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(description="a registered regularizer")
+    weight: float | None = Field(None, description="its strength; its default when omitted")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in REGULARIZERS:
+            raise ValueError(f"unknown regularizer {kind!r}; allowed: {allowed(REGULARIZERS)}")
+        return kind
+
+    @model_validator(mode="after")
+    def _weight_and_params(self) -> RegularizerConfig:
+        spec = REGULARIZERS.get(self.kind)
+        lo, hi = spec.weight_range
+        if self.weight is None:
+            self.weight = spec.default_weight
+        if not lo <= self.weight <= hi:
+            raise ValueError(
+                f"{self.kind} {spec.weight_name} (weight) must be in [{lo:g}, {hi:g}], "
+                f"got {self.weight:g}"
+            )
+        params = spec.params.model_validate(self.model_extra or {})
+        for key, value in params.model_dump().items():
+            setattr(self, key, value)
+        return self
+
+
+def allowed(registry: Any) -> str:
+    return ", ".join(registry.names())
+
+
+def _enum_of(registry: Any) -> Any:
+    """A JSON-schema hook that lists a registry's names at the time the schema is made."""
+    return lambda schema: schema.update(enum=registry.names())
+
+
+class TrainConfig(Strict):
+    """One training run: target, loss, regularizers, optimizers, architecture, seed."""
+
+    dataset: DatasetName = Field("ring8", description="the real distribution")
+    target: TargetConfig = Field(default_factory=TargetConfig)
+    loss: str = Field("wgan", description="adversarial loss", json_schema_extra=_enum_of(LOSSES))
+    regularizers: list[RegularizerConfig] = Field(
+        default_factory=lambda: [RegularizerConfig(kind="gp", weight=0.1)],
+        max_length=8,
+        description="active penalties and constraints",
+    )
+    opt_g: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    opt_d: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    d_steps: int = Field(2, ge=1, le=20, description="D updates per generator iteration")
+    g_steps: int = Field(1, ge=1, le=20, description="G updates per generator iteration")
+    update_scheme: Literal["alternating", "simultaneous"] = "alternating"
+    batch_size: int = Field(256, ge=1, le=2048)
+    z_dim: int = Field(2, ge=1, le=64, description="latent dimension")
+    noise: Literal["gaussian", "uniform"] = Field("gaussian", description="latent distribution")
+    g_hidden: list[Width] = Field([64, 64, 64], max_length=6, description="G hidden widths")
+    d_hidden: list[Width] = Field([64, 64, 64], max_length=6, description="D hidden widths")
+    activation: Literal["relu", "leaky_relu", "tanh", "elu"] = "relu"
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    dirac_init: tuple[Coord, Coord] = Field((1.0, 1.0), description="dirac: initial (theta, psi)")
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, loss: str) -> str:
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; allowed: {allowed(LOSSES)}")
+        return loss
+
+    @property
+    def dim(self) -> int:
+        """1 for the 1D targets (dirac included), 2 for the others."""
+        return 1 if self.dataset in DATASETS_1D else 2
+
+
+class ConfigError(ValueError):
+    """A config or patch that cannot be applied; ``field`` names the offending option."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def first_error(error: ValidationError) -> ConfigError:
+    """The first problem of a pydantic error, as a ConfigError naming a dotted field."""
+    item = error.errors()[0]
+    field = ".".join(str(part) for part in item["loc"]) or "config"
+    message = item["msg"].removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        message = "is not an option here"
+    return ConfigError(field, message)
+
+
+def validate_config(data: Any) -> TrainConfig:
+    """TrainConfig from a dict (or a TrainConfig), raising ConfigError on the first problem."""
+    if isinstance(data, TrainConfig):
+        return data
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as error:
+        raise first_error(error) from None
+
+
+def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge a patch into a config dict; lists (regularizers, widths) are replaced whole."""
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_patch(config: TrainConfig, patch: dict[str, Any]) -> TrainConfig:
+    """The config with a live patch applied; RESET_ONLY fields and a change of dimension
+    raise ConfigError (they need a reset)."""
+    if not isinstance(patch, dict):
+        raise ConfigError("patch", "must be an object of config fields")
+    new = validate_config(merge(config.model_dump(), patch))
+    for field in RESET_ONLY:
+        if getattr(new, field) != getattr(config, field):
+            raise ConfigError(field, "changes the models; it applies on reset (send reset)")
+    if new.dim != config.dim or (new.dataset == "dirac") != (config.dataset == "dirac"):
+        raise ConfigError("dataset", f"{new.dataset} needs other models; it applies on reset")
+    return new

@@ -1,0 +1,181 @@
+"""Adversarial losses: one small (d_loss, g_loss) pair each, registered by name.
+
+D always returns a raw score s (a logit for the logistic losses). Every function takes
+the scores of a real batch and of a fake batch, ``real`` and ``fake`` (shape (n,)), and
+returns a scalar to *minimise*. Sigmoids appear only inside the softplus forms:
+log sigmoid(s) = -softplus(-s) and log(1 - sigmoid(s)) = -softplus(s).
+
+A plug-in adds a loss the same way the built-ins are written::
+
+    @register_loss("mine", shows_probability=False)
+    class Mine:
+        '''One line that says what it is.
+
+        L_D = ...;  L_G = ...
+        '''
+        def d_loss(real, fake): ...
+        def g_loss(real, fake): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gan_core.registry import Registry, describe
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A registered loss.
+
+    shows_probability: D's score is a logit, so views show sigmoid(D) as a probability.
+    undecided: the value (of the probability, or of the raw score) at which D cannot tell
+        real from fake; views centre their diverging colour scale there.
+    uses_real_in_g: the generator loss needs D's scores on a real batch (relativistic).
+    optimum_is_ratio: the optimal D for a fixed G is p_r / (p_r + p_g) (as a probability for
+        the logistic losses, as the score itself for lsgan), so views may draw it.
+    """
+
+    name: str
+    d_loss: LossFn
+    g_loss: LossFn
+    shows_probability: bool
+    undecided: float
+    uses_real_in_g: bool
+    optimum_is_ratio: bool
+    description: str
+    formula: str
+
+
+LOSSES: Registry[Loss] = Registry("loss")
+
+
+def register_loss(
+    name: str,
+    *,
+    shows_probability: bool = True,
+    undecided: float | None = None,
+    uses_real_in_g: bool = False,
+    optimum_is_ratio: bool = False,
+) -> Callable[[type], type]:
+    """Register a class holding two functions ``d_loss(real, fake)`` and ``g_loss(real, fake)``.
+
+    The class docstring's first line is the description, the rest is the formula.
+    """
+
+    def decorator(cls: type) -> type:
+        description, formula = describe(cls)
+        LOSSES.add(
+            name,
+            Loss(
+                name=name,
+                d_loss=cls.d_loss,
+                g_loss=cls.g_loss,
+                shows_probability=shows_probability,
+                undecided=(0.5 if shows_probability else 0.0) if undecided is None else undecided,
+                uses_real_in_g=uses_real_in_g,
+                optimum_is_ratio=optimum_is_ratio,
+                description=description,
+                formula=formula,
+            ),
+        )
+        return cls
+
+    return decorator
+
+
+@register_loss("minimax", optimum_is_ratio=True)
+class Minimax:
+    """The original saturating GAN (Goodfellow et al. 2014): G minimises log(1 - D(G(z))).
+
+    L_D = -E[log sigmoid(D(x))] - E[log(1 - sigmoid(D(G(z))))]
+        = E[softplus(-D(x))] + E[softplus(D(G(z)))];
+    L_G = E[log(1 - sigmoid(D(G(z))))] = -E[softplus(D(G(z)))]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -F.softplus(fake).mean()
+
+
+@register_loss("nonsaturating", optimum_is_ratio=True)
+class NonSaturating:
+    """The non-saturating GAN (Goodfellow et al. 2014): G maximises log D(G(z)).
+
+    L_D = E[softplus(-D(x))] + E[softplus(D(G(z)))];
+    L_G = -E[log sigmoid(D(G(z)))] = E[softplus(-D(G(z)))]
+    """
+
+    d_loss = Minimax.d_loss
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return F.softplus(-fake).mean()
+
+
+@register_loss("lsgan", shows_probability=False, undecided=0.5, optimum_is_ratio=True)
+class LeastSquares:
+    """Least-squares GAN (Mao et al. 2017), targets a=0 (fake), b=1 (real), c=1.
+
+    L_D = 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2];  L_G = 1/2 E[(D(G(z)) - 1)^2]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean()
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return 0.5 * ((fake - 1) ** 2).mean()
+
+
+@register_loss("wgan", shows_probability=False)
+class Wasserstein:
+    """Wasserstein GAN (Arjovsky et al. 2017); D is a critic, keep it Lipschitz (clip, gp, sn).
+
+    L_D = E[D(G(z))] - E[D(x)];  L_G = -E[D(G(z))]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return fake.mean() - real.mean()
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -fake.mean()
+
+
+@register_loss("hinge", shows_probability=False)
+class Hinge:
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018).
+
+    L_D = E[relu(1 - D(x))] + E[relu(1 + D(G(z)))];  L_G = -E[D(G(z))]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+    g_loss = Wasserstein.g_loss
+
+
+@register_loss("rsgan", shows_probability=False, uses_real_in_g=True)
+class Relativistic:
+    """Relativistic standard GAN (Jolicoeur-Martineau 2019), real and fake paired in order.
+
+    L_D = E[softplus(-(D(x) - D(G(z))))];  L_G = E[softplus(-(D(G(z)) - D(x)))]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return F.softplus(fake - real).mean()
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return F.softplus(real - fake).mean()
+
+
+def probability_or_score(loss: Loss, scores: Tensor) -> Tensor:
+    """What a view shows of D: sigmoid(score) for logistic losses, the raw score otherwise."""
+    return torch.sigmoid(scores) if loss.shows_probability else scores

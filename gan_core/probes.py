@@ -1,0 +1,252 @@
+"""What a view needs from the current state of a Trainer: pure reads, no training.
+
+Probes put both models in eval mode (so spectral norm's power iteration does not advance)
+and back, use their own fixed-seed generators (so reading never changes the run), and show
+D on clean inputs (instance noise is a training device, not part of D).
+
+The push on a fake sample x is -dL_G/dx, per sample: the direction and strength with
+which the generator's loss moves that sample (not divided by the batch size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+
+from gan_core.losses import probability_or_score
+
+if TYPE_CHECKING:
+    from gan_core.trainer import Trainer
+
+DISPLAY_SEED = 12345
+DIRAC_NOISE_DRAWS = 64
+
+
+class ViewOptions(BaseModel):
+    """How much of the state a frame carries (see docs/engine-contract.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    grid: int = Field(64, ge=8, le=256, description="2D: D on grid x grid points")
+    samples: int = Field(256, ge=16, le=4096, description="real and fake samples sent")
+    field: int = Field(0, ge=0, le=64, description="2D: generator push on field x field (0 off)")
+    manifold: int = Field(0, ge=0, le=64, description="2D: z-grid warped by G (0 off)")
+    line: int = Field(200, ge=32, le=2000, description="1D: points on the x line")
+    dirac_grid: int = Field(21, ge=5, le=64, description="Dirac: (theta, psi) field resolution")
+
+
+@contextmanager
+def evaluating(trainer: Trainer) -> Iterator[None]:
+    """Eval mode for both models (spectral norm keeps its u), then back to training mode."""
+    trainer.G.eval()
+    trainer.D.eval()
+    try:
+        yield
+    finally:
+        trainer.G.train()
+        trainer.D.train()
+
+
+def f32(x: Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(x, Tensor):
+        x = x.detach().numpy()
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def display_latent(trainer: Trainer, n: int) -> Tensor:
+    """A fixed latent batch, so the same fake points move from frame to frame (trails)."""
+    rng = torch.Generator().manual_seed(DISPLAY_SEED)
+    cfg = trainer.config
+    if cfg.noise == "uniform":
+        return torch.rand(n, cfg.z_dim, generator=rng) * 2 - 1
+    return torch.randn(n, cfg.z_dim, generator=rng)
+
+
+def generator_push(trainer: Trainer, x: Tensor, real_scores: Tensor) -> Tensor:
+    """-dL_G/dx at each row of x, times the number of rows (per-sample push).
+
+    For a relativistic loss each row is paired with the mean real score.
+    """
+    x = x.detach().requires_grad_(True)
+    fake_scores = trainer.D(x)
+    real = real_scores.mean().expand_as(fake_scores)
+    loss = trainer.loss.g_loss(real, fake_scores)
+    (grad,) = torch.autograd.grad(loss, x)
+    return -grad * x.shape[0]
+
+
+def input_gradient_norms(trainer: Trainer, x: Tensor) -> Tensor:
+    """Per-sample ||grad_x D(x)||."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(trainer.D(x).sum(), x)
+    return grad.norm(dim=1)
+
+
+def grid_points(lo: float, hi: float, n: int) -> tuple[Tensor, Tensor]:
+    """(axis, points): points in row-major order, row i = y[i], column j = x[j]."""
+    axis = torch.linspace(lo, hi, n)
+    yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+    return axis, torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+
+
+def extent(trainer: Trainer) -> tuple[float, float]:
+    """The plotted range: the target's, or for Dirac-GAN one that holds the trajectory."""
+    if trainer.config.dataset != "dirac":
+        return trainer.target.extent
+    reach = max(max(abs(theta), abs(psi)) for theta, psi in trainer.trajectory)
+    lim = float(min(max(2.0, 1.15 * reach), 50.0))
+    return -lim, lim
+
+
+def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything a frame needs, as plain floats and float32 arrays."""
+    view = ViewOptions.model_validate(view or {})
+    cfg, loss = trainer.config, trainer.loss
+    lo, hi = extent(trainer)
+    with evaluating(trainer):
+        real = torch.from_numpy(trainer.target.reference(view.samples))
+        with torch.no_grad():
+            fake = trainer.G(display_latent(trainer, view.samples))
+            real_scores = trainer.D(real)
+        out: dict[str, Any] = {
+            "iteration": trainer.iteration,
+            "kind": "dirac" if cfg.dataset == "dirac" else f"{cfg.dim}d",
+            "display": "probability" if loss.shows_probability else "score",
+            "undecided": loss.undecided,
+            "extent": [lo, hi],
+            "real": f32(real),
+            "fake": f32(fake),
+            "fake_grad": f32(generator_push(trainer, fake, real_scores)),
+            "metrics": {
+                **trainer.cheap_metrics(),
+                "grad_norm_real": float(input_gradient_norms(trainer, real).mean()),
+                "grad_norm_fake": float(input_gradient_norms(trainer, fake).mean()),
+            },
+            "halt": trainer.halt.as_dict() if trainer.halt else None,
+        }
+        if cfg.dim == 2:
+            out.update(surface_2d(trainer, view, real_scores))
+        else:
+            out.update(line_1d(trainer, view, real_scores, lo, hi))
+        if cfg.dataset == "dirac":
+            out.update(dirac(trainer, view, lo, hi))
+    return out
+
+
+def surface_2d(trainer: Trainer, view: ViewOptions, real_scores: Tensor) -> dict[str, Any]:
+    lo, hi = trainer.target.extent
+    _, points = grid_points(lo, hi, view.grid)
+    with torch.no_grad():
+        d = probability_or_score(trainer.loss, trainer.D(points)).reshape(view.grid, view.grid)
+    out: dict[str, Any] = {"d_grid": f32(d)}
+    if view.field:
+        _, field_points = grid_points(lo, hi, view.field)
+        push = generator_push(trainer, field_points, real_scores)
+        out["field"] = f32(push.reshape(view.field, view.field, 2))
+    if view.manifold:
+        out["manifold"] = f32(manifold(trainer, view.manifold))
+    return out
+
+
+def manifold(trainer: Trainer, m: int) -> Tensor:
+    """G on an m x m grid of the first two latent coordinates (the others 0): GAN Lab's
+    picture of how G warps the latent space. Gaussian noise: [-2, 2]; uniform: [-1, 1]."""
+    cfg = trainer.config
+    span = 1.0 if cfg.noise == "uniform" else 2.0
+    _, zgrid = grid_points(-span, span, m)
+    z = torch.zeros(m * m, cfg.z_dim)
+    z[:, : min(2, cfg.z_dim)] = zgrid[:, : min(2, cfg.z_dim)]
+    with torch.no_grad():
+        return trainer.G(z).reshape(m, m, 2)
+
+
+def kde(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Gaussian kernel density estimate with Scott's bandwidth (floored for point masses)."""
+    n = len(samples)
+    h = max(1.06 * float(samples.std()) * n ** (-1 / 5), 0.02 * float(xs[-1] - xs[0]))
+    z = (xs[:, None] - samples[None, :]) / h
+    return np.exp(-0.5 * z**2).sum(axis=1) / (n * h * np.sqrt(2 * np.pi))
+
+
+def line_1d(
+    trainer: Trainer, view: ViewOptions, real_scores: Tensor, lo: float, hi: float
+) -> dict[str, Any]:
+    xs = torch.linspace(lo, hi, view.line).unsqueeze(1)
+    with torch.no_grad():
+        d_line = probability_or_score(trainer.loss, trainer.D(xs))
+    xs_np = xs[:, 0].numpy()
+    fake_density = kde(trainer.sample(2000)[:, 0], xs_np)
+    out: dict[str, Any] = {
+        "xs": f32(xs_np),
+        "d_line": f32(d_line),
+        "fake_density": f32(fake_density),
+        "g_grad_line": f32(generator_push(trainer, xs, real_scores)[:, 0]),
+    }
+    real_density = trainer.target.density(xs.numpy())
+    if real_density is not None:
+        out["real_density"] = f32(real_density)
+        if trainer.loss.optimum_is_ratio:
+            out["d_optimal"] = f32(real_density / np.maximum(real_density + fake_density, 1e-12))
+    return out
+
+
+# ----- Dirac-GAN ---------------------------------------------------------------------------
+def dirac_vector_field(trainer: Trainer, theta: Tensor, psi: Tensor) -> Tensor:
+    """(d theta/dt, d psi/dt) = (-dL_G/dtheta, -dL_D/dpsi) at each (theta, psi) pair, for
+    the run's loss and penalties (perturbations averaged over a fixed set of draws).
+    Constraints (clipping, spectral norm) are not part of the field."""
+    regs = trainer.regularizers
+    draws = DIRAC_NOISE_DRAWS if any(spec.perturb for spec, _ in regs) else 1
+    rng = torch.Generator().manual_seed(DISPLAY_SEED)
+    theta = theta.detach().repeat(draws).requires_grad_(True)
+    psi = psi.detach().repeat(draws).requires_grad_(True)
+
+    def critic(x: Tensor) -> Tensor:
+        return psi * x[:, 0]
+
+    def perturb(x: Tensor) -> Tensor:
+        for spec, s in regs:
+            if spec.perturb is not None:
+                x = spec.perturb(x, s, trainer.iteration, rng)
+        return x
+
+    real = perturb(torch.zeros(theta.shape[0], 1))
+    fake = perturb(theta.unsqueeze(1))
+    d_total = trainer.loss.d_loss(critic(real), critic(fake.detach()))
+    for spec, s in regs:
+        if spec.penalty is not None:
+            d_total = d_total + spec.penalty(critic, real, fake.detach(), s, rng)
+    g_loss = trainer.loss.g_loss(critic(real).detach(), psi.detach() * fake[:, 0])
+    scale = theta.shape[0]  # undo the batch mean: each row is its own (theta, psi)
+    (d_theta,) = torch.autograd.grad(g_loss, theta)
+    (d_psi,) = torch.autograd.grad(d_total, psi)
+    field = -torch.stack([d_theta, d_psi], dim=1) * scale
+    return field.reshape(draws, -1, 2).mean(dim=0)
+
+
+def dirac_eigenvalues(trainer: Trainer, h: float = 1e-3) -> list[list[float]]:
+    """Eigenvalues [re, im] of the field's Jacobian at the equilibrium (0, 0), by central
+    differences; each point is evaluated alone with the same noise draws, so they cancel."""
+    steps = torch.tensor([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]])
+    v = torch.cat([dirac_vector_field(trainer, at[:1], at[1:]) for at in steps]).double()
+    jacobian = torch.stack([(v[0] - v[1]) / (2 * h), (v[2] - v[3]) / (2 * h)], dim=1)
+    return [[float(e.real), float(e.imag)] for e in torch.linalg.eigvals(jacobian)]
+
+
+def dirac(trainer: Trainer, view: ViewOptions, lo: float, hi: float) -> dict[str, Any]:
+    _, points = grid_points(lo, hi, view.dirac_grid)
+    field = dirac_vector_field(trainer, points[:, 0], points[:, 1])
+    theta, psi = trainer.trajectory[-1]
+    return {
+        "theta": theta,
+        "psi": psi,
+        "dirac_extent": [lo, hi],
+        "dirac_field": f32(field.reshape(view.dirac_grid, view.dirac_grid, 2)),
+        "trajectory": np.asarray(trainer.trajectory, dtype=np.float32),
+        "eigenvalues": dirac_eigenvalues(trainer),
+    }

@@ -1,0 +1,348 @@
+"""Trainer: owns the models, the optimizers, the RNG and the step count of one run.
+
+One generator iteration (alternating scheme) is ``d_steps`` discriminator updates followed by
+``g_steps`` generator updates. The simultaneous scheme computes both players' gradients at
+the same point and applies them together (the Dirac-GAN lesson needs both).
+
+Reproducible: the same config and the same ``commands`` replay the same run bit for bit on
+the same machine (see ``replay``). Nothing raises past the Trainer while training: a
+non-finite loss, gradient or parameter (or a plug-in that fails) halts the run in a
+``Halt`` that names the quantity and the iteration, and restores the last finite state.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gan_core.config import TrainConfig, apply_patch, validate_config
+from gan_core.datasets import make_target
+from gan_core.losses import LOSSES
+from gan_core.metrics import Evaluator
+from gan_core.models import build_models
+from gan_core.optimizers import make_optimizer
+from gan_core.probes import snapshot
+from gan_core.regularizers import REGULARIZERS
+
+CHECKPOINT_EVERY = 50
+Part = Literal["both", "d", "g"]
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Why training stopped by itself."""
+
+    kind: Literal["diverged", "error"]
+    quantity: str
+    iteration: int
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("kind", "quantity", "iteration", "message")}
+
+
+class NonFinite(Exception):
+    def __init__(self, quantity: str) -> None:
+        super().__init__(quantity)
+        self.quantity = quantity
+
+
+class Trainer:
+    """A GAN training run: ``step``, ``update`` (live, validated), ``reset``, ``snapshot``."""
+
+    def __init__(self, config: TrainConfig | dict[str, Any] | None = None) -> None:
+        self.reset(TrainConfig() if config is None else config)
+
+    # ----- lifecycle -------------------------------------------------------------------
+    def reset(self, config: TrainConfig | dict[str, Any] | None = None) -> TrainConfig:
+        """Back to iteration 0, with a new config if given (validated, ConfigError if not)."""
+        cfg = self.config if config is None else validate_config(config)
+        target = make_target(cfg)
+        self.config = cfg
+        self.target = target
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            self.G, self.D = build_models(cfg)
+        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.opt_g = make_optimizer(self.G.parameters(), cfg.opt_g)
+        self.opt_d = make_optimizer(self.D.parameters(), cfg.opt_d)
+        self.iteration = 0
+        self.halt: Halt | None = None
+        self.commands: list[tuple[int, str, dict[str, Any]]] = []
+        self.last: dict[str, Tensor] = {}
+        self.trajectory: list[tuple[float, float]] = []
+        self._evaluator: Evaluator | None = None
+        self._configure()
+        self._record_trajectory()
+        self._checkpoint = self._state()
+        return cfg
+
+    def update(self, patch: dict[str, Any], reset_moments: bool = False) -> TrainConfig:
+        """Apply a live config change; returns the new config.
+
+        Learning rates, betas and momentum are edited in the optimizers' param_groups in
+        place. A change of optimizer kind makes a fresh optimizer (its moments cannot carry
+        over to another algorithm). ``reset_moments=True`` also clears both optimizers'
+        state; the default keeps it (so a loss switch keeps Adam's moments). Layer sizes,
+        activation, z_dim, seed and dirac_init raise ConfigError: they apply on reset.
+        An update clears a halt, training resumes from the restored finite state.
+        """
+        new = apply_patch(self.config, patch)
+        old = self.config
+        self.config = new
+        if new.dataset != old.dataset or new.target != old.target:
+            self.target = make_target(new)
+            self._evaluator = None
+        self.opt_g = self._updated_optimizer(
+            self.opt_g, self.G, old.opt_g, new.opt_g, reset_moments
+        )
+        self.opt_d = self._updated_optimizer(
+            self.opt_d, self.D, old.opt_d, new.opt_d, reset_moments
+        )
+        self._configure()
+        self.halt = None
+        self.commands.append(
+            (self.iteration, "update", {"patch": patch, "reset_moments": reset_moments})
+        )
+        return new
+
+    def _updated_optimizer(self, opt: Any, model: Any, old: Any, new: Any, reset: bool) -> Any:
+        if new.name != old.name or reset:
+            return make_optimizer(model.parameters(), new)
+        for group in opt.param_groups:
+            group["lr"] = new.lr
+            if "betas" in group:
+                group["betas"] = tuple(new.betas)
+            if "momentum" in group:
+                group["momentum"] = new.momentum
+        return opt
+
+    def _configure(self) -> None:
+        """Resolve the config's names to the registered loss and regularizers."""
+        cfg = self.config
+        self.loss = LOSSES.get(cfg.loss)
+        self.regularizers = [(REGULARIZERS.get(r.kind), r) for r in cfg.regularizers]
+        spectral = [s for spec, s in self.regularizers if spec.spectral_norm]
+        self.D.set_spectral_norm(spectral[0].weight if spectral else None)
+
+    # ----- training ----------------------------------------------------------------------
+    def step(self, n: int = 1, part: Part = "both") -> None:
+        """n generator iterations; part 'd' or 'g' makes n single D or G updates (teaching)
+        that do not advance the iteration count. Does nothing while halted."""
+        if self.halt is not None:
+            return
+        if part != "both":
+            self.commands.append((self.iteration, f"step_{part}", {"n": n}))
+        for _ in range(n):
+            try:
+                if part == "d":
+                    self._d_step()
+                elif part == "g":
+                    self._g_step()
+                else:
+                    self._iteration()
+            except NonFinite as bad:
+                self._stop("diverged", bad.quantity, f"{bad.quantity} became NaN or infinite")
+                return
+            except Exception as error:  # a plug-in, or torch, failed: report it, keep serving
+                self._stop("error", type(error).__name__, str(error))
+                return
+
+    def _iteration(self) -> None:
+        cfg = self.config
+        if cfg.update_scheme == "simultaneous":
+            for _ in range(cfg.d_steps - 1):
+                self._d_step()
+            self._simultaneous_step()
+            for _ in range(cfg.g_steps - 1):
+                self._g_step()
+        else:
+            for _ in range(cfg.d_steps):
+                self._d_step()
+            for _ in range(cfg.g_steps):
+                self._g_step()
+        self.iteration += 1
+        self._check_parameters()
+        self._record_trajectory()
+        if self.iteration % CHECKPOINT_EVERY == 0:
+            self._checkpoint = self._state()
+
+    def _noise(self, n: int) -> Tensor:
+        if self.config.noise == "uniform":
+            return torch.rand(n, self.config.z_dim, generator=self.rng) * 2 - 1
+        return torch.randn(n, self.config.z_dim, generator=self.rng)
+
+    def _batch(self) -> tuple[Tensor, Tensor]:
+        """A real batch and a latent batch from the run's own generator."""
+        n = self.config.batch_size
+        return self.target.sample(n, self.rng), self._noise(n)
+
+    def _perturb(self, x: Tensor) -> Tensor:
+        for spec, settings in self.regularizers:
+            if spec.perturb is not None:
+                x = spec.perturb(x, settings, self.iteration, self.rng)
+        return x
+
+    def _d_objective(self, real: Tensor, fake: Tensor) -> Tensor:
+        """L_D plus every active penalty, on D's (perturbed) inputs."""
+        real, fake = self._perturb(real), self._perturb(fake)
+        d_loss = self.loss.d_loss(self.D(real), self.D(fake))
+        total = d_loss
+        self.last["d_loss"] = d_loss.detach()
+        for spec, settings in self.regularizers:
+            if spec.penalty is not None:
+                value = spec.penalty(self.D, real, fake, settings, self.rng)
+                self.last[f"penalty.{spec.name}"] = value.detach()
+                total = total + value
+        return total
+
+    def _g_objective(self, real: Tensor, fake: Tensor) -> Tensor:
+        fake_scores = self.D(self._perturb(fake))
+        real_scores = self.D(self._perturb(real)) if self.loss.uses_real_in_g else fake_scores
+        g_loss = self.loss.g_loss(real_scores, fake_scores)
+        self.last["g_loss"] = g_loss.detach()
+        return g_loss
+
+    def _d_step(self) -> None:
+        real, z = self._batch()
+        with torch.no_grad():
+            fake = self.G(z)
+        loss = self._d_objective(real, fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self._apply(self.opt_d, self.D, loss, "d")
+        for spec, settings in self.regularizers:
+            if spec.constrain is not None:
+                spec.constrain(self.D, settings)
+
+    def _g_step(self) -> None:
+        real, z = self._batch()
+        self.D.requires_grad_(False)
+        try:
+            loss = self._g_objective(real, self.G(z))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+        finally:
+            self.D.requires_grad_(True)
+        self._apply(self.opt_g, self.G, loss, "g")
+
+    def _simultaneous_step(self) -> None:
+        """Both players' gradients at the same parameters, then both updates."""
+        real, z = self._batch()
+        fake = self.G(z)
+        d_total = self._d_objective(real, fake.detach())
+        g_loss = self._g_objective(real, fake)
+        d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
+        d_grads = torch.autograd.grad(d_total, d_params)
+        g_grads = torch.autograd.grad(g_loss, g_params)
+        for params, grads in ((d_params, d_grads), (g_params, g_grads)):
+            for p, grad in zip(params, grads, strict=True):
+                p.grad = grad
+        self._apply(self.opt_d, self.D, d_total, "d")
+        self._apply(self.opt_g, self.G, g_loss, "g")
+        for spec, settings in self.regularizers:
+            if spec.constrain is not None:
+                spec.constrain(self.D, settings)
+
+    def _apply(self, opt: Any, model: Any, loss: Tensor, who: str) -> None:
+        """Take the optimizer step unless the loss or the gradient is not finite."""
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+        if not bool(torch.isfinite(loss)):
+            raise NonFinite(f"{who}_loss")
+        if not bool(torch.isfinite(grad_norm)):
+            raise NonFinite(f"grad_{who}")
+        opt.step()
+
+    def _check_parameters(self) -> None:
+        for who, model in (("g", self.G), ("d", self.D)):
+            if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+                raise NonFinite(f"param_{who}")
+
+    # ----- halting and checkpoints -------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return copy.deepcopy(
+            {
+                "G": self.G.state_dict(),
+                "D": self.D.state_dict(),
+                "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(),
+                "rng": self.rng.get_state(),
+                "iteration": self.iteration,
+                "trajectory": len(self.trajectory),
+            }
+        )
+
+    def _stop(self, kind: Literal["diverged", "error"], quantity: str, what: str) -> None:
+        at = self.iteration
+        state = self._checkpoint
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.rng.set_state(state["rng"])
+        self.iteration = state["iteration"]
+        del self.trajectory[state["trajectory"] :]
+        advice = (
+            "Lower the learning rate or reset"
+            if kind == "diverged"
+            else "Change the configuration or reset"
+        )
+        self.halt = Halt(
+            kind=kind,
+            quantity=quantity,
+            iteration=at,
+            message=(
+                f"Training {'diverged' if kind == 'diverged' else 'failed'} at iteration {at}: "
+                f"{what}. The models are back at iteration {self.iteration}, the last finite "
+                f"state. {advice} to go on."
+            ),
+        )
+
+    def _record_trajectory(self) -> None:
+        if self.config.dataset == "dirac":
+            self.trajectory.append((self.G.theta.item(), self.D.body.weight.item()))
+
+    # ----- reading -----------------------------------------------------------------------
+    def sample(self, n: int) -> np.ndarray:
+        """n fake samples as numpy (n, dim); uses its own fixed-seed latent draw, so reading
+        never changes the training run."""
+        rng = torch.Generator().manual_seed(self.config.seed + 1)
+        z = (
+            torch.rand(n, self.config.z_dim, generator=rng) * 2 - 1
+            if self.config.noise == "uniform"
+            else torch.randn(n, self.config.z_dim, generator=rng)
+        )
+        with torch.no_grad():
+            return self.G(z).numpy().astype(np.float32)
+
+    def snapshot(self, view: Any = None) -> dict[str, Any]:
+        """What a view needs now: see docs/engine-contract.md."""
+        return snapshot(self, view)
+
+    def evaluate(self, n: int = 2500) -> dict[str, float]:
+        """Costly metrics of n fake samples: W1 (and its real-vs-real floor), modes, KL/JS."""
+        if self._evaluator is None:
+            self._evaluator = Evaluator(self.target)
+        return self._evaluator.evaluate(self.sample(n))
+
+    def cheap_metrics(self) -> dict[str, float]:
+        """The losses and penalty values of the last updates."""
+        return {key: float(value) for key, value in self.last.items()}
+
+
+def replay(config: TrainConfig | dict[str, Any], commands: list, iterations: int) -> Trainer:
+    """Rebuild a run: the config, then each (iteration, kind, payload) command at its iteration."""
+    tr = Trainer(config)
+    for at, kind, payload in commands:
+        tr.step(at - tr.iteration)
+        if kind == "update":
+            tr.update(payload["patch"], reset_moments=payload["reset_moments"])
+        else:
+            tr.step(payload["n"], part=kind.removeprefix("step_"))
+    tr.step(iterations - tr.iteration)
+    return tr
