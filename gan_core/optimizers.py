@@ -11,9 +11,10 @@ from gan_core.config import OptimizerConfig
 
 
 def make_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    """A fresh optimizer of the configured kind (its state empty)."""
+    """A fresh optimizer of the configured kind (its state empty), updating all parameters
+    in one multi-tensor (foreach) call rather than one call per tensor."""
     if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, foreach=True)
     if cfg.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum)
-    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
+        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, foreach=True)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), foreach=True)

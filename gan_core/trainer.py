@@ -68,9 +68,10 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.G, self.D = build_models(cfg)
+        self.g_params, self.d_params = list(self.G.parameters()), list(self.D.parameters())
         self.rng = torch.Generator().manual_seed(cfg.seed)
-        self.opt_g = make_optimizer(self.G.parameters(), cfg.opt_g)
-        self.opt_d = make_optimizer(self.D.parameters(), cfg.opt_d)
+        self.opt_g = make_optimizer(self.g_params, cfg.opt_g)
+        self.opt_d = make_optimizer(self.d_params, cfg.opt_d)
         self.iteration = 0
         self.halt: Halt | None = None
         self.commands: list[tuple[int, str, dict[str, Any]]] = []
@@ -99,10 +100,10 @@ class Trainer:
             self.target = make_target(new)
             self._evaluator = None
         self.opt_g = self._updated_optimizer(
-            self.opt_g, self.G, old.opt_g, new.opt_g, reset_moments
+            self.opt_g, self.g_params, old.opt_g, new.opt_g, reset_moments
         )
         self.opt_d = self._updated_optimizer(
-            self.opt_d, self.D, old.opt_d, new.opt_d, reset_moments
+            self.opt_d, self.d_params, old.opt_d, new.opt_d, reset_moments
         )
         self._configure()
         self.halt = None
@@ -111,9 +112,9 @@ class Trainer:
         )
         return new
 
-    def _updated_optimizer(self, opt: Any, model: Any, old: Any, new: Any, reset: bool) -> Any:
+    def _updated_optimizer(self, opt: Any, params: list, old: Any, new: Any, reset: bool) -> Any:
         if new.name != old.name or reset:
-            return make_optimizer(model.parameters(), new)
+            return make_optimizer(params, new)
         for group in opt.param_groups:
             group["lr"] = new.lr
             if "betas" in group:
@@ -167,9 +168,9 @@ class Trainer:
             for _ in range(cfg.g_steps):
                 self._g_step()
         self.iteration += 1
-        self._check_parameters()
         self._record_trajectory()
         if self.iteration % CHECKPOINT_EVERY == 0:
+            self._check_parameters()
             self._checkpoint = self._state()
 
     def _noise(self, n: int) -> Tensor:
@@ -177,10 +178,8 @@ class Trainer:
             return torch.rand(n, self.config.z_dim, generator=self.rng) * 2 - 1
         return torch.randn(n, self.config.z_dim, generator=self.rng)
 
-    def _batch(self) -> tuple[Tensor, Tensor]:
-        """A real batch and a latent batch from the run's own generator."""
-        n = self.config.batch_size
-        return self.target.sample(n, self.rng), self._noise(n)
+    def _real(self) -> Tensor:
+        return self.target.sample(self.config.batch_size, self.rng)
 
     def _perturb(self, x: Tensor) -> Tensor:
         for spec, settings in self.regularizers:
@@ -189,9 +188,10 @@ class Trainer:
         return x
 
     def _d_objective(self, real: Tensor, fake: Tensor) -> Tensor:
-        """L_D plus every active penalty, on D's (perturbed) inputs."""
+        """L_D plus every active penalty, on D's (perturbed) inputs (one D pass for both)."""
         real, fake = self._perturb(real), self._perturb(fake)
-        d_loss = self.loss.d_loss(self.D(real), self.D(fake))
+        real_scores, fake_scores = self.D(torch.cat([real, fake])).split(real.shape[0])
+        d_loss = self.loss.d_loss(real_scores, fake_scores)
         total = d_loss
         self.last["d_loss"] = d_loss.detach()
         for spec, settings in self.regularizers:
@@ -201,66 +201,71 @@ class Trainer:
                 total = total + value
         return total
 
-    def _g_objective(self, real: Tensor, fake: Tensor) -> Tensor:
+    def _g_objective(self, fake: Tensor) -> Tensor:
+        """L_G; a real batch is drawn only for losses that compare with it (relativistic)."""
         fake_scores = self.D(self._perturb(fake))
-        real_scores = self.D(self._perturb(real)) if self.loss.uses_real_in_g else fake_scores
+        uses_real = self.loss.uses_real_in_g
+        real_scores = self.D(self._perturb(self._real())) if uses_real else fake_scores
         g_loss = self.loss.g_loss(real_scores, fake_scores)
         self.last["g_loss"] = g_loss.detach()
         return g_loss
 
     def _d_step(self) -> None:
-        real, z = self._batch()
+        real = self._real()
         with torch.no_grad():
-            fake = self.G(z)
+            fake = self.G(self._noise(self.config.batch_size))
         loss = self._d_objective(real, fake)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
-        self._apply(self.opt_d, self.D, loss, "d")
-        for spec, settings in self.regularizers:
-            if spec.constrain is not None:
-                spec.constrain(self.D, settings)
+        self._apply(self.opt_d, self.d_params, loss, "d")
+        self._constrain()
 
     def _g_step(self) -> None:
-        real, z = self._batch()
-        self.D.requires_grad_(False)
+        fake = self.G(self._noise(self.config.batch_size))
+        for p in self.d_params:
+            p.requires_grad_(False)
         try:
-            loss = self._g_objective(real, self.G(z))
+            loss = self._g_objective(fake)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
         finally:
-            self.D.requires_grad_(True)
-        self._apply(self.opt_g, self.G, loss, "g")
+            for p in self.d_params:
+                p.requires_grad_(True)
+        self._apply(self.opt_g, self.g_params, loss, "g")
 
     def _simultaneous_step(self) -> None:
         """Both players' gradients at the same parameters, then both updates."""
-        real, z = self._batch()
-        fake = self.G(z)
+        real = self._real()
+        fake = self.G(self._noise(self.config.batch_size))
         d_total = self._d_objective(real, fake.detach())
-        g_loss = self._g_objective(real, fake)
-        d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
-        d_grads = torch.autograd.grad(d_total, d_params)
-        g_grads = torch.autograd.grad(g_loss, g_params)
-        for params, grads in ((d_params, d_grads), (g_params, g_grads)):
+        g_loss = self._g_objective(fake)
+        d_grads = torch.autograd.grad(d_total, self.d_params)
+        g_grads = torch.autograd.grad(g_loss, self.g_params)
+        for params, grads in ((self.d_params, d_grads), (self.g_params, g_grads)):
             for p, grad in zip(params, grads, strict=True):
                 p.grad = grad
-        self._apply(self.opt_d, self.D, d_total, "d")
-        self._apply(self.opt_g, self.G, g_loss, "g")
+        self._apply(self.opt_d, self.d_params, d_total, "d")
+        self._apply(self.opt_g, self.g_params, g_loss, "g")
+        self._constrain()
+
+    def _constrain(self) -> None:
         for spec, settings in self.regularizers:
             if spec.constrain is not None:
                 spec.constrain(self.D, settings)
 
-    def _apply(self, opt: Any, model: Any, loss: Tensor, who: str) -> None:
-        """Take the optimizer step unless the loss or the gradient is not finite."""
-        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
-        if not bool(torch.isfinite(loss)):
-            raise NonFinite(f"{who}_loss")
-        if not bool(torch.isfinite(grad_norm)):
-            raise NonFinite(f"grad_{who}")
+    def _apply(self, opt: Any, params: list[Tensor], loss: Tensor, who: str) -> None:
+        """Take the optimizer step unless the loss or the gradient is not finite (one check:
+        the sum is finite only if both are)."""
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+        if not bool(torch.isfinite(loss + grad_norm)):
+            raise NonFinite(f"{who}_loss" if not bool(torch.isfinite(loss)) else f"grad_{who}")
         opt.step()
 
     def _check_parameters(self) -> None:
-        for who, model in (("g", self.G), ("d", self.D)):
-            if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        """Parameters can only turn non-finite through a non-finite step, which the loss check
+        catches one step later; this check keeps checkpoints finite."""
+        for who, params in (("g", self.g_params), ("d", self.d_params)):
+            if not bool(torch.isfinite(torch.cat([p.reshape(-1) for p in params])).all()):
                 raise NonFinite(f"param_{who}")
 
     # ----- halting and checkpoints -------------------------------------------------------
@@ -326,9 +331,12 @@ class Trainer:
 
     def evaluate(self, n: int = 2500) -> dict[str, float]:
         """Costly metrics of n fake samples: W1 (and its real-vs-real floor), modes, KL/JS."""
+        fake = self.sample(n)
+        if not np.isfinite(fake).all():
+            return {}  # samples far out of range: no honest number to give
         if self._evaluator is None:
             self._evaluator = Evaluator(self.target)
-        return self._evaluator.evaluate(self.sample(n))
+        return self._evaluator.evaluate(fake)
 
     def cheap_metrics(self) -> dict[str, float]:
         """The losses and penalty values of the last updates."""

@@ -1,0 +1,1 @@
+"""Benchmarks: `gandyn bench` (or `python -m bench`) runs them all and rewrites RESULTS.md."""
