@@ -112,7 +112,12 @@ def run(quick: bool = False) -> dict[str, Any]:
         )
     return {
         "title": "Engine: Trainer vs textbook loop (generator iterations/s, 1 thread)",
-        "header": ["setup", "textbook loop: median (min-max)", "Trainer: median (min-max)", "ratio"],
+        "header": [
+            "setup",
+            "textbook loop: median (min-max)",
+            "Trainer: median (min-max)",
+            "ratio",
+        ],
         "rows": rows,
         "notes": f"{repeats} interleaved runs each; goal: ratio >= 1.0, aim 1.3.",
     }

@@ -1,0 +1,111 @@
+"""`gandyn run`: train without a browser and write the metrics history as JSON.
+
+gandyn run --config run.json --steps 2000 --out history.json
+gandyn run --preset ring8_wgan_gp --steps 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+
+from gan_core import ConfigError, Trainer, load_plugin, validate_config
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="gandyn run", description=__doc__.split("\n")[0])
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", type=Path, help="a JSON file with a TrainConfig")
+    source.add_argument("--preset", help="a preset name (see GET /api/presets)")
+    parser.add_argument("--steps", type=int, default=1000, help="generator iterations")
+    parser.add_argument("--eval-every", type=int, default=100, help="iterations between metrics")
+    parser.add_argument("--out", type=Path, help="write the history here as JSON")
+    parser.add_argument("--plugin", action="append", default=[], help="a plug-in .py file")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def load_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The config dict from --config or --preset (empty: the interactive default)."""
+    if args.config:
+        return json.loads(args.config.read_text())
+    if args.preset:
+        from server.presets import PRESETS
+
+        if args.preset not in PRESETS:
+            raise ConfigError(
+                "preset", f"unknown preset {args.preset!r}; try: {', '.join(PRESETS)}"
+            )
+        return PRESETS[args.preset].config
+    return {}
+
+
+def progress(done: int, total: int, started: float, stream: TextIO) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    rate = done / max(time.perf_counter() - started, 1e-9)
+    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:6.1f} it/s")
+    stream.flush()
+
+
+def summary(record: dict[str, Any]) -> str:
+    """One line of the final metrics."""
+    parts = [f"iteration {record['iteration']}"]
+    if "w1" in record:
+        parts.append(f"W1 {record['w1']:.4f} (real-vs-real floor {record['w1_floor']:.4f})")
+    if "modes_total" in record:
+        parts.append(f"modes {record['modes_covered']}/{record['modes_total']}")
+        parts.append(f"high quality {100 * record['high_quality']:.0f}%")
+    if "js" in record:
+        parts.append(f"JS {record['js']:.3f}")
+    parts += [f"{k} {record[k]:.4f}" for k in ("d_loss", "g_loss") if k in record]
+    return " | ".join(parts)
+
+
+def train(trainer: Trainer, steps: int, eval_every: int, bar: TextIO | None) -> list[dict]:
+    """Train for `steps` iterations, recording the metrics every `eval_every`; stops at a halt."""
+    history: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    while trainer.iteration < steps and trainer.halt is None:
+        trainer.step(min(eval_every, steps - trainer.iteration))
+        record = {"iteration": trainer.iteration, **trainer.cheap_metrics(), **trainer.evaluate()}
+        history.append(record)
+        if bar is not None:
+            progress(trainer.iteration, steps, started, bar)
+    if bar is not None:
+        bar.write("\n")
+    return history
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    try:
+        for path in args.plugin:
+            load_plugin(path)
+        config = validate_config(load_config(args))
+        trainer = Trainer(config)
+    except ConfigError as error:
+        print(f"gandyn run: bad config: {error}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as error:
+        print(f"gandyn run: {args.config} is not valid JSON: {error}", file=sys.stderr)
+        return 2
+    except (OSError, ImportError) as error:
+        print(f"gandyn run: cannot load {error.filename or 'a plug-in'}: {error}", file=sys.stderr)
+        return 2
+    history = train(trainer, args.steps, args.eval_every, None if args.quiet else sys.stderr)
+    if args.out:
+        result = {"config": config.model_dump(mode="json"), "history": history}
+        args.out.write_text(json.dumps(result, indent=1))
+    if trainer.halt is not None:
+        print(f"gandyn run: {trainer.halt.message}", file=sys.stderr)
+        return 1
+    print(summary(history[-1]) if history else "no iterations run")
+    return 0

@@ -1,0 +1,82 @@
+"""`gandyn run`: headless training from a preset or a config file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SMALL = {"g_hidden": [32, 32], "d_hidden": [32, 32], "batch_size": 64}
+
+
+def gandyn(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "server.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_run_from_a_config_writes_history_and_prints_a_summary(tmp_path: Path) -> None:
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({**SMALL, "dataset": "ring8"}))
+    out = tmp_path / "history.json"
+    done = gandyn(
+        "run", "--config", str(config), "--steps", "60", "--eval-every", "20", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "iteration 60" in done.stdout and "modes" in done.stdout and "W1" in done.stdout
+    assert "60/60" in done.stderr  # the progress bar
+    result = json.loads(out.read_text())
+    assert [r["iteration"] for r in result["history"]] == [20, 40, 60]
+    assert result["config"]["g_hidden"] == [32, 32]
+    assert {"w1", "w1_floor", "modes_covered", "d_loss", "g_loss"} <= set(result["history"][-1])
+
+
+def test_run_a_preset_quietly() -> None:
+    done = gandyn("run", "--preset", "dirac", "--steps", "20", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("iteration 20") and done.stderr == ""
+
+
+def test_bad_config_names_the_field_and_exits_non_zero(tmp_path: Path) -> None:
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"opt_d": {"lr": 50}}))
+    done = gandyn("run", "--config", str(config))
+    assert done.returncode == 2
+    assert "opt_d.lr" in done.stderr and "less than or equal to 10" in done.stderr
+
+
+def test_unknown_preset_and_missing_file_say_what_is_wrong(tmp_path: Path) -> None:
+    done = gandyn("run", "--preset", "nope")
+    assert done.returncode == 2 and "unknown preset 'nope'" in done.stderr
+    done = gandyn("run", "--config", str(tmp_path / "missing.json"))
+    assert done.returncode == 2 and "cannot load" in done.stderr and "missing.json" in done.stderr
+
+
+def test_diverging_run_exits_with_the_halt_message(tmp_path: Path) -> None:
+    sgd = {"name": "sgd", "lr": 10.0}
+    config = tmp_path / "wild.json"
+    config.write_text(
+        json.dumps({**SMALL, "loss": "lsgan", "regularizers": [], "opt_d": sgd, "opt_g": sgd})
+    )
+    done = gandyn("run", "--config", str(config), "--steps", "300", "--quiet")
+    assert done.returncode == 1
+    assert "diverged" in done.stderr and "Lower the learning rate" in done.stderr
+
+
+def test_plugin_loss_is_usable_headless(tmp_path: Path) -> None:
+    plugin = tmp_path / "mine.py"
+    plugin.write_text(
+        "from gan_core import register_loss\n\n"
+        "@register_loss('negated_wgan_for_cli')\n"
+        "class Negated:\n"
+        "    '''WGAN with the sign convention flipped.\n\n    L_D = E[D(x)] - E[D(G(z))]'''\n"
+        "    def d_loss(real, fake):\n        return real.mean() - fake.mean()\n"
+        "    def g_loss(real, fake):\n        return fake.mean()\n"
+    )
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({**SMALL, "loss": "negated_wgan_for_cli"}))
+    done = gandyn(
+        "run", "--plugin", str(plugin), "--config", str(config), "--steps", "10", "--quiet"
+    )
+    assert done.returncode == 0, done.stderr
+    assert gandyn("run", "--config", str(config), "--steps", "10").returncode == 2
