@@ -37,7 +37,9 @@ class Loss:
 
     shows_probability: D's score is a logit, so views show sigmoid(D) as a probability.
     undecided: the value (of the probability, or of the raw score) at which D cannot tell
-        real from fake; views centre their diverging colour scale there.
+        real from fake; views centre their diverging colour scale there. None (the default,
+        and right for losses unchanged by adding a constant to D, like wgan and rsgan, whose
+        level is arbitrary): halfway between D's mean scores on real and fake samples.
     uses_real_in_g: the generator loss needs D's scores on a real batch (relativistic).
     optimum_is_ratio: the optimal D for a fixed G is p_r / (p_r + p_g) (as a probability for
         the logistic losses, as the score itself for lsgan), so views may draw it.
@@ -47,7 +49,7 @@ class Loss:
     d_loss: LossFn
     g_loss: LossFn
     shows_probability: bool
-    undecided: float
+    undecided: float | None
     uses_real_in_g: bool
     optimum_is_ratio: bool
     description: str
@@ -79,7 +81,7 @@ def register_loss(
                 d_loss=cls.d_loss,
                 g_loss=cls.g_loss,
                 shows_probability=shows_probability,
-                undecided=(0.5 if shows_probability else 0.0) if undecided is None else undecided,
+                undecided=undecided,
                 uses_real_in_g=uses_real_in_g,
                 optimum_is_ratio=optimum_is_ratio,
                 description=description,
@@ -91,7 +93,7 @@ def register_loss(
     return decorator
 
 
-@register_loss("minimax", optimum_is_ratio=True)
+@register_loss("minimax", undecided=0.5, optimum_is_ratio=True)
 class Minimax:
     """The original saturating GAN (Goodfellow et al. 2014): G minimises log(1 - D(G(z))).
 
@@ -107,7 +109,7 @@ class Minimax:
         return -F.softplus(fake).mean()
 
 
-@register_loss("nonsaturating", optimum_is_ratio=True)
+@register_loss("nonsaturating", undecided=0.5, optimum_is_ratio=True)
 class NonSaturating:
     """The non-saturating GAN (Goodfellow et al. 2014): G maximises log D(G(z)).
 
@@ -135,7 +137,7 @@ class LeastSquares:
         return 0.5 * ((fake - 1) ** 2).mean()
 
 
-@register_loss("wgan", shows_probability=False)
+@register_loss("wgan", shows_probability=False, undecided=None)
 class Wasserstein:
     """Wasserstein GAN (Arjovsky et al. 2017); D is a critic, keep it Lipschitz (clip, gp, sn).
 
@@ -149,7 +151,7 @@ class Wasserstein:
         return -fake.mean()
 
 
-@register_loss("hinge", shows_probability=False)
+@register_loss("hinge", shows_probability=False, undecided=0.0)
 class Hinge:
     """Hinge loss (Lim & Ye 2017; Miyato et al. 2018).
 
@@ -162,7 +164,7 @@ class Hinge:
     g_loss = Wasserstein.g_loss
 
 
-@register_loss("rsgan", shows_probability=False, uses_real_in_g=True)
+@register_loss("rsgan", shows_probability=False, undecided=None, uses_real_in_g=True)
 class Relativistic:
     """Relativistic standard GAN (Jolicoeur-Martineau 2019), real and fake paired in order.
 

@@ -19,7 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from gan_core.losses import probability_or_score
+from gan_core.losses import Loss, probability_or_score
 
 if TYPE_CHECKING:
     from gan_core.trainer import Trainer
@@ -87,6 +87,15 @@ def input_gradient_norms(trainer: Trainer, x: Tensor) -> Tensor:
     return grad.norm(dim=1)
 
 
+def undecided(loss: Loss, real_scores: Tensor, fake_scores: Tensor) -> float:
+    """Where D cannot tell: the loss's own level, or for a shift-invariant critic the midpoint
+    of its mean scores on real and fake samples."""
+    if loss.undecided is not None:
+        return loss.undecided
+    midpoint = 0.5 * (real_scores.mean() + fake_scores.mean())
+    return float(probability_or_score(loss, midpoint))
+
+
 def grid_points(lo: float, hi: float, n: int) -> tuple[Tensor, Tensor]:
     """(axis, points): points in row-major order, row i = y[i], column j = x[j]."""
     axis = torch.linspace(lo, hi, n)
@@ -113,11 +122,12 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
         with torch.no_grad():
             fake = trainer.G(display_latent(trainer, view.samples))
             real_scores = trainer.D(real)
+            fake_scores = trainer.D(fake)
         out: dict[str, Any] = {
             "iteration": trainer.iteration,
             "kind": "dirac" if cfg.dataset == "dirac" else f"{cfg.dim}d",
             "display": "probability" if loss.shows_probability else "score",
-            "undecided": loss.undecided,
+            "undecided": undecided(loss, real_scores, fake_scores),
             "extent": [lo, hi],
             "real": f32(real),
             "fake": f32(fake),

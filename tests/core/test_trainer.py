@@ -247,3 +247,14 @@ def test_snapshot_carries_what_each_view_needs(dataset, kind, keys) -> None:
         assert area == pytest.approx(1.0, abs=0.02)
     if kind == "dirac":
         assert snap["trajectory"].shape == (4, 2) and snap["dirac_field"].shape == (21, 21, 2)
+
+
+def test_colour_centre_of_a_shift_invariant_critic_is_between_real_and_fake() -> None:
+    tr = Trainer(small(dataset="separated1d", loss="wgan", regularizers=[{"kind": "gp"}]))
+    tr.step(100, part="d")
+    snap = tr.snapshot()
+    on_real = np.interp(4.0, snap["xs"], snap["d_line"])
+    on_fake = np.interp(float(snap["fake"].mean()), snap["xs"], snap["d_line"])
+    assert min(on_real, on_fake) < snap["undecided"] < max(on_real, on_fake)
+    assert Trainer(small(loss="hinge")).snapshot()["undecided"] == 0.0
+    assert Trainer(small(loss="minimax")).snapshot()["undecided"] == 0.5
