@@ -30,6 +30,8 @@ from gan_core.probes import snapshot
 from gan_core.regularizers import REGULARIZERS
 
 CHECKPOINT_EVERY = 50
+# A loss or gradient norm beyond this has exploded: a few more steps overflow float32.
+EXPLODED = 1e10
 Part = Literal["both", "d", "g"]
 
 
@@ -148,7 +150,9 @@ class Trainer:
                 else:
                     self._iteration()
             except NonFinite as bad:
-                self._stop("diverged", bad.quantity, f"{bad.quantity} became NaN or infinite")
+                self._stop(
+                    "diverged", bad.quantity, f"{bad.quantity} exploded (NaN, inf or > 1e10)"
+                )
                 return
             except Exception as error:  # a plug-in, or torch, failed: report it, keep serving
                 self._stop("error", type(error).__name__, str(error))
@@ -254,15 +258,15 @@ class Trainer:
                 spec.constrain(self.D, settings)
 
     def _apply(self, opt: Any, params: list[Tensor], loss: Tensor, who: str) -> None:
-        """Take the optimizer step unless the loss or the gradient is not finite (one check:
-        the sum is finite only if both are)."""
+        """Take the optimizer step unless the loss or the gradient is not finite or beyond
+        EXPLODED (one comparison: it is false for NaN and inf too)."""
         grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params])
-        if not bool(torch.isfinite(loss + grad_norm)):
-            raise NonFinite(f"{who}_loss" if not bool(torch.isfinite(loss)) else f"grad_{who}")
+        if not bool(loss.abs() + grad_norm < EXPLODED):
+            raise NonFinite(f"{who}_loss" if not bool(loss.abs() < EXPLODED) else f"grad_{who}")
         opt.step()
 
     def _check_parameters(self) -> None:
-        """Parameters can only turn non-finite through a non-finite step, which the loss check
+        """Parameters can only turn non-finite through an exploding step, which the loss check
         catches one step later; this check keeps checkpoints finite."""
         for who, params in (("g", self.g_params), ("d", self.d_params)):
             if not bool(torch.isfinite(torch.cat([p.reshape(-1) for p in params])).all()):
@@ -292,6 +296,7 @@ class Trainer:
         self.rng.set_state(state["rng"])
         self.iteration = state["iteration"]
         del self.trajectory[state["trajectory"] :]
+        self.last = {}  # the losses of the failed step do not describe the restored models
         advice = (
             "Lower the learning rate or reset"
             if kind == "diverged"
