@@ -32,7 +32,7 @@ def test_run_from_a_config_writes_history_and_prints_a_summary(tmp_path: Path) -
 
 
 def test_run_a_preset_quietly() -> None:
-    done = gandyn("run", "--preset", "dirac", "--steps", "20", "--quiet")
+    done = gandyn("run", "--preset", "dirac_gan", "--steps", "20", "--quiet")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("iteration 20") and done.stderr == ""
 

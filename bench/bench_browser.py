@@ -1,0 +1,174 @@
+"""Page speed: frames rendered per second by the lab page in headless Chromium.
+
+Starts `gandyn serve` on a free port, opens the default page (the 2D view of the default
+preset) in Debian's chromium, presses Play and reads the page's own counters
+(window.gandyn.stats) over a window of 10 s (3 s when quick). Rendered frames are the ones
+drawn with Plotly.react; skipped frames are the ones replaced by a newer frame before they
+could be drawn (the page never queues frames).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("gandyn serve did not start")
+
+
+CAPACITY = """(ms) => new Promise((done) => {
+  const g = window.gandyn, frame = g.latest, n0 = g.stats.framesRendered, t0 = performance.now();
+  function tick() {
+    const t = performance.now() - t0;
+    if (t > ms) { done((g.stats.framesRendered - n0) / (t / 1000)); return; }
+    g.render({ ...frame, seq: frame.seq + 1e6 + Math.random() });   // a new frame object
+    requestAnimationFrame(tick);
+  }
+  requestAnimationFrame(tick);
+})"""
+
+
+def measure(url: str, seconds: float, query: str = "") -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"{url}/{query}")
+        page.wait_for_function(
+            "window.gandyn && window.gandyn.ready && window.gandyn.stats.framesRendered > 0",
+            timeout=30_000,
+        )
+        page.click("#btn-play")
+        page.wait_for_function(
+            "window.gandyn.playing && window.gandyn.latest.iteration > 0", timeout=30_000
+        )
+        snap = (
+            "({...window.gandyn.stats, iteration: window.gandyn.latest.iteration,"
+            " t: performance.now()})"
+        )
+        a = page.evaluate(snap)
+        page.wait_for_timeout(
+            seconds * 1000
+        )  # the measuring window itself, not a wait for a condition
+        b = page.evaluate(snap)
+        # what the page alone can draw: the last frame fed again on every animation frame
+        page.click("#btn-play")
+        page.wait_for_function("!window.gandyn.playing", timeout=30_000)
+        capacity = page.evaluate(CAPACITY, min(seconds, 5.0) * 1000)
+        page.evaluate("window.gandyn.session.end()")
+        browser.close()
+    dt = (b["t"] - a["t"]) / 1000
+    return {
+        "rendered_fps": (b["framesRendered"] - a["framesRendered"]) / dt,
+        "received_fps": (b["framesReceived"] - a["framesReceived"]) / dt,
+        "skipped_fps": (b["framesSkipped"] - a["framesSkipped"]) / dt,
+        "render_ms": b["avgRenderMs"],
+        "iterations_per_s": (b["iteration"] - a["iteration"]) / dt,
+        "capacity_fps": capacity,
+        "seconds": dt,
+    }
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Frames rendered per second of the default 2D view (and, for scale, the 1D view)."""
+    seconds = 3.0 if quick else 10.0
+    proc, url = start_server()
+    try:
+        views = [("default 2D view (preset ring8_wgan_gp, grid 64, 256 samples)", "")]
+        if not quick:
+            views.append(("1D view (preset saturated_1d)", "?preset=saturated_1d"))
+        rows = []
+        for name, query in views:
+            m = measure(url, seconds, query)
+            rows.append(
+                [
+                    name,
+                    f"{m['rendered_fps']:.1f}",
+                    f"{m['received_fps']:.1f}",
+                    f"{m['skipped_fps']:.1f}",
+                    f"{m['render_ms']:.0f}",
+                    f"{m['iterations_per_s']:.0f}",
+                    f"{m['capacity_fps']:.1f}",
+                ]
+            )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {
+        "title": f"Page: frames rendered per second in headless Chromium ({seconds:.0f} s window)",
+        "header": [
+            "view",
+            "rendered fps",
+            "received fps",
+            "skipped fps",
+            "ms per render",
+            "iterations/s",
+            "page-only capacity fps",
+        ],
+        "rows": rows,
+        "notes": (
+            "Goal: 30 rendered fps (the server sends up to 30). Rendered/received/skipped come "
+            "from the page's own counters while training plays; page-only capacity is the same "
+            "page redrawing the last frame on every animation frame with training paused, i.e. "
+            "what the browser side could do if frames came fast enough. Chromium runs with "
+            "--disable-gpu (software raster) on the same cores as the training worker; one "
+            "render is one Plotly.react of the whole figure (SVG fakes and arrows; the D surface "
+            "and the unchanging real samples as images)."
+        ),
+    }
+
+
+if __name__ == "__main__":
+    from bench.report import markdown_section
+
+    print(markdown_section(run(quick="--quick" in sys.argv)))

@@ -1,0 +1,146 @@
+"""The ``gandyn`` command: ``serve`` the lab, ``run`` headless, ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from pathlib import Path
+
+from server.settings import Settings, default_max_sessions
+
+USAGE = """usage: gandyn {serve,run,bench} [options]
+
+  serve   start the lab (a web server); open the printed URL in a browser
+  run     train without a browser (gandyn run --help)
+  bench   measure the engine and the server (gandyn bench --help)
+"""
+
+WS_MAX_BYTES = 1 << 20  # the websocket layer closes a connection over this (code 1009)
+# The kernel's send buffer per connection. Left to autotune it grows to megabytes, where a
+# slow client's stale frames would queue; capped, frames wait in the session's outbox, where
+# a newer frame replaces an unsent one (docs/protocol.md §4). About 10 default frames.
+SEND_BUFFER_BYTES = 64 * 1024
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gandyn serve", description="Start the gandyn lab.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a Python file registering losses or regularizers (repeatable)",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        default=None,
+        help=f"concurrent training sessions (default: 4 per CPU core; "
+        f"here {default_max_sessions()})",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another origin whose pages may open sessions, e.g. http://lab.example:8080 "
+        "(repeatable; the server's own origin is always allowed)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long a dropped connection may come back to its session (default 60)",
+    )
+    parser.add_argument("--log-level", default="warning", help="uvicorn's log level")
+    return parser
+
+
+def serve(argv: list[str]) -> int:
+    """Load the plug-ins, bind the port, print the URL, serve until interrupted."""
+    args = serve_parser().parse_args(argv)
+    if args.max_sessions is not None and args.max_sessions < 1:
+        print("gandyn serve: --max-sessions must be at least 1", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from gan_core import load_plugin
+    from server.app import create_app
+
+    for path in args.plugin:
+        try:
+            load_plugin(path)
+        except (OSError, ImportError) as error:
+            print(f"gandyn serve: cannot load plug-in {path}: {error}", file=sys.stderr)
+            return 2
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        max_sessions=args.max_sessions or default_max_sessions(),
+        allowed_origins=tuple(args.allow_origin),
+        grace_seconds=args.grace,
+    )
+    try:
+        sock = socket.create_server((args.host, args.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)  # inherited
+    except OSError as error:
+        print(f"gandyn serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level=args.log_level,
+        ws_max_size=WS_MAX_BYTES,
+        ws_per_message_deflate=False,
+    )
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    print(
+        f"gandyn: the lab is at http://{shown}:{port}/ "
+        f"(up to {settings.max_sessions} sessions; Ctrl-C stops)",
+        flush=True,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    from server.headless import main as headless_main
+
+    return headless_main(argv)
+
+
+def bench(argv: list[str]) -> int:
+    """bench/ lives in the source tree, next to server/."""
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        from bench.__main__ import main as bench_main
+    except ModuleNotFoundError as error:
+        if error.name not in ("bench", "bench.__main__"):
+            raise
+        print("gandyn bench: needs the source tree (bench/ next to server/)", file=sys.stderr)
+        return 2
+    return bench_main(argv)
+
+
+COMMANDS = {"serve": serve, "run": run, "bench": bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        print(USAGE, file=sys.stderr)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,371 @@
+"""Named starting points for a session, each with a lecture note and what to try next.
+
+To add one, add an entry to ``PRESETS``: a config (a partial TrainConfig; missing fields
+take their defaults), the view options that show it best, and "try next" suggestions that
+either patch the running config live or load another preset. tests/server/test_presets.py
+checks every entry against the engine and the server's limits; tests/presets/test_lectures.py
+runs every lecture headless and asserts that its phenomenon happens, with margins.
+
+The 1D lectures use a linear generator (``g_hidden=[]``: G(z) = w.z + b, a Gaussian with a
+learnable mean and spread) trained by plain SGD, so that a sample moves in proportion to the
+gradient it receives. Adam would rescale even a vanishing gradient to a full step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TryNext:
+    """A suggestion: ``patch`` is sent as a live update, ``preset`` is loaded by a reset."""
+
+    label: str
+    patch: dict[str, Any] | None = None
+    preset: str | None = None
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A starting point. ``warmup``: (part, n) teaching steps applied in order right after
+    the preset is loaded, e.g. ``[("d", 300)]`` trains D alone 300 times
+    (``Trainer.step(300, part="d")``); part is "d", "g" or "both"."""
+
+    title: str
+    note: str
+    config: dict[str, Any]
+    view: dict[str, Any] = field(default_factory=dict)
+    try_next: list[TryNext] = field(default_factory=list)
+    warmup: list[tuple[str, int]] = field(default_factory=list)
+
+
+ADAM = {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.9]}
+ADAM_SLOW_D = {"name": "adam", "lr": 1e-4, "betas": [0.5, 0.999]}
+ADAM_FAST_G = {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.999]}
+RMSPROP = {"name": "rmsprop", "lr": 5e-5}
+SGD_DIRAC = {"name": "sgd", "lr": 0.2}
+
+# 1D: real N(4, 0.25^2), the generator a Gaussian starting near 0.
+SEPARATED: dict[str, Any] = {
+    "dataset": "separated1d",
+    "target": {"separation": 4.0},
+    "g_hidden": [],
+    "d_hidden": [64, 64],
+    "batch_size": 128,
+    "opt_d": ADAM,
+}
+VIEW_1D = {"line": 400, "samples": 256}
+VIEW_2D = {"grid": 64, "samples": 512, "field": 16}
+
+WGAN_GP_10 = {"loss": "wgan", "regularizers": [{"kind": "gp", "weight": 10.0}]}
+WGAN_GP = [{"kind": "gp", "weight": 0.1}]
+SPECTRAL = [{"kind": "spectral_norm", "weight": 1.0}]
+
+
+def r1(gamma: float) -> dict[str, Any]:
+    return {"regularizers": [{"kind": "r1", "weight": gamma}]}
+
+
+DEFAULT_PRESET = "ring8_wgan_gp"
+
+PRESETS: dict[str, Preset] = {
+    "ring8_wgan_gp": Preset(
+        title="Ring of 8 Gaussians, WGAN-GP",
+        note=(
+            "The gan_toy target of Gulrajani et al. (2017): eight Gaussians on a circle. "
+            "The critic is a score, not a probability; the gradient penalty keeps its slope "
+            "near 1 between real and fake samples, so every fake sample keeps being pushed "
+            "towards the modes."
+        ),
+        config={
+            "dataset": "ring8",
+            "loss": "wgan",
+            "regularizers": [{"kind": "gp", "weight": 0.1}],
+            "opt_g": {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.9]},
+            "opt_d": {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.9]},
+            "d_steps": 2,
+        },
+        view={"grid": 64, "samples": 256},
+        try_next=[
+            TryNext("Remove the gradient penalty", patch={"regularizers": []}),
+            TryNext("The minimax GAN loss", patch={"loss": "minimax", "regularizers": []}),
+        ],
+    ),
+    "saturated_discriminator": Preset(
+        title="A saturated discriminator",
+        note=(
+            "WGAN paper, figure 2. The real data sits far from the fakes and D has been trained "
+            "first: it is a step, 0 at every fake sample and flat there. With the minimax loss "
+            "the generator's push at the fakes is about a millionth, so the fakes do not move. "
+            "Try WGAN with a gradient penalty: the critic becomes a slope and the push is about 1."
+        ),
+        config={
+            **SEPARATED,
+            "loss": "minimax",
+            "regularizers": [],
+            "d_steps": 5,
+            "opt_g": {"name": "sgd", "lr": 0.02},
+        },
+        view=VIEW_1D,
+        warmup=[("d", 300)],
+        try_next=[
+            TryNext("WGAN with gradient penalty", patch=WGAN_GP_10),
+            TryNext("Non-saturating loss", patch={"loss": "nonsaturating"}),
+        ],
+    ),
+    "js_blind_to_distance": Preset(
+        title="JS cannot see distance",
+        note=(
+            "A WGAN-GP critic walks the fakes slowly towards the real data. Watch the two "
+            "metrics: W1 falls steadily with the distance, while the Jensen-Shannon divergence "
+            "stays at log 2 = 0.693 until the two distributions overlap. A loss built on JS "
+            "gets no signal from getting closer; try the minimax loss to see it stall."
+        ),
+        config={
+            **SEPARATED,
+            "loss": "wgan",
+            "regularizers": [{"kind": "gp", "weight": 1.0}],
+            "d_steps": 2,
+            "opt_g": {"name": "sgd", "lr": 0.005},
+        },
+        view=VIEW_1D,
+        warmup=[("d", 100)],
+        try_next=[
+            TryNext("Minimax loss", patch={"loss": "minimax", "regularizers": []}),
+            TryNext("A faster generator", patch={"opt_g": {"lr": 0.02}}),
+        ],
+    ),
+    "minimax_vs_nonsaturating": Preset(
+        title="Minimax vs non-saturating",
+        note=(
+            "Goodfellow et al. (2014): with log(1 - D(G(z))) the generator learns nothing when "
+            "D rejects its samples confidently, exactly when it most needs to learn. The fakes "
+            "sit still. Switch to the non-saturating loss -log D(G(z)): same D, same start, and "
+            "the fakes run to the real data."
+        ),
+        config={
+            **SEPARATED,
+            "loss": "minimax",
+            "regularizers": [],
+            "d_steps": 5,
+            "opt_g": {"name": "sgd", "lr": 0.02},
+        },
+        view=VIEW_1D,
+        warmup=[("d", 100)],
+        try_next=[
+            TryNext("Non-saturating loss", patch={"loss": "nonsaturating"}),
+            TryNext("Back to minimax", patch={"loss": "minimax"}),
+        ],
+    ),
+    "clip_vs_gradient_penalty": Preset(
+        title="Weight clipping vs gradient penalty",
+        note=(
+            "Gulrajani et al. (2017), figure 1: a critic whose weights are clipped to 0.01 "
+            "piles its weights against the clip and is almost flat; its slope, and so the push "
+            "on the fakes, is a thousandth. Switch to the gradient penalty and the critic "
+            "becomes a smooth slope of norm about 1 between real and fake."
+        ),
+        config={
+            "dataset": "ring8",
+            "loss": "wgan",
+            "regularizers": [{"kind": "weight_clip", "weight": 0.01}],
+            "d_steps": 5,
+            "batch_size": 128,
+            "g_hidden": [64, 64],
+            "d_hidden": [64, 64],
+            "opt_g": RMSPROP,
+            "opt_d": RMSPROP,
+        },
+        view=VIEW_2D,
+        try_next=[
+            TryNext(
+                "Gradient penalty (Adam, as WGAN-GP)",
+                patch={"regularizers": WGAN_GP, "opt_g": ADAM, "opt_d": ADAM},
+            ),
+            TryNext("Back to clipping", patch={"regularizers": [{"kind": "weight_clip"}]}),
+        ],
+    ),
+    "mode_collapse_ring": Preset(
+        title="Mode collapse on the ring",
+        note=(
+            "The generator learns ten times faster than the discriminator. D can only say "
+            "where the fakes are not, so the whole cloud of fakes jumps from mode to mode and "
+            "covers at most one at a time (watch the coverage chart). Give D the same "
+            "learning rate, two steps per G step and an R1 penalty: all eight modes appear."
+        ),
+        config={
+            "dataset": "ring8",
+            "loss": "nonsaturating",
+            "regularizers": [],
+            "d_steps": 1,
+            "batch_size": 128,
+            "z_dim": 2,
+            "g_hidden": [64, 64],
+            "d_hidden": [64, 64],
+            "opt_g": ADAM_FAST_G,
+            "opt_d": ADAM_SLOW_D,
+            "seed": 0,
+        },
+        view=VIEW_2D,
+        try_next=[
+            TryNext(
+                "R1 and a stronger D",
+                patch={**r1(1.0), "opt_d": {"lr": 1e-3}, "d_steps": 2},
+            ),
+            TryNext(
+                "WGAN-GP, 5 critic steps",
+                patch={"loss": "wgan", "regularizers": WGAN_GP, "d_steps": 5, "opt_d": ADAM},
+            ),
+        ],
+    ),
+    "grid25_wgan_gp": Preset(
+        title="25 Gaussians, WGAN-GP",
+        note=(
+            "The grid of 25 Gaussians from the WGAN-GP paper's toy experiments. The critic "
+            "stays a smooth slope, every fake keeps being pushed to its nearest modes, and the "
+            "coverage chart climbs towards 25. Remove the penalty to see what it was doing."
+        ),
+        config={
+            "dataset": "grid25",
+            "loss": "wgan",
+            "regularizers": WGAN_GP,
+            "d_steps": 2,
+            "batch_size": 128,
+            "g_hidden": [64, 64, 64],
+            "d_hidden": [64, 64, 64],
+            "opt_g": ADAM,
+            "opt_d": ADAM,
+        },
+        view=VIEW_2D,
+        try_next=[
+            TryNext("Remove the penalty", patch={"regularizers": []}),
+            TryNext("Minimax loss", patch={"loss": "minimax", "regularizers": []}),
+        ],
+    ),
+    "swissroll_wgan_gp": Preset(
+        title="Swiss roll, WGAN-GP",
+        note=(
+            "The swiss roll of the WGAN-GP paper: a curve, not a set of modes. The generator "
+            "first makes a blob, then the critic's slope unrolls it along the curve; W1 falls "
+            "towards its floor. Try weight clipping instead of the penalty."
+        ),
+        config={
+            "dataset": "swissroll",
+            "loss": "wgan",
+            "regularizers": WGAN_GP,
+            "d_steps": 2,
+            "batch_size": 128,
+            "g_hidden": [64, 64, 64],
+            "d_hidden": [64, 64, 64],
+            "opt_g": ADAM,
+            "opt_d": ADAM,
+        },
+        view=VIEW_2D,
+        try_next=[
+            TryNext("Weight clipping", patch={"regularizers": [{"kind": "weight_clip"}]}),
+            TryNext("Non-saturating loss", patch={"loss": "nonsaturating", "regularizers": []}),
+        ],
+    ),
+    "dirac_gan": Preset(
+        title="Dirac-GAN",
+        note=(
+            "Mescheder et al. (2018): the data is a point at 0, G is one point theta, "
+            "D(x) = psi x. Plain gradient descent circles the equilibrium (0, 0) and never "
+            "reaches it; its eigenvalues are +-0.5i, no damping. Add R1 and they get a negative "
+            "real part: the trajectory spirals in. Move gamma and watch the eigenvalues."
+        ),
+        config={
+            "dataset": "dirac",
+            "loss": "nonsaturating",
+            "regularizers": [],
+            "update_scheme": "alternating",
+            "d_steps": 1,
+            "opt_g": SGD_DIRAC,
+            "opt_d": SGD_DIRAC,
+            "dirac_init": [1.0, 1.0],
+        },
+        view={"dirac_grid": 21},
+        try_next=[
+            TryNext("R1, gamma = 1", patch=r1(1.0)),
+            TryNext("R1, gamma = 0.3", patch=r1(0.3)),
+            TryNext("R1, gamma = 3", patch=r1(3.0)),
+            TryNext(
+                "Instance noise, sigma = 1",
+                patch={"regularizers": [{"kind": "instance_noise", "weight": 1.0}]},
+            ),
+            TryNext("WGAN loss", patch={"loss": "wgan", "regularizers": []}),
+            TryNext("Simultaneous updates", patch={"update_scheme": "simultaneous"}),
+        ],
+    ),
+    "lsgan_and_hinge": Preset(
+        title="D curves: GAN, LSGAN, hinge",
+        note=(
+            "Three discriminators for the same data. The GAN's D is a probability: 1 on the "
+            "real data, 0 on the fakes; LSGAN regresses onto the targets 1 and 0, so its "
+            "score stays near them. The hinge D only has to clear the margins: at least 1 on "
+            "real, at most -1 on fake. Switch the loss and watch the curve reshape."
+        ),
+        config={
+            **SEPARATED,
+            "target": {"separation": 3.0},
+            "loss": "nonsaturating",
+            "regularizers": [],
+            "d_steps": 2,
+            "opt_g": {"name": "sgd", "lr": 0.001},
+        },
+        view=VIEW_1D,
+        warmup=[("d", 200)],
+        try_next=[
+            TryNext("LSGAN", patch={"loss": "lsgan"}),
+            TryNext("Hinge", patch={"loss": "hinge"}),
+            TryNext("GAN", patch={"loss": "nonsaturating"}),
+        ],
+    ),
+    "spectral_norm_switch": Preset(
+        title="Spectral normalisation on and off",
+        note=(
+            "Miyato et al. (2018): every layer of D divided by its largest singular value, so D "
+            "is 1-Lipschitz and its slope can never exceed 1. Switch it off mid-run: D sharpens "
+            "into a step and its gradient norm grows several times over. Switch it on again: "
+            "the same weights, renormalised, are gentle at once."
+        ),
+        config={
+            **SEPARATED,
+            "loss": "nonsaturating",
+            "regularizers": SPECTRAL,
+            "d_steps": 2,
+            "opt_g": {"name": "sgd", "lr": 0.005},
+        },
+        view=VIEW_1D,
+        try_next=[
+            TryNext("Spectral norm off", patch={"regularizers": []}),
+            TryNext("Spectral norm on", patch={"regularizers": SPECTRAL}),
+        ],
+    ),
+    "instance_noise_annealed": Preset(
+        title="Instance noise, annealed to zero",
+        note=(
+            "Sønderby et al. (2017): D sees every sample blurred by Gaussian noise, so real and "
+            "fake overlap, D stays smooth and the fakes get a useful push from far away. The "
+            "noise falls linearly from sigma = 2 to 0 over 300 iterations; by then the fakes "
+            "sit on the real data and training goes on without it."
+        ),
+        config={
+            **SEPARATED,
+            "loss": "nonsaturating",
+            "regularizers": [{"kind": "instance_noise", "weight": 2.0, "anneal_steps": 300}],
+            "d_steps": 2,
+            "opt_g": {"name": "sgd", "lr": 0.02},
+        },
+        view=VIEW_1D,
+        warmup=[("d", 100)],
+        try_next=[
+            TryNext("No noise", patch={"regularizers": []}),
+            TryNext(
+                "Constant noise, sigma = 0.5",
+                patch={"regularizers": [{"kind": "instance_noise", "weight": 0.5}]},
+            ),
+        ],
+    ),
+}

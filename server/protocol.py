@@ -1,0 +1,538 @@
+"""The session protocol (docs/protocol.md, version 1): every message in and out, and frames.
+
+Commands are parsed and checked against the server's limits here, on the event loop, so
+the worker only ever sees valid commands. Outgoing JSON messages are pydantic models;
+frames are a small binary container of a JSON header and row-major arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import time
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from server.settings import Limits
+
+PROTOCOL_VERSION = 1
+FRAME_MAGIC = b"GDF1"
+Q16_STEPS = 65534  # q in 0..65534 maps linearly onto [lo, hi]
+Q16_NOT_FINITE = 65535
+
+CommandId = int | str | None
+
+
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer every JSON client (JavaScript) can hold
+
+
+def valid_id(value: Any) -> bool:
+    """None, an integer JavaScript can hold exactly, or a string of at most 64 characters."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) <= MAX_SAFE_INTEGER
+    return value is None or (isinstance(value, str) and len(value) <= 64)
+
+
+def _check_id(value: Any) -> CommandId:
+    if not valid_id(value):
+        raise ValueError(
+            "id must be an integer within ±(2**53 - 1) or a string of at most 64 characters"
+        )
+    return value  # type: ignore[no-any-return]
+
+
+ClientId = Annotated[Any, AfterValidator(_check_id)]
+Part = Literal["both", "d", "g"]
+PROBE_OPTIONS = {"grid", "samples", "field", "manifold", "line", "dirac_grid"}
+MAX_TRAJECTORY = 2000  # Dirac trajectory points sent per frame (the most recent)
+
+
+class ProtocolError(Exception):
+    """A command that cannot be carried out; becomes an ``error`` reply."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        command: str | None = None,
+        id: CommandId = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.command = command
+        self.id = id
+
+
+# --- the state a client tunes: what frames contain, how fast they come ------------------
+
+
+class ViewOptions(BaseModel):
+    """What frames contain (docs/protocol.md §2 view, §7 arrays)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    grid: int = Field(64, description="2D: D on grid x grid points")
+    samples: int = Field(256, description="real and fake samples per frame")
+    field: int = Field(0, description="2D: generator-gradient field resolution (0 = off)")
+    manifold: int = Field(0, description="2D: warped z-grid resolution (0 = off)")
+    line: int = Field(200, description="1D: points on the x line")
+    dirac_grid: int = Field(21, description="Dirac: vector field resolution")
+    trails: int = Field(0, description="past positions of each fake sample sent (0 = off)")
+    precision: Literal["q16", "f32"] = Field("q16", description="array encoding in frames")
+    omit: list[str] = Field(default_factory=list, max_length=32, description="arrays not sent")
+
+    def probe_options(self) -> dict[str, int]:
+        """The part the engine's snapshot understands (gan_core ViewOptions)."""
+        return self.model_dump(include=PROBE_OPTIONS)
+
+
+class PaceOptions(BaseModel):
+    """How fast frames come and training runs while playing (docs/protocol.md §4)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    fps: int = Field(30, description="frames per second while playing")
+    steps_per_frame: int = Field(0, description="iterations between frames (0 = full speed)")
+    slow_motion: float = Field(
+        0.0,
+        strict=False,  # false and true are read as 0 and 1 second (protocol.md §4)
+        description="seconds per iteration, one frame after each (0 = off)",
+    )
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+class Command(BaseModel):
+    """JSON types are taken as they are (strict): "5" is not an integer, true is not 1."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: str
+    id: ClientId = Field(None, description="echoed in the reply")
+
+
+class Play(Command):
+    type: Literal["play"]
+
+
+class Pause(Command):
+    type: Literal["pause"]
+
+
+class Step(Command):
+    type: Literal["step"]
+    n: int = Field(1, ge=1)
+    part: Part = "both"
+
+
+class Reset(Command):
+    type: Literal["reset"]
+    config: dict[str, Any] | None = None
+    preset: str | None = None
+    patch: dict[str, Any] | None = None
+
+
+class Update(Command):
+    type: Literal["update"]
+    patch: dict[str, Any]
+    reset_moments: bool = False
+
+
+class Partial(Command):
+    """A command whose other keys replace some of the session's options."""
+
+    model_config = ConfigDict(extra="allow")
+    options_model: ClassVar[type[BaseModel]]
+
+    def changes(self) -> dict[str, Any]:
+        """The options given, validated (raises ValidationError)."""
+        options = self.options_model.model_validate(self.model_extra or {})
+        return options.model_dump(include=options.model_fields_set)
+
+
+class View(Partial):
+    type: Literal["view"]
+    options_model: ClassVar[type[BaseModel]] = ViewOptions
+
+
+class Pace(Partial):
+    type: Literal["pace"]
+    options_model: ClassVar[type[BaseModel]] = PaceOptions
+
+
+class Export(Command):
+    type: Literal["export"]
+
+
+class End(Command):
+    type: Literal["end"]
+
+
+COMMANDS: dict[str, type[Command]] = {
+    "play": Play,
+    "pause": Pause,
+    "step": Step,
+    "reset": Reset,
+    "update": Update,
+    "view": View,
+    "pace": Pace,
+    "export": Export,
+    "end": End,
+}
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def decode(text: str) -> dict[str, Any]:
+    """The JSON object of a client's text message (``bad_json`` if it is not one)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("bad_json", "the message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_json", "a command is a JSON object with a 'type'")
+    if "\\u" in text and has_lone_surrogate(data):
+        raise ProtocolError(
+            "bad_json", "the message has a lone UTF-16 surrogate (\\ud800-\\udfff); send Unicode"
+        )
+    return data
+
+
+def has_lone_surrogate(data: Any) -> bool:
+    """Whether a decoded JSON value holds a string that is not valid Unicode (iterative, as
+    the value may be nested as deeply as the parser allows)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
+    return False
+
+
+def command_type(data: dict[str, Any]) -> str | None:
+    """The message's ``type`` if it names a command of the protocol."""
+    kind = data.get("type")
+    return kind if isinstance(kind, str) and kind in COMMANDS else None
+
+
+def addressed(error: ProtocolError, data: dict[str, Any]) -> ProtocolError:
+    """The error, with the ``command`` and ``id`` of the message it answers when readable."""
+    value = data.get("id")
+    error.command = command_type(data)
+    error.id = value if valid_id(value) else None
+    return error
+
+
+def parse_command(data: dict[str, Any], limits: Limits) -> Command:
+    """A validated command from a decoded message, or an addressed ProtocolError."""
+    try:
+        kind = command_type(data)
+        if kind is None:
+            shown = json.dumps(data.get("type"))
+            shown = shown if len(shown) <= 40 else shown[:39] + "…"
+            raise ProtocolError(
+                "unknown_command",
+                f"unknown command {shown}; allowed: {', '.join(COMMANDS)}",
+                "type",
+            )
+        model = COMMANDS[kind]
+        try:
+            command = model.model_validate(data)
+            if isinstance(command, Partial):
+                check_ranges(command.changes(), limits)
+        except ValidationError as error:
+            item = error.errors()[0]
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = "is not an option here"
+            raise ProtocolError("invalid", message, _dotted(item["loc"]) or None) from None
+        if isinstance(command, Step) and command.n > limits.max_step:
+            raise ProtocolError("invalid", f"n must be at most {limits.max_step} per step", "n")
+        if isinstance(command, Reset) and command.config is not None and command.preset:
+            raise ProtocolError("invalid", "give either config or preset, not both", "preset")
+    except ProtocolError as error:
+        raise addressed(error, data) from None
+    return command
+
+
+def check_ranges(values: dict[str, Any], limits: Limits) -> None:
+    """View and pace options against the server's limits."""
+    for name, value in values.items():
+        bounds = getattr(limits, name, None)
+        if isinstance(bounds, tuple) and not bounds[0] <= value <= bounds[1]:
+            lo, hi = bounds
+            raise ProtocolError(
+                "invalid", f"{name} must be in [{lo}, {hi}] on this server, got {value}", name
+            )
+
+
+def check_config_limits(config: Any, limits: Limits) -> None:
+    """A validated TrainConfig against the server's (stricter) limits on size."""
+    if config.batch_size > limits.max_batch_size:
+        raise ProtocolError(
+            "invalid",
+            f"batch_size must be at most {limits.max_batch_size} on this server",
+            "batch_size",
+        )
+    for name in ("g_hidden", "d_hidden"):
+        widths = getattr(config, name)
+        if len(widths) > limits.max_depth:
+            raise ProtocolError(
+                "invalid", f"at most {limits.max_depth} hidden layers on this server", name
+            )
+        for i, width in enumerate(widths):
+            if width > limits.max_width:
+                raise ProtocolError(
+                    "invalid",
+                    f"a hidden width must be at most {limits.max_width} on this server",
+                    f"{name}.{i}",
+                )
+
+
+# --- server to client: JSON messages -------------------------------------------------------
+
+
+class Message(BaseModel):
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class Hello(Message):
+    type: Literal["hello"] = "hello"
+    protocol: int = PROTOCOL_VERSION
+    session: str
+    resumed: bool
+    grace_seconds: float
+    preset: str | None
+    version: int
+    iteration: int
+    playing: bool
+    config: dict[str, Any]
+    view: ViewOptions
+    pace: PaceOptions
+    limits: dict[str, Any]
+
+
+class Ack(Message):
+    """``ack``; extra keys (config, changes, preset, view, pace, replay) by command."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["ack"] = "ack"
+    id: CommandId
+    command: str
+    version: int
+    iteration: int
+    playing: bool
+
+
+class ErrorReply(Message):
+    type: Literal["error"] = "error"
+    id: CommandId = None
+    command: str | None = None
+    code: str
+    field: str | None = None
+    message: str
+    version: int | None = None
+
+
+class Change(BaseModel):
+    field: str
+    old: Any
+    new: Any
+
+
+class ConfigChanged(Message):
+    type: Literal["config_changed"] = "config_changed"
+    version: int
+    iteration: int
+    reset: bool
+    changes: list[Change]
+    summary: str
+
+
+class Diverged(Message):
+    type: Literal["diverged"] = "diverged"
+    kind: str
+    quantity: str
+    iteration: int
+    message: str
+    version: int
+
+
+class Evaluation(Message):
+    type: Literal["evaluation"] = "evaluation"
+    iteration: int
+    version: int
+    seconds: float
+    metrics: dict[str, float | None]
+
+
+def error_reply(error: ProtocolError, version: int | None) -> ErrorReply:
+    """The ``error`` message for a ProtocolError raised by parse_command or the worker."""
+    return ErrorReply(
+        id=error.id,
+        command=error.command,
+        code=error.code,
+        field=error.field,
+        message=error.message,
+        version=version,
+    )
+
+
+def config_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[Change]:
+    """Dotted fields whose values differ; nested objects are compared key by key, lists whole."""
+    changes = []
+    for key in new.keys() | old.keys():
+        before, after = old.get(key), new.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            changes += config_changes(before, after, f"{prefix}{key}.")
+        elif before != after:
+            changes.append(Change(field=prefix + key, old=before, new=after))
+    return sorted(changes, key=lambda change: change.field)
+
+
+def summarise(changes: list[Change]) -> str:
+    """A short line for chart annotations: ``loss wgan → hinge; opt_d.lr 0.001 → 0.0002``."""
+
+    def short(value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        return text if len(text) <= 40 else text[:39] + "…"
+
+    return "; ".join(f"{c.field} {short(c.old)} → {short(c.new)}" for c in changes) or "no change"
+
+
+# --- frames --------------------------------------------------------------------------------
+
+
+class ArrayInfo(BaseModel):
+    name: str
+    shape: list[int]
+    dtype: Literal["q16", "f32"]
+    offset: int
+    lo: float | None = None
+    hi: float | None = None
+
+
+class FrameHeader(BaseModel):
+    """The JSON header of a frame; the engine snapshot's scalars ride along as extra keys."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["frame"] = "frame"
+    seq: int
+    iteration: int
+    version: int
+    playing: bool
+    part: Part | None
+    arrays: list[ArrayInfo] = Field(default_factory=list)
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, tuples to lists, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [plain(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def quantise(array: np.ndarray) -> tuple[bytes, float, float]:
+    """uint16 codes of an array, and the [lo, hi] they span (docs/protocol.md §7, q16)."""
+    values = np.asarray(array, dtype=np.float64)
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    finite = None
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # the rare slow path
+        finite = np.isfinite(values)
+        inside = values[finite]
+        lo, hi = (float(inside.min()), float(inside.max())) if inside.size else (0.0, 0.0)
+        values = np.where(finite, values, lo)
+    if hi > lo:  # round to nearest: every scaled value is in [0, Q16_STEPS]
+        codes = ((values - lo) * (Q16_STEPS / (hi - lo)) + 0.5).astype("<u2")
+    else:
+        codes = np.zeros(values.shape, dtype="<u2")
+    if finite is not None:
+        codes[~finite] = Q16_NOT_FINITE
+    return codes.tobytes(), lo, hi
+
+
+def snapshot_frame(
+    snapshot: dict[str, Any],
+    header: FrameHeader,
+    view: ViewOptions,
+    trails: np.ndarray | None = None,
+) -> bytes:
+    """The frame of an engine snapshot: its arrays (plus ``trails``, minus ``view.omit``) in the
+    data section, its other values as header keys next to the session's own (``header``)."""
+    arrays = {k: v for k, v in snapshot.items() if isinstance(v, np.ndarray)}
+    extras = {k: plain(v) for k, v in snapshot.items() if k not in arrays}
+    if "trajectory" in arrays:
+        arrays["trajectory"] = arrays["trajectory"][-MAX_TRAJECTORY:]
+    if trails is not None:
+        arrays["trails"] = trails
+    for name in view.omit:
+        arrays.pop(name, None)
+    header = header.model_copy(update={k: v for k, v in extras.items() if k != "iteration"})
+    return encode_frame(header, arrays, view.precision)
+
+
+def encode_frame(header: FrameHeader, arrays: dict[str, np.ndarray], precision: str) -> bytes:
+    """One binary frame: magic, header length, padded JSON header, 4-byte-aligned arrays."""
+    chunks, infos, offset = [], [], 0
+    for name, array in arrays.items():
+        if precision == "f32":
+            data = np.ascontiguousarray(array, dtype="<f4").tobytes()
+            info = ArrayInfo(name=name, shape=list(array.shape), dtype="f32", offset=offset)
+        else:
+            data, lo, hi = quantise(array)
+            info = ArrayInfo(
+                name=name, shape=list(array.shape), dtype="q16", offset=offset, lo=lo, hi=hi
+            )
+        data += b"\0" * (-len(data) % 4)
+        chunks.append(data)
+        infos.append(info)
+        offset += len(data)
+    header.arrays = infos
+    text = json.dumps(plain(header.model_dump()), separators=(",", ":")).encode()
+    text += b" " * (-(8 + len(text)) % 4)
+    return b"".join([FRAME_MAGIC, struct.pack("<I", len(text)), text, *chunks])
+
+
+class CommandRate:
+    """A token bucket per connection: ``rate`` commands a second on average, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._last = time.monotonic()
+
+    def allow(self) -> bool:
+        """Take a token if there is one."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True

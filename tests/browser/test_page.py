@@ -1,0 +1,477 @@
+"""The lab page in a real headless Chromium (Debian's), against the real server.
+
+What is checked is what a student sees: plots that contain the right data (read from the
+Plotly graph divs), controls that change the server's run, errors next to their control,
+links that reproduce a run, files that download. Screenshots of every view go to
+tests/artifacts/ (gitignored) for a human to look at.
+
+Set GANDYN_TEST_URL=http://127.0.0.1:PORT to run against a server you started yourself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+TIMEOUT = 20_000  # ms, for every wait on a condition
+# small networks so that the tests do not wait on training
+SMALL = {"g_hidden": "32,32", "d_hidden": "32,32", "batch_size": "64"}
+READY = "window.gandyn && window.gandyn.ready && window.gandyn.stats.framesRendered > 0"
+
+
+@pytest.fixture(scope="module")
+def base_url(request: pytest.FixtureRequest) -> str:
+    url = os.environ.get("GANDYN_TEST_URL")
+    return url.rstrip("/") if url else request.getfixturevalue("live_server")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One browser context for the module (so Plotly is fetched once); a page per test."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = b.new_context(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
+        yield context
+        context.close()
+        b.close()
+
+
+class Page:
+    """A page with its console errors collected."""
+
+    def __init__(self, context: object, base_url: str) -> None:
+        self.base = base_url
+        self.page = context.new_page()
+        self.page.set_default_timeout(TIMEOUT)
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self, query: dict[str, str] | str = "") -> Page:
+        q = query if isinstance(query, str) else urlencode(query, safe=",:")
+        self.page.goto(f"{self.base}/{'?' + q if q else ''}")
+        self.wait(READY)
+        return self
+
+    def wait(self, expression: str, arg: object = None) -> object:
+        return self.page.wait_for_function(expression, arg=arg, timeout=TIMEOUT)
+
+    def js(self, expression: str, arg: object = None) -> object:
+        return self.page.evaluate(expression, arg)
+
+    def config(self) -> dict:
+        return self.js("window.gandyn.state.config")
+
+    def trace(self, div: str, index: int) -> dict:
+        return self.js(
+            "([id, i]) => { const t = document.getElementById(id).data[i];"
+            " return {x: Array.from(t.x || []), y: Array.from(t.y || []),"
+            " n: (t.x || []).length}; }",
+            [div, index],
+        )
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # the page may already be gone
+            self.js("window.gandyn && window.gandyn.session && window.gandyn.session.end()")
+        self.page.close()
+
+
+@pytest.fixture
+def page(browser: object, base_url: str) -> Iterator[Page]:
+    p = Page(browser, base_url)
+    yield p
+    p.close()
+
+
+def settled(p: Page, **config: object) -> None:
+    """Wait until the server's config (as the page knows it) has these top-level values."""
+    p.wait(
+        "(want) => { const c = window.gandyn.state.config; return c && Object.entries(want)"
+        ".every(([k, v]) => JSON.stringify(c[k]) === JSON.stringify(v)); }",
+        config,
+    )
+
+
+# ----- tests ---------------------------------------------------------------------------------
+def test_loads_without_console_errors_and_shows_the_2d_view(page: Page) -> None:
+    page.open({"dataset": "ring8", **SMALL})
+    settled(page, dataset="ring8")
+    page.wait("window.gandyn.kind === '2d' && window.gandyn.latest.kind === '2d'")
+    page.wait("document.getElementById('view2d').layout.images.length === 1")
+    # the D surface is an image under the axes, with a colour bar; samples and arrows are traces
+    fake = page.trace("view2d", 5)
+    real = page.trace("view2d", 7)
+    arrows = page.trace("view2d", 6)
+    assert fake["n"] == real["n"] == 256
+    assert arrows["n"] > 0 and arrows["n"] % 7 == 0  # shaft + two head strokes per arrow
+    # the colour bar: HTML beside the plot live, a Plotly colour bar in exported images
+    assert page.js("document.querySelectorAll('.ov2d .cbar-ticks span').length") >= 3
+    assert page.js("window.gandyn.views['2d'].exportFigure().data[0].marker.showscale") is True
+    page.page.keyboard.press("Space")
+    page.wait("window.gandyn.latest.iteration > 30")
+    page.page.keyboard.press("Space")
+    page.wait("!window.gandyn.playing")
+    page.shot("view-2d")
+    assert page.errors == []
+
+
+def test_play_moves_the_counter_and_the_plots(page: Page) -> None:
+    page.open({"dataset": "ring8", **SMALL})
+    settled(page, dataset="ring8")
+    page.wait("window.gandyn.latest.iteration === 0")
+    before = page.trace("view2d", 5)
+    rendered = page.js("window.gandyn.stats.framesRendered")
+    page.page.click("#btn-play")
+    page.wait("parseInt(document.getElementById('iteration').textContent.replace(/,/g, '')) >= 20")
+    page.wait("(n) => window.gandyn.stats.framesRendered > n + 3", rendered)
+    after = page.trace("view2d", 5)
+    assert after["x"] != before["x"] and after["y"] != before["y"]
+    assert page.js("window.gandyn.history.rows.length") > 1
+    page.page.click("#btn-play")
+    page.wait("!window.gandyn.playing")
+    assert page.errors == []
+
+
+def test_switching_the_loss_changes_the_server_config(page: Page) -> None:
+    page.open({"dataset": "ring8", "loss": "wgan", **SMALL})
+    settled(page, loss="wgan")
+    page.page.click("#btn-play")
+    page.wait("window.gandyn.latest.iteration > 10")
+    v0 = page.js("window.gandyn.latest.version")
+    page.page.select_option("select[data-path='loss']", "hinge")
+    # the next frames carry the new config version, and the ack's config has the new loss
+    page.wait("(v) => window.gandyn.latest.version > v", v0)
+    assert page.config()["loss"] == "hinge"
+    page.wait("location.search.includes('loss=hinge')")
+    # the change is a labelled vertical line on every metrics chart
+    page.wait("window.gandyn.history.marks.length > 0")
+    page.wait("(document.getElementById('metrics').layout.shapes || []).length >= 6")
+    label = page.js("window.gandyn.history.marks[0].label")
+    assert "hinge" in label
+    page.page.click("#btn-play")
+    assert page.errors == []
+
+
+def test_an_invalid_value_shows_an_error_next_to_its_control(page: Page) -> None:
+    page.open({"dataset": "ring8", **SMALL})
+    box = page.page.locator(".ctl[data-path='batch_size'] input[type=number]")
+    box.fill("100000")
+    box.press("Enter")
+    error = page.page.locator(".ctl[data-path='batch_size'] .error")
+    sync_api.expect(error).to_contain_text("Batch size", timeout=TIMEOUT)
+    text = error.inner_text()
+    assert "at most" in text, text
+    assert page.config()["batch_size"] == 64  # the run kept its value
+    # a learning rate typed as a negative number: the error sits by that control
+    lr = page.page.locator(".ctl[data-path='opt_d.lr'] input[type=number]")
+    lr.fill("-1")
+    lr.press("Enter")
+    sync_api.expect(page.page.locator(".ctl[data-path='opt_d.lr'] .error")).to_contain_text(
+        "Learning rate", timeout=TIMEOUT
+    )
+
+
+def test_the_url_round_trip_reproduces_the_config(browser: object, base_url: str) -> None:
+    query = {
+        "dataset": "grid25",
+        "loss": "hinge",
+        "reg": "r1:2",
+        "opt_d.lr": "0.0002",
+        "opt_g.name": "rmsprop",
+        "seed": "7",
+        "d_steps": "3",
+        "view": "contours",
+        **SMALL,
+    }
+    first = Page(browser, base_url).open(query)
+    try:
+        settled(first, dataset="grid25", loss="hinge", seed=7, d_steps=3)
+        cfg = first.config()
+        [reg] = cfg["regularizers"]
+        assert reg["kind"] == "r1" and reg["weight"] == pytest.approx(2.0)
+        assert cfg["opt_d"]["lr"] == pytest.approx(2e-4) and cfg["opt_g"]["name"] == "rmsprop"
+        # a live change lands in the address too, and "copy link" gives the whole state
+        first.page.select_option("select[data-path='update_scheme']", "simultaneous")
+        settled(first, update_scheme="simultaneous")
+        first.page.click("#btn-link")
+        first.wait("!!window.gandyn.lastLink")
+        link = first.js("window.gandyn.lastLink")
+        assert "update_scheme=simultaneous" in link and "view=contours" in link
+        cfg = first.config()
+    finally:
+        first.close()
+    second = Page(browser, base_url)
+    try:
+        second.page.goto(link)
+        second.wait(READY)
+        settled(second, update_scheme="simultaneous", dataset="grid25")
+        assert second.config() == cfg
+        assert second.js("document.getElementById('opt-contours').checked") is True
+        assert second.errors == []
+    finally:
+        second.close()
+
+
+def test_the_1d_view_renders_densities_d_and_arrows(page: Page) -> None:
+    page.open({"dataset": "separated1d", "loss": "minimax", "reg": "none", **SMALL})
+    page.wait("window.gandyn.kind === '1d'")
+    page.page.click("#btn-play")
+    page.wait("window.gandyn.latest.iteration > 20")
+    page.page.click("#btn-play")
+    page.wait("!window.gandyn.playing")
+    page.wait("document.getElementById('view1d').data[4].x.length > 0")
+    n = page.js("window.gandyn.latest.xs.length")
+    d = page.trace("view1d", 4)  # D(x)
+    real = page.trace("view1d", 0)  # real density
+    fake = page.trace("view1d", 1)  # fake density
+    optimal = page.trace("view1d", 3)  # p_r / (p_r + p_g), dashed
+    assert d["n"] == real["n"] == fake["n"] == n >= 32
+    assert all(0.0 <= y <= 1.0 for y in d["y"])  # minimax shows a probability
+    assert max(real["y"]) > 0.5 and min(real["y"]) >= 0  # N(4, 0.25) peaks near 1.6
+    assert optimal["n"] == n
+    assert page.js("document.getElementById('view1d').data[3].line.dash") == "dash"
+    assert page.trace("view1d", 7)["n"] > 0  # arrows at the fakes
+    page.shot("view-1d")
+    assert page.errors == []
+
+
+def test_the_dirac_view_renders_field_trajectory_and_line(page: Page) -> None:
+    sgd = {"opt_d.name": "sgd", "opt_g.name": "sgd", "opt_d.lr": "0.2", "opt_g.lr": "0.2"}
+    page.open(
+        {
+            "dataset": "dirac",
+            "loss": "minimax",
+            "reg": "none",
+            "d_steps": "1",
+            "update_scheme": "simultaneous",
+            **sgd,
+        }
+    )
+    page.wait("window.gandyn.kind === 'dirac'")
+    page.page.click("#btn-play")
+    page.wait("window.gandyn.latest.iteration > 40")
+    page.page.click("#btn-play")
+    page.wait("!window.gandyn.playing")
+    page.wait("document.getElementById('viewDirac').data[1].x.length > 20")
+    field = page.trace("viewDirac", 0)
+    traj = page.trace("viewDirac", 1)
+    now = page.trace("viewDirac", 4)
+    line = page.trace("viewDirac", 5)
+    latest = page.js("({theta: window.gandyn.latest.theta, psi: window.gandyn.latest.psi})")
+    assert field["n"] > 100
+    assert (traj["x"][0], traj["y"][0]) == (
+        pytest.approx(1.0, abs=1e-3),
+        pytest.approx(1.0, abs=1e-3),
+    )
+    assert (now["x"][0], now["y"][0]) == (
+        pytest.approx(latest["theta"]),
+        pytest.approx(latest["psi"]),
+    )
+    # D(x) = psi x through the origin with slope psi
+    slope = (line["y"][1] - line["y"][0]) / (line["x"][1] - line["x"][0])
+    assert slope == pytest.approx(latest["psi"], rel=1e-6)
+    title = page.js("document.getElementById('viewDirac').layout.annotations[0].text")
+    assert "eigenvalues" in title
+    page.shot("view-dirac")
+    assert page.errors == []
+
+
+def test_lecture_mode_and_hidden_controls(page: Page) -> None:
+    page.open({"dataset": "ring8", "lecture": "1", "hide": "optimizer,seed", **SMALL})
+    assert page.js("document.body.classList.contains('lecture')")
+    assert page.page.locator(".group[data-names~='optimizer']").is_hidden()
+    assert page.page.locator(".group[data-names~='seed']").is_hidden()
+    assert page.page.locator("select[data-path='loss']").is_visible()
+    page.page.click("#btn-play")
+    page.wait("window.gandyn.latest.iteration > 30")
+    page.page.click("#btn-play")
+    page.wait("!window.gandyn.playing")
+    size = page.js("document.getElementById('view2d').data[5].marker.size")
+    assert size >= 10  # thick markers
+    page.shot("view-lecture")
+    # ?show= keeps one knob only
+    page.open({"dataset": "ring8", "show": "loss", **SMALL})
+    assert page.page.locator("select[data-path='loss']").is_visible()
+    assert page.page.locator("select[data-path='dataset']").is_hidden()
+    assert page.page.locator(".group[data-names~='regularizers']").is_hidden()
+    assert page.errors == []
+
+
+def test_export_buttons_produce_files(page: Page, tmp_path: Path) -> None:
+    page.open({"dataset": "ring8", **SMALL})
+    page.page.keyboard.press("ArrowRight")
+    page.wait("window.gandyn.latest.iteration >= 1")
+    page.wait("window.gandyn.history.rows.length >= 1")
+    got = {}
+    for ext in ["png", "svg", "csv", "json"]:
+        button = f"#export-{ext}"
+        page.page.click("#btn-export")
+        with page.page.expect_download(timeout=TIMEOUT) as info:
+            page.page.click(button)
+        download = info.value
+        path = tmp_path / download.suggested_filename
+        download.save_as(path)
+        assert path.suffix == f".{ext}", path
+        got[ext] = path.read_bytes()
+    assert got["png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in got["svg"][:2000]
+    header = got["csv"].decode().splitlines()[0].split(",")
+    assert header[0] == "iteration" and "d_loss" in header
+    data = json.loads(got["json"])
+    assert data["metrics"] and data["config"]["dataset"] == "ring8"
+    assert data["replay"]["config"]["dataset"] == "ring8"
+    assert page.errors == []
+
+
+def test_draw_your_own_points_then_train(page: Page) -> None:
+    page.open({"dataset": "ring8", **SMALL})
+    page.page.select_option("select[data-path='dataset']", "points")
+    page.wait("!document.getElementById('draw-hint').hidden")
+    box = page.page.locator("#view2d .nsewdrag").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    mouse = page.page.mouse
+    for dx, dy in [(-0.3, -0.3), (0.3, -0.3), (0.0, 0.3)]:
+        mouse.click(cx + dx * box["width"], cy + dy * box["height"])
+    # a stroke: drag across the plot
+    mouse.move(cx - 0.3 * box["width"], cy + 0.1 * box["height"])
+    mouse.down()
+    for i in range(10):
+        mouse.move(cx - 0.3 * box["width"] + i * 0.06 * box["width"], cy + 0.1 * box["height"])
+    mouse.up()
+    page.wait("(window.gandyn.state.config.target.points || []).length >= 8")
+    assert page.config()["dataset"] == "points"
+    pts = page.config()["target"]["points"]
+    assert pts[0][0] < 0 < pts[0][1]  # upper-left click: x < 0, y > 0
+    page.page.click("#btn-play")
+    page.wait("window.gandyn.latest.iteration > 5")
+    page.page.click("#btn-play")
+    page.wait("location.search.includes('pts=')")
+    assert page.errors == []
+
+
+def test_keyboard_help_and_reconnect(page: Page) -> None:
+    page.open({"dataset": "ring8", **SMALL})
+    page.page.keyboard.press("?")
+    assert page.page.locator("#help").is_visible()
+    page.page.keyboard.press("Escape")
+    assert page.page.locator("#help").is_hidden()
+    page.page.keyboard.press("ArrowRight")
+    page.wait("window.gandyn.latest.iteration === 1")
+    session = page.js("window.gandyn.session.sessionId")
+    # the connection drops: the page says so, reconnects and resumes the same session
+    page.js("window.gandyn.session.dropForTest()")
+    page.wait("window.gandyn.status !== 'open'")
+    page.wait("window.gandyn.status === 'open'")
+    assert page.js("window.gandyn.session.sessionId") == session
+    page.page.keyboard.press("ArrowRight")
+    page.wait("window.gandyn.latest.iteration === 2")
+    # one network at a time: the counter says which one moved
+    page.page.click("#btn-step-d")
+    page.wait("window.gandyn.latest.part === 'd'")
+    sync_api.expect(page.page.locator("#part")).to_have_text("D updated", timeout=TIMEOUT)
+    page.page.click("#btn-step-g")
+    page.wait("window.gandyn.latest.part === 'g'")
+    sync_api.expect(page.page.locator("#part")).to_have_text("G updated", timeout=TIMEOUT)
+    page.page.keyboard.press("r")
+    page.wait("window.gandyn.latest.iteration === 0")
+    assert page.errors == []
+
+
+PLUGIN = '''
+from gan_core import register_loss, register_regularizer
+import torch.nn.functional as F
+
+
+@register_loss("softhinge", shows_probability=False)
+class SoftHinge:
+    """A smooth hinge (a plug-in for the page test).
+
+    L_D = E[softplus(1 - D(x))] + E[softplus(1 + D(G(z)))];  L_G = -E[D(G(z))]
+    """
+
+    def d_loss(real, fake):
+        return F.softplus(1 - real).mean() + F.softplus(1 + fake).mean()
+
+    def g_loss(real, fake):
+        return -fake.mean()
+
+
+@register_regularizer("tiny_l2", weight=0.01, weight_range=(0.0, 1.0), weight_name="beta")
+class TinyL2:
+    """Squared scores on real data (a plug-in for the page test).
+
+    beta * E[D(x)^2]
+    """
+
+    def penalty(d, real, fake, s, rng):
+        return s.weight * d(real).pow(2).mean()
+'''
+
+
+def test_a_plugin_loss_and_regularizer_appear_without_touching_the_page(
+    browser: object, server_factory: object, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("plugins") / "softhinge.py"
+    path.write_text(PLUGIN)
+    url = server_factory(plugin=[str(path)])
+    p = Page(browser, url).open({"dataset": "ring8", **SMALL})
+    try:
+        options = p.page.locator("select[data-path='loss'] option").evaluate_all(
+            "os => os.map(o => o.value)"
+        )
+        assert "softhinge" in options
+        p.page.select_option("select[data-path='loss']", "softhinge")
+        settled(p, loss="softhinge")
+        assert "smooth hinge" in p.page.locator(".group[data-names~='loss']").inner_text()
+        # the plug-in regularizer: a toggle with its own strength name and formula
+        row = p.page.locator(".reg[data-path='regularizers.tiny_l2']")
+        row.locator("input[type=checkbox]").check()
+        p.wait("window.gandyn.state.config.regularizers.some(r => r.kind === 'tiny_l2')")
+        sync_api.expect(row).to_contain_text("beta * E[D(x)^2]", timeout=TIMEOUT)
+        sync_api.expect(row).to_contain_text("strength β", timeout=TIMEOUT)
+        p.page.keyboard.press("ArrowRight")
+        p.wait("'penalty.tiny_l2' in window.gandyn.latest.metrics")
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_a_diverged_run_says_what_diverged_and_offers_reset(page: Page) -> None:
+    wild = {"opt_d.name": "sgd", "opt_d.lr": "10", "opt_g.name": "sgd", "opt_g.lr": "10"}
+    page.open({"dataset": "ring8", "loss": "wgan", "reg": "none", **wild, **SMALL})
+    page.page.click("#btn-play")
+    banner = page.page.locator("#halt")
+    sync_api.expect(banner).to_be_visible(timeout=TIMEOUT)
+    assert "diverged" in banner.inner_text().lower()
+    assert not page.js("window.gandyn.playing")
+    page.page.click("#halt-reset")
+    sync_api.expect(banner).to_be_hidden(timeout=TIMEOUT)
+    page.wait("window.gandyn.latest.iteration === 0 && !window.gandyn.latest.halt")
+    assert page.errors == []

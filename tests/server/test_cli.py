@@ -1,0 +1,43 @@
+"""The gandyn command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.cli import main, serve_parser
+
+
+def test_help_and_unknown_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "serve" in capsys.readouterr().out
+    assert main(["fly"]) == 2
+    assert "usage: gandyn" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+def test_serve_options_and_defaults() -> None:
+    options = serve_parser().parse_args([])
+    assert (options.host, options.port, options.grace) == ("127.0.0.1", 8000, 60.0)
+    argv = ["--plugin", "a.py", "--plugin", "b.py"]
+    argv += ["--allow-origin", "http://x:1", "--max-sessions", "3"]
+    options = serve_parser().parse_args(argv)
+    assert options.plugin == ["a.py", "b.py"] and options.allow_origin == ["http://x:1"]
+    assert options.max_sessions == 3
+
+
+def test_serve_refuses_bad_options_with_a_message(
+    capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    assert main(["serve", "--max-sessions", "0"]) == 2
+    assert "--max-sessions must be at least 1" in capsys.readouterr().err
+    missing = tmp_path / "nope.py"
+    assert main(["serve", "--plugin", str(missing)]) == 2
+    assert "cannot load plug-in" in capsys.readouterr().err
+
+
+def test_run_and_bench_are_wired(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("run", "bench"):
+        with pytest.raises(SystemExit) as exited:
+            main([command, "--help"])
+        assert exited.value.code == 0
+        assert f"gandyn {command}" in capsys.readouterr().out

@@ -1,0 +1,227 @@
+"""Several sessions, dropped connections, the cap, Origin, limits and clean-up."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import Client, Frame, ServerFactory, get_json, wait_until
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+Connect = Callable[..., Client]
+
+# Two extra servers for the whole file (each start costs a few seconds of imports).
+SHORT_GRACE = {"max_sessions": 2, "grace": 0.3}
+CAPPED = {"max_sessions": 1, "grace": 30, "allow_origin": ["http://lab.example:8080"]}
+PLUGIN = '''
+import torch.nn.functional as F
+
+from gan_core import register_loss
+
+
+@register_loss("plugin_hinge", shows_probability=False)
+class PluginHinge:
+    """The hinge loss, from a plug-in file.
+    L_D = E relu(1 - D(x)) + E relu(1 + D(G(z))),  L_G = -E D(G(z))"""
+
+    def d_loss(real, fake):
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+    def g_loss(real, fake):
+        return -fake.mean()
+'''
+
+
+@pytest.fixture(scope="module")
+def servers(server_factory: ServerFactory, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Base URLs: ``short_grace``, and ``capped`` (one session, an extra origin, a plug-in)."""
+    plugin = tmp_path_factory.mktemp("plugins") / "plugin_hinge.py"
+    plugin.write_text(PLUGIN)
+    options = {"short_grace": SHORT_GRACE, "capped": {**CAPPED, "plugin": [str(plugin)]}}
+    started = {name: server_factory.launch(**kwargs) for name, kwargs in options.items()}
+    return {name: server.url for name, server in started.items()}
+
+
+def health(base_url: str) -> dict:
+    return get_json(base_url + "/api/health")
+
+
+def test_two_sessions_are_isolated(connect_ws: Connect) -> None:
+    a, b = connect_ws(), connect_ws()
+    assert a.session != b.session
+    a.small()
+    b.small()
+    a.ok("update", patch={"loss": "hinge"})
+    a.ok("step", n=7)
+    b_step = b.ok("step", n=2)
+    assert b_step["iteration"] == 2 and b_step["version"] == 1
+    b_view = b.ok("view", samples=32)
+    assert b_view["view"]["samples"] == 32
+    exported = b.ok("export")["replay"]
+    assert exported["config"]["loss"] == "wgan" and exported["commands"] == []
+    a_frame = a.frame(lambda f: f.iteration == 7)
+    assert a_frame.arrays["fake"].shape == (256, 2) and a_frame.version == 2
+
+
+def test_resume_after_a_drop(connect_ws: Connect, live_server: str) -> None:
+    first = connect_ws()
+    first.small()
+    first.ok("step", n=4)
+    first.ok("view", grid=16)
+    first.ok("play")
+    first.ws.close()  # a drop: no ``end``
+    second = connect_ws(query=f"session={first.session}")
+    hello = second.hello
+    assert hello["resumed"] is True and hello["session"] == first.session
+    assert hello["version"] == 1 and hello["iteration"] >= 4 and hello["playing"] is True
+    assert hello["view"]["grid"] == 16
+    frame = second.frame(lambda f: f.header["playing"])
+    assert frame.arrays["d_grid"].shape == (16, 16)
+    later = second.frame(lambda f: f.iteration > frame.iteration)
+    assert later.version == 1
+
+
+def test_a_second_connection_takes_the_session_over(connect_ws: Connect) -> None:
+    first = connect_ws()
+    second = connect_ws(query=f"session={first.session}")
+    assert second.hello["resumed"] is True
+    with pytest.raises(ConnectionClosed) as closed:
+        first.next(lambda m: False, timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    assert second.ok("step")["iteration"] == 1
+
+
+def test_an_expired_session_id_starts_a_new_session(connect_ws: Connect, servers: dict) -> None:
+    url = servers["short_grace"]
+    first = connect_ws(url)
+    first.ws.close()
+    wait_until(lambda: health(url)["sessions"] == 0, 5, "the detached session expired")
+    second = connect_ws(url, query=f"session={first.session}")
+    assert second.hello["resumed"] is False and second.session != first.session
+
+
+def test_the_session_cap_gives_a_clear_busy_message(connect_ws: Connect, servers: dict) -> None:
+    url = servers["capped"]
+    connect_ws(url)
+    refused = connect_ws(url)
+    hello = refused.hello  # the first and only message
+    assert hello["type"] == "error" and hello["code"] == "busy"
+    assert "try again" in hello["message"]
+    with pytest.raises(ConnectionClosed) as closed:
+        refused.ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+
+
+def test_a_detached_session_makes_room_for_a_new_one(connect_ws: Connect, servers: dict) -> None:
+    url = servers["capped"]
+    dropped = connect_ws(url)
+    dropped.ws.close()
+    wait_until(lambda: health(url)["detached"] == 1, 5, "the session is detached")
+    newcomer = connect_ws(url)
+    assert newcomer.hello["type"] == "hello"
+    assert health(url)["sessions"] == 1
+
+
+def test_a_foreign_origin_is_refused(connect_ws: Connect, live_server: str, servers: dict) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        connect_ws(origin="http://evil.example")
+    assert refused.value.response.status_code == 403
+    same = connect_ws(origin=live_server)
+    assert same.hello["type"] == "hello"
+    url = servers["capped"]
+    allowed = connect_ws(url, origin="http://lab.example:8080")
+    assert allowed.hello["type"] == "hello"
+    with pytest.raises(InvalidStatus):
+        connect_ws(url, origin="http://lab.example:9999")
+
+
+def test_no_worker_threads_remain_after_the_clients_leave(
+    connect_ws: Connect, servers: dict
+) -> None:
+    url = servers["short_grace"]
+    ended, dropped = connect_ws(url), connect_ws(url)
+    for client in (ended, dropped):
+        client.small()
+        client.ok("play")
+        client.frame(lambda f: f.header["playing"])
+    assert health(url)["workers"] == 2
+    ended.end()
+    wait_until(lambda: health(url)["workers"] == 1, 1.0, "the ended session's worker is gone")
+    dropped.ws.close()
+    wait_until(lambda: health(url)["workers"] == 0, 0.3 + 1.0, "the dropped worker is gone")
+    assert health(url)["sessions"] == 0
+
+
+@pytest.mark.slow
+def test_nothing_leaks_across_100_connections(connect_ws: Connect, servers: dict) -> None:
+    url = servers["short_grace"]
+    for cycle in range(100):
+        client = connect_ws(url, query="preset=dirac_gan")
+        assert client.hello["type"] == "hello", cycle
+        client.frame()
+        if cycle % 2:
+            client.end()
+        else:
+            client.ws.close()  # dropped: ends after the grace period, or makes room
+    wait_until(lambda: health(url)["workers"] == 0, 0.3 + 1.0, "every worker is gone")
+    assert health(url)["sessions"] == 0
+
+
+def test_commands_beyond_the_rate_get_errors_and_every_command_a_reply(
+    connect_ws: Connect,
+) -> None:
+    client = connect_ws()
+    burst = client.hello["limits"]["command_burst"]
+    count = burst + 50
+    for i in range(count):
+        client.send(type="view", id=i, grid=16)
+    replies = [client.next(lambda m: isinstance(m, dict) and "id" in m) for _ in range(count)]
+    assert [reply["id"] for reply in replies] == list(range(count)), "in order, none lost"
+    codes = {reply.get("code") for reply in replies if reply["type"] == "error"}
+    assert codes == {"rate_limited"}
+    wait_until(lambda: client.command("pause")["type"] == "ack", 5, "commands are accepted again")
+
+
+def test_a_slow_client_gets_the_newest_frames_not_a_backlog(
+    connect_ws: Connect, live_server: str
+) -> None:
+    address = urlsplit(live_server)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # little room for a backlog
+    sock.connect((address.hostname, address.port))
+    client = connect_ws(sock=sock, max_queue=1)
+    client.small()
+    client.ok("pace", fps=60)
+    client.ok("play")
+    last = client.frame(lambda f: f.header["playing"])
+    time.sleep(1.5)  # not synchronisation: this client deliberately stops reading
+    client.send(type="view", id="slow", samples=32)
+    backlog: list[Frame] = []
+
+    def is_reply(message: Frame | dict) -> bool:
+        if isinstance(message, Frame):
+            backlog.append(message)
+            return False
+        return message.get("id") == "slow"
+
+    assert client.next(is_reply)["type"] == "ack", "replies are never dropped"
+    fresh = client.frame(lambda f: f.arrays["fake"].shape == (32, 2))
+    produced = fresh.header["seq"] - last.header["seq"]
+    assert produced > 30
+    assert len(backlog) < produced / 2, "stale frames were replaced, not queued"
+    client.ok("pause")
+
+
+def test_a_plugin_loss_is_in_the_schema_and_trains(connect_ws: Connect, servers: dict) -> None:
+    url = servers["capped"]
+    losses = {loss["name"]: loss for loss in get_json(url + "/api/schema")["losses"]}
+    assert losses["plugin_hinge"]["formula"].startswith("L_D = E relu")
+    client = connect_ws(url)
+    client.small()
+    ack = client.ok("update", patch={"loss": "plugin_hinge", "regularizers": []})
+    assert client.ok("step", n=3)["iteration"] == 3
+    frame = client.frame(lambda f: f.iteration == 3)
+    assert frame.version == ack["version"] and frame.header["display"] == "score"

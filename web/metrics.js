@@ -1,0 +1,177 @@
+// Metrics history and its charts: D and G losses, W1 with its real-vs-real floor, mode
+// coverage and high-quality rate, gradient norms, penalties, JS / KL. Every change of the
+// config (config_changed event) is a labelled vertical line on every chart.
+
+import { C, sizes, baseLayout, axis, PLOT_CONFIG } from "./theme.js";
+
+const MAX_ROWS = 20000;     // history kept for export; older rows are thinned when exceeded
+const MAX_DRAWN = 1200;     // points per series drawn
+
+export class MetricsHistory {
+  constructor() { this.clear(); }
+
+  clear() {
+    this.rows = [];          // cheap metrics per distinct iteration: {iteration, version, ...metrics}
+    this.evals = [];         // costly metrics: {iteration, version, ...}
+    this.marks = [];         // {iteration, label, reset}
+    this.keys = new Set();
+    this.evalKeys = new Set();
+    this.rev = 0;
+  }
+
+  addFrame(f) {
+    if (!f.metrics || !Number.isFinite(f.iteration)) return;
+    const row = { iteration: f.iteration, version: f.version };
+    for (const [k, v] of Object.entries(f.metrics)) { row[k] = v === null ? NaN : v; this.keys.add(k); }
+    const last = this.rows[this.rows.length - 1];
+    if (last && last.iteration === f.iteration) this.rows[this.rows.length - 1] = row;
+    else if (last && f.iteration < last.iteration) return;   // stale (older) frame
+    else this.rows.push(row);
+    if (this.rows.length > MAX_ROWS) this.rows = this.rows.filter((_, i) => i % 2 === 0 || i > this.rows.length - 100);
+    this.rev++;
+  }
+
+  addEvaluation(ev) {
+    const row = { iteration: ev.iteration, version: ev.version };
+    for (const [k, v] of Object.entries(ev.metrics || {})) { row[k] = v === null ? NaN : v; this.evalKeys.add(k); }
+    const last = this.evals[this.evals.length - 1];
+    if (last && last.iteration === row.iteration) this.evals[this.evals.length - 1] = row; else this.evals.push(row);
+    if (this.evals.length > MAX_ROWS) this.evals = this.evals.filter((_, i) => i % 2 === 0);
+    this.rev++;
+  }
+
+  addMark(iteration, label, reset = false) {
+    this.marks.push({ iteration, label, reset });
+    this.rev++;
+  }
+
+  /** One table of every metric: cheap rows, with the evaluation merged at its iteration. */
+  table() {
+    const evalBy = new Map(this.evals.map((e) => [e.iteration, e]));
+    const cols = ["iteration", "version", ...[...this.keys].sort(), ...[...this.evalKeys].sort()];
+    const seen = new Set();
+    const out = this.rows.map((r) => { seen.add(r.iteration); return { ...r, ...(evalBy.get(r.iteration) || {}) }; });
+    for (const e of this.evals) if (!seen.has(e.iteration)) out.push({ ...e });
+    out.sort((a, b) => a.iteration - b.iteration);
+    return { cols, rows: out };
+  }
+
+  toCSV() {
+    const { cols, rows } = this.table();
+    const cell = (v) => (v === undefined || v === null || (typeof v === "number" && !Number.isFinite(v)) ? "" : String(v));
+    return [cols.join(","), ...rows.map((r) => cols.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
+  }
+
+  toJSON(extra = {}) {
+    const clean = (rows) => rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "number" && !Number.isFinite(v) ? null : v])));
+    return JSON.stringify({ ...extra, metrics: clean(this.rows), evaluations: clean(this.evals), changes: this.marks }, null, 1);
+  }
+}
+
+function thin(rows, key) {
+  const xs = [], ys = [];
+  const step = Math.max(1, Math.ceil(rows.length / MAX_DRAWN));
+  for (let i = 0; i < rows.length; i += step) {
+    const r = rows[i];
+    const v = r[key];
+    xs.push(r.iteration);
+    ys.push(typeof v === "number" && Number.isFinite(v) ? v : null);
+  }
+  return { x: xs, y: ys };
+}
+
+const PANELS = [
+  { title: "losses" },
+  { title: "W₁", log: true },
+  { title: "coverage", range: [0, 1.05] },
+  { title: "‖∇ₓD‖" },
+  { title: "penalties" },
+  { title: "JS, KL" },
+];
+
+export function createMetrics(div) {
+  let drawnRev = -1;
+  let drawnLecture = null;
+
+  function render(h, ctx, force = false) {
+    if (!force && h.rev === drawnRev && drawnLecture === ctx.lecture) return false;
+    drawnRev = h.rev; drawnLecture = ctx.lecture;
+    const s = sizes(ctx.lecture);
+    const lw = ctx.lecture ? 3.5 : 2.2;
+    const data = [];
+    const add = (panel, rows, key, name, color, extra = {}) => {
+      const { x, y } = thin(rows, key);
+      data.push({ type: "scatter", mode: "lines", name, x, y, xaxis: `x${panel + 1}`, yaxis: `y${panel + 1}`, hoverinfo: "x+y+name", line: { color, width: lw, ...(extra.line || {}) }, connectgaps: false, ...extra.trace });
+    };
+    const R = h.rows, E = h.evals;
+    add(0, R, "d_loss", "D loss", C.real);
+    add(0, R, "g_loss", "G loss", C.fake);
+    const dots = { trace: { mode: "lines+markers", marker: { size: ctx.lecture ? 7 : 5 } } };
+    add(1, E, "w1", "W₁", C.ink, dots);
+    add(1, E, "w1_floor", "floor", "#888", { line: { dash: "dot" } });
+    const cov = E.map((e) => ({ iteration: e.iteration, v: Number.isFinite(e.modes_covered) && e.modes_total ? e.modes_covered / e.modes_total : NaN }));
+    add(2, cov, "v", "modes", C.real, dots);
+    add(2, E, "high_quality", "high-quality", C.arrow, dots);
+    add(3, R, "grad_norm_real", "at real", C.real);
+    add(3, R, "grad_norm_fake", "at fake", C.fake);
+    const penalties = [...h.keys].filter((k) => k.startsWith("penalty."));
+    const palette = ["#1f5fbf", "#e85d04", "#117a3a", "#7a1fa2", "#b42318", "#555"];
+    penalties.forEach((k, i) => add(4, R, k, k.slice(8), palette[i % palette.length]));
+    if (!penalties.length) data.push({ type: "scatter", x: [], y: [], xaxis: "x5", yaxis: "y5", hoverinfo: "skip" });
+    add(5, E, "js", "JS", "#1f5fbf", dots);
+    add(5, E, "kl", "KL", "#b42318", dots);
+
+    // grid: 3 columns x 2 rows, or 2 x 3 when the chart is narrow
+    const wide = (div.clientWidth || 1000) >= 820;
+    const wantH = wide ? "" : ctx.lecture ? "760px" : "640px";
+    if (div.style.height !== wantH) div.style.height = wantH;
+    const cols = wide ? 3 : 2, rows = wide ? 2 : 3, gx = wide ? 0.06 : 0.1, gy = (ctx.lecture ? 0.2 : 0.17) * (wide ? 1 : 0.75);
+    const w = (1 - gx * (cols - 1)) / cols, hh = (1 - gy * (rows - 1)) / rows;
+    const layout = {
+      ...baseLayout(ctx.lecture),
+      hovermode: "x unified",
+      margin: { l: ctx.lecture ? 62 : 48, r: 16, t: ctx.lecture ? 34 : 28, b: ctx.lecture ? 44 : 36 },
+      showlegend: false,
+      annotations: [],
+      shapes: [],
+    };
+    let xmax = 1;
+    for (const r of [R[R.length - 1], E[E.length - 1]]) if (r) xmax = Math.max(xmax, r.iteration);
+    PANELS.forEach((p, i) => {
+      const c = i % cols, r = Math.floor(i / cols);
+      const x0 = c * (w + gx), y1 = 1 - r * (hh + gy);
+      const ax = i === 0 ? "" : String(i + 1);
+      layout[`xaxis${ax}`] = axis(ctx.lecture, { domain: [x0, x0 + w], anchor: `y${i + 1}`, range: [0, xmax * 1.02], tickfont: { size: s.tick - 1 }, nticks: 5, zeroline: false });
+      layout[`yaxis${ax}`] = axis(ctx.lecture, { domain: [y1 - hh, y1], anchor: `x${i + 1}`, tickfont: { size: s.tick - 1 }, nticks: 5, type: p.log ? "log" : "linear", range: p.range, autorange: p.range ? false : true, zeroline: true, zerolinecolor: "#ccc", exponentformat: "power" });
+      // panel title with a legend of its series
+      const series = data.filter((d) => d.xaxis === `x${i + 1}` && d.name);
+      const legend = series.map((d) => `<span style="color:${d.line.color}">${d.line.dash === "dot" ? "┈" : "━"} ${d.name}</span>`).join("  ");
+      layout.annotations.push({
+        xref: "paper", yref: "paper", x: x0, y: y1, xanchor: "left", yanchor: "bottom", yshift: 2, showarrow: false, align: "left",
+        text: `<b>${p.title}</b>  ${legend || '<span style="color:#888">none active</span>'}`, font: { size: s.tick - 1 },
+      });
+      const empty = series.every((d) => !d.y.some((y) => y !== null));
+      if (empty) {
+        layout.annotations.push({
+          xref: `x${i + 1} domain`, yref: `y${i + 1} domain`, x: 0.5, y: 0.5, showarrow: false,
+          text: i === 4 ? "no penalty active" : [1, 2, 5].includes(i) ? "waiting for the next evaluation…" : "waiting for data…",
+          font: { size: s.tick, color: "#8a8f98" },
+        });
+      }
+      // change markers
+      for (const m of h.marks) {
+        layout.shapes.push({ type: "line", xref: `x${i + 1}`, yref: `y${i + 1} domain`, x0: m.iteration, x1: m.iteration, y0: 0, y1: 1, line: { color: m.reset ? "#b42318" : "#1f5fbf", width: ctx.lecture ? 2.5 : 1.6, dash: "dash" } });
+        layout.annotations.push({ xref: `x${i + 1}`, yref: `y${i + 1} domain`, x: m.iteration, y: 1, xanchor: "left", yanchor: "top", showarrow: false, text: shortLabel(m.label), font: { size: s.tick - 3, color: m.reset ? "#b42318" : "#1f5fbf" }, bgcolor: "rgba(255,255,255,0.75)", textangle: 0 });
+      }
+    });
+    Plotly.react(div, data, layout, PLOT_CONFIG);
+    return true;
+  }
+
+  return { div, render };
+}
+
+function shortLabel(s) {
+  s = String(s || "");
+  return s.length > 26 ? `${s.slice(0, 25)}…` : s;
+}

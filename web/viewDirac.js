@@ -1,0 +1,101 @@
+// The Dirac-GAN view (Mescheder et al. 2018): left, the (θ, ψ) plane with the vector field of
+// the training dynamics, the trajectory so far and the equilibrium; right, the 1D picture:
+// the real δ₀, the fake δ_θ and the discriminator line D(x) = ψ x.
+
+import { C, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, fmt } from "./theme.js";
+
+// ghost*: after a step while paused, (θ, ψ), D(x) = ψ x and δ_θ before the step (faded)
+const T = { field: 0, traj: 1, start: 2, eq: 3, now: 4, dline: 5, real: 6, fake: 7, push: 8, ghostNow: 9, ghostLine: 10, ghostFake: 11 };
+
+export function createViewDirac(div) {
+  let yR = 0;
+
+  function render(f, ctx) {
+    const s = sizes(ctx.lecture);
+    const [dlo, dhi] = f.dirac_extent || f.extent || [-2, 2];
+    const dspan = dhi - dlo;
+    const data = [];
+
+    // ---- vector field, lengths compressed (sqrt) so both slow and fast regions read ----
+    const fx = [], fy = [], fu = [], fv = [];
+    if (f.dirac_field && f.shapes?.dirac_field) {
+      const g = f.shapes.dirac_field[0];
+      const cell = dspan / (g - 1);
+      let mx = 0;
+      for (let i = 0; i < g * g; i++) mx = Math.max(mx, Math.hypot(f.dirac_field[2 * i], f.dirac_field[2 * i + 1]) || 0);
+      for (let i = 0; i < g; i++) for (let j = 0; j < g; j++) {
+        const u = f.dirac_field[(i * g + j) * 2], v = f.dirac_field[(i * g + j) * 2 + 1];
+        const l = Math.hypot(u, v);
+        if (!(l > 0) || !(mx > 0)) continue;
+        const L = 0.8 * cell * Math.sqrt(l / mx);
+        fx.push(dlo + cell * j); fy.push(dlo + cell * i); fu.push((u / l) * L); fv.push((v / l) * L);
+      }
+    }
+    const arrows = arrowPath(fx, fy, fu, fv, { head: 0.4, maxHead: 0.3 * dspan / 20 });
+    data[T.field] = { type: "scatter", mode: "lines", name: "field", showlegend: false, x: arrows.x, y: arrows.y, xaxis: "x", yaxis: "y", hoverinfo: "skip", line: { color: "rgba(60,60,70,0.55)", width: s.fieldLine } };
+
+    const tr = f.trajectory || [];
+    const tx = [], ty = [];
+    for (let i = 0; i < tr.length; i += 2) { tx.push(tr[i]); ty.push(tr[i + 1]); }
+    if (Number.isFinite(f.theta)) { tx.push(f.theta); ty.push(f.psi); }
+    data[T.traj] = { type: "scatter", mode: "lines", name: "trajectory", x: tx, y: ty, xaxis: "x", yaxis: "y", hoverinfo: "skip", line: { color: C.fake, width: s.line * 0.9 } };
+    data[T.start] = { type: "scatter", mode: "markers", name: "start", x: tx.slice(0, 1), y: ty.slice(0, 1), xaxis: "x", yaxis: "y", hoverinfo: "skip", marker: { symbol: "circle-open", size: s.marker + 6, color: C.fake, line: { width: 2.5, color: C.fake } } };
+    data[T.eq] = { type: "scatter", mode: "markers", name: "equilibrium", x: [0], y: [0], xaxis: "x", yaxis: "y", hoverinfo: "skip", marker: { symbol: "star", size: s.marker + 12, color: C.real, line: { color: "#fff", width: 1.5 } } };
+    data[T.now] = { type: "scatter", mode: "markers", name: "(θ, ψ) now", x: [f.theta], y: [f.psi], xaxis: "x", yaxis: "y", hoverinfo: "skip", marker: { size: s.marker + 10, color: C.fake, line: { color: "#fff", width: 2.5 } } };
+
+    // ---- the 1D picture ----
+    const [lo, hi] = f.extent || [-2, 2];
+    const psi = Number.isFinite(f.psi) ? f.psi : 0;
+    const theta = Number.isFinite(f.theta) ? f.theta : 0;
+    yR = Math.max(1.2, Math.abs(psi) * Math.max(Math.abs(lo), Math.abs(hi)) * 1.05, yR * 0.98);
+    data[T.dline] = { type: "scatter", mode: "lines", name: "D(x) = ψ x", x: [lo, hi], y: [psi * lo, psi * hi], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", line: { color: C.dline, width: s.line } };
+    const h = yR * 0.55;
+    data[T.real] = { type: "scatter", mode: "lines+markers", name: "real δ₀", x: [0, 0], y: [0, h], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", line: { color: C.real, width: s.line * 1.3 }, marker: { size: [0, s.marker + 8], symbol: "triangle-up", color: C.real } };
+    data[T.fake] = { type: "scatter", mode: "lines+markers", name: "fake δ_θ", x: [theta, theta], y: [0, h * 0.8], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", line: { color: C.fake, width: s.line * 1.3 }, marker: { size: [0, s.marker + 8], symbol: "triangle-up", color: C.fake } };
+    // push on θ: the θ component of the field at the current point, drawn at the fake
+    const push = f.fake_grad && f.fake_grad.length ? f.fake_grad[0] : 0;
+    const pl = Math.sign(push) * Math.min(Math.abs(push) * 0.5, (hi - lo) * 0.25);
+    const pa = Math.abs(pl) > 0.02 * (hi - lo) ? [theta, theta + pl, null, theta + pl - Math.sign(pl) * Math.min(Math.abs(pl) * 0.35, 0.08 * (hi - lo)), theta + pl, theta + pl - Math.sign(pl) * Math.min(Math.abs(pl) * 0.35, 0.08 * (hi - lo))] : [];
+    const py = h * 0.8 + yR * 0.08;
+    data[T.push] = { type: "scatter", mode: "lines", name: "push on θ", x: pa, y: pa.length ? [py, py, null, py + yR * 0.05, py, py - yR * 0.05] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", line: { color: C.arrow, width: s.arrow } };
+
+    // ---- the step just made (paused): where (θ, ψ) was, faded ----
+    const g = f.ghost && Number.isFinite(f.ghost.theta) && Number.isFinite(f.ghost.psi) ? f.ghost : null;
+    const gOn = !!g && (Math.abs(g.theta - theta) > 1e-9 || Math.abs(g.psi - psi) > 1e-9);
+    const faded = "rgba(91, 15, 134, 0.45)";
+    data[T.ghostNow] = { type: "scatter", mode: "markers", name: "before the step", showlegend: gOn, x: gOn ? [g.theta] : [], y: gOn ? [g.psi] : [], xaxis: "x", yaxis: "y", hoverinfo: "skip", visible: gOn, marker: { size: s.marker + 10, color: "rgba(255,255,255,0.5)", line: { color: faded, width: 2.5 } } };
+    const gpsi = gOn ? g.psi : 0;
+    data[T.ghostLine] = { type: "scatter", mode: "lines", name: "D before", showlegend: false, x: gOn ? [lo, hi] : [], y: gOn ? [gpsi * lo, gpsi * hi] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", visible: gOn, line: { color: "rgba(20,20,20,0.35)", width: s.line, dash: "dot" } };
+    data[T.ghostFake] = { type: "scatter", mode: "lines", name: "δ_θ before", showlegend: false, x: gOn ? [g.theta, g.theta] : [], y: gOn ? [0, h * 0.8] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", visible: gOn, line: { color: faded, width: s.line, dash: "dot" } };
+
+    // ---- eigenvalues at the equilibrium ----
+    const ev = f.eigenvalues || [];
+    const one = ([re, im]) => `${fmt(re, 3)}${Math.abs(im) > 1e-9 ? ` ${im < 0 ? "−" : "+"} ${fmt(Math.abs(im), 3)}i` : ""}`;
+    const conjugate = ev.length === 2 && Math.abs(ev[0][0] - ev[1][0]) < 1e-9 && Math.abs(ev[0][1] + ev[1][1]) < 1e-9 && Math.abs(ev[0][1]) > 1e-9;
+    const evText = !ev.length ? "–" : conjugate ? `${fmt(ev[0][0], 3)} ± ${fmt(Math.abs(ev[0][1]), 3)}i` : ev.map(one).join(",  ");
+    const maxRe = ev.length ? Math.max(...ev.map((e) => e[0])) : NaN;
+    // about the continuous-time flow; finite steps add their own drift (simultaneous steps spiral out)
+    const verdict = !Number.isFinite(maxRe) ? "" : maxRe < -1e-6 ? "Re λ < 0: the flow spirals in" : maxRe > 1e-6 ? "Re λ > 0: the flow spirals out" : "Re λ = 0: the flow circles";
+
+    const layout = {
+      ...baseLayout(ctx.lecture),
+      showlegend: true,
+      legend: { orientation: "h", x: 0.5, xanchor: "center", y: 0.01, yanchor: "bottom", yref: "container", font: { size: s.tick } },
+      margin: { l: ctx.lecture ? 80 : 60, r: 25, t: ctx.lecture ? 100 : 80, b: ctx.lecture ? 150 : 110 },
+      xaxis: axis(ctx.lecture, { domain: [0, 0.5], range: [dlo, dhi], constrain: "domain", title: { text: "θ (generator)", font: { size: s.title } }, zeroline: true, zerolinecolor: "#bbb" }),
+      yaxis: axis(ctx.lecture, { domain: [0, 1], range: [dlo, dhi], scaleanchor: "x", scaleratio: 1, constrain: "domain", title: { text: "ψ (discriminator)", font: { size: s.title } }, zeroline: true, zerolinecolor: "#bbb" }),
+      xaxis2: axis(ctx.lecture, { domain: [0.63, 1], range: [lo, hi], anchor: "y2", title: { text: "x", font: { size: s.title } }, zeroline: false }),
+      yaxis2: axis(ctx.lecture, { domain: [0, 1], range: [-yR, yR], anchor: "x2", title: { text: "D(x) = ψ x", font: { size: s.title } }, zeroline: true, zerolinecolor: "#666", zerolinewidth: 1.5 }),
+      annotations: [
+        { xref: "x domain", yref: "paper", x: 0, y: 1, yanchor: "bottom", xanchor: "left", yshift: 8, showarrow: false, align: "left",
+          text: `<b>parameter space</b>   θ = ${fmt(f.theta)}, ψ = ${fmt(f.psi)}<br>eigenvalues at (0, 0): ${evText}${verdict ? `<br><i>${verdict}</i>` : ""}`, font: { size: s.tick } },
+        { xref: "x2 domain", yref: "paper", x: 0, y: 1, yanchor: "bottom", xanchor: "left", yshift: 8, showarrow: false,
+          text: "<b>data space</b><br>real δ₀, fake δ<sub>θ</sub>, D(x) = ψ x", align: "left", font: { size: s.tick } },
+      ],
+      datarevision: f.seq ?? Date.now(),
+    };
+    Plotly.react(div, data, layout, PLOT_CONFIG);
+  }
+
+  return { div, render, resetScale() { yR = 0; }, traceIndex: T };
+}
