@@ -10,6 +10,7 @@ which the generator's loss moves that sample (not divided by the batch size).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -42,13 +43,12 @@ class ViewOptions(BaseModel):
 
 @contextmanager
 def evaluating(trainer: Trainer) -> Iterator[None]:
-    """Eval mode for both models (spectral norm keeps its u), then back to training mode."""
-    trainer.G.eval()
+    """D in eval mode (spectral norm keeps its u), then back to training mode. G has no
+    layers that behave differently in eval mode."""
     trainer.D.eval()
     try:
         yield
     finally:
-        trainer.G.train()
         trainer.D.train()
 
 
@@ -67,24 +67,28 @@ def display_latent(trainer: Trainer, n: int) -> Tensor:
     return torch.randn(n, cfg.z_dim, generator=rng)
 
 
+def scores_and_slopes(trainer: Trainer, x: Tensor) -> tuple[Tensor, Tensor]:
+    """D(x) and grad_x D(x) for every row of x: one forward and one backward pass."""
+    x = x.detach().requires_grad_(True)
+    scores = trainer.D(x)
+    (slopes,) = torch.autograd.grad(scores.sum(), x)
+    return scores.detach(), slopes
+
+
+def push(loss: Loss, fake_scores: Tensor, slopes: Tensor, real_scores: Tensor) -> Tensor:
+    """-dL_G/dx per sample by the chain rule, -(n dL_G/ds_i) grad_x D(x_i): only the loss is
+    differentiated here, not D again. A relativistic loss pairs each row with the mean real
+    score."""
+    s = fake_scores.detach().requires_grad_(True)
+    real = real_scores.mean().expand_as(s)
+    (dloss_ds,) = torch.autograd.grad(loss.g_loss(real, s), s)
+    return -dloss_ds[:, None] * slopes * s.shape[0]
+
+
 def generator_push(trainer: Trainer, x: Tensor, real_scores: Tensor) -> Tensor:
-    """-dL_G/dx at each row of x, times the number of rows (per-sample push).
-
-    For a relativistic loss each row is paired with the mean real score.
-    """
-    x = x.detach().requires_grad_(True)
-    fake_scores = trainer.D(x)
-    real = real_scores.mean().expand_as(fake_scores)
-    loss = trainer.loss.g_loss(real, fake_scores)
-    (grad,) = torch.autograd.grad(loss, x)
-    return -grad * x.shape[0]
-
-
-def input_gradient_norms(trainer: Trainer, x: Tensor) -> Tensor:
-    """Per-sample ||grad_x D(x)||."""
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(trainer.D(x).sum(), x)
-    return grad.norm(dim=1)
+    """-dL_G/dx at each row of x, times the number of rows (per-sample push)."""
+    scores, slopes = scores_and_slopes(trainer, x)
+    return push(trainer.loss, scores, slopes, real_scores)
 
 
 def undecided(loss: Loss, real_scores: Tensor, fake_scores: Tensor) -> float:
@@ -96,8 +100,10 @@ def undecided(loss: Loss, real_scores: Tensor, fake_scores: Tensor) -> float:
     return float(probability_or_score(loss, midpoint))
 
 
+@functools.lru_cache(maxsize=16)
 def grid_points(lo: float, hi: float, n: int) -> tuple[Tensor, Tensor]:
-    """(axis, points): points in row-major order, row i = y[i], column j = x[j]."""
+    """(axis, points): points in row-major order, row i = y[i], column j = x[j]. Cached:
+    callers must not modify them."""
     axis = torch.linspace(lo, hi, n)
     yy, xx = torch.meshgrid(axis, axis, indexing="ij")
     return axis, torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
@@ -121,8 +127,9 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
         real = torch.from_numpy(trainer.target.reference(view.samples))
         with torch.no_grad():
             fake = trainer.G(display_latent(trainer, view.samples))
-            real_scores = trainer.D(real)
-            fake_scores = trainer.D(fake)
+        scores, slopes = scores_and_slopes(trainer, torch.cat([real, fake]))
+        real_scores, fake_scores = scores.split(len(real))
+        real_slopes, fake_slopes = slopes.split(len(real))
         out: dict[str, Any] = {
             "iteration": trainer.iteration,
             "kind": "dirac" if cfg.dataset == "dirac" else f"{cfg.dim}d",
@@ -131,11 +138,11 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
             "extent": [lo, hi],
             "real": f32(real),
             "fake": f32(fake),
-            "fake_grad": f32(generator_push(trainer, fake, real_scores)),
+            "fake_grad": f32(push(loss, fake_scores, fake_slopes, real_scores)),
             "metrics": {
                 **trainer.cheap_metrics(),
-                "grad_norm_real": float(input_gradient_norms(trainer, real).mean()),
-                "grad_norm_fake": float(input_gradient_norms(trainer, fake).mean()),
+                "grad_norm_real": float(real_slopes.norm(dim=1).mean()),
+                "grad_norm_fake": float(fake_slopes.norm(dim=1).mean()),
             },
             "halt": trainer.halt.as_dict() if trainer.halt else None,
         }
