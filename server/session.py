@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import queue
 import secrets
 import threading
@@ -61,6 +62,7 @@ log = logging.getLogger("gandyn.session")
 
 THREAD_PREFIX = "gandyn-session-"
 CHUNK_SECONDS = 0.01  # longest stretch of training between two looks at the inbox
+STEP_SECONDS = 10.0  # one step command trains at most this long (its ack says how far)
 EVAL_INTERVAL = 0.5  # costly metrics at most twice a second,
 EVAL_SHARE = 0.05  # taking at most 5 % of the time when that allows them
 EVAL_MAX_INTERVAL = 2.0  # every 2 s (a target's first evaluation also measures a floor)
@@ -338,10 +340,17 @@ class Session:
         n = int(min(self._steps_left(), max(1, room / self._sec_per_iter)))
         self._steps_since_frame += self._train(n, "both")
 
-    def _train(self, n: int, part: str) -> int:
-        """n steps in chunks of about CHUNK_SECONDS; stops early on stop or halt."""
+    def _train(self, n: int, part: str, budget: float = math.inf) -> int:
+        """n steps in chunks of about CHUNK_SECONDS; stops early on stop, halt, or when the
+        budget (seconds) is spent."""
         done, before = 0, self.trainer.iteration
-        while done < n and not self._stop.is_set() and self.trainer.halt is None:
+        deadline = time.perf_counter() + budget
+        while (
+            done < n
+            and not self._stop.is_set()
+            and self.trainer.halt is None
+            and time.perf_counter() < deadline
+        ):
             chunk = min(n - done, max(1, int(CHUNK_SECONDS / self._sec_per_iter)))
             start = time.perf_counter()
             self.trainer.step(chunk, part=part)
@@ -454,8 +463,15 @@ class Session:
             self._frame_due = True
         elif isinstance(command, Step):
             self._refuse_if_halted()
-            self._train(command.n, command.part)
+            done = self._train(command.n, command.part, budget=STEP_SECONDS)
             self._frame_due = True
+            if done < command.n and self.trainer.halt is None:
+                return {
+                    "steps": done,
+                    "message": f"stopped after {done} of {command.n} steps: one step command "
+                    f"may train for at most {STEP_SECONDS:g} s; send another to go on",
+                }
+            return {"steps": done}
         elif isinstance(command, Update):
             return self._update(command)
         elif isinstance(command, Reset):

@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from gan_core import LOSSES, REGULARIZERS, Trainer
+from server.session import STEP_SECONDS
 
 Connect = Callable[..., Client]
 
@@ -219,6 +220,19 @@ def test_a_long_step_stops_when_its_client_leaves(
     bystander.end()
     client.ws.close()
     wait_until(lambda: idle(url), 0.3 + 15, "the long step stopped and its worker is gone")
+
+
+def test_a_long_step_is_cut_at_its_time_budget_and_says_so(
+    server: ServerProcess, connect_ws: Connect
+) -> None:
+    """One step command trains at most STEP_SECONDS; its ack says how far it got."""
+    client = connect_ws(server.url)
+    client.ok("reset", patch=HEAVY)
+    ack = client.ok("step", n=1000, timeout=STEP_SECONDS + 30)
+    assert 0 < ack["steps"] < 1000 and ack["iteration"] == ack["steps"]
+    assert f"stopped after {ack['steps']} of 1000 steps" in ack["message"]
+    assert client.ok("step")["steps"] == 1  # the session goes on
+    client.end()
 
 
 # ----- a client that stops reading ---------------------------------------------------------------
