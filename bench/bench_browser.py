@@ -123,7 +123,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     try:
         views = [("default 2D view (preset ring8_wgan_gp, grid 64, 256 samples)", "")]
         if not quick:
-            views.append(("1D view (preset saturated_1d)", "?preset=saturated_1d"))
+            views.append(
+                ("1D view (preset saturated_discriminator)", "?preset=saturated_discriminator")
+            )
         rows = []
         for name, query in views:
             m = measure(url, seconds, query)

@@ -44,8 +44,8 @@ VIEWS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "2d, field 16, manifold 16, trails 10": (CONFIG, {"field": 16, "manifold": 16, "trails": 10}),
     "2d, grid 128, 1024 samples": (CONFIG, {"grid": 128, "samples": 1024}),
     "2d default, f32": (CONFIG, {"precision": "f32"}),
-    "1d (line 200)": (PRESETS["saturated_1d"].config, {"line": 200}),
-    "dirac (field 21, 500 steps of trajectory)": (PRESETS["dirac"].config, {}),
+    "1d (line 200)": (PRESETS["saturated_discriminator"].config, {"line": 200}),
+    "dirac (field 21, 500 steps of trajectory)": (PRESETS["dirac_gan"].config, {}),
 }
 
 

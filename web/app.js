@@ -50,6 +50,7 @@ let gallery = null;
 // received before it (faded). ghostNext is set when the step's ack arrives; the frame that
 // follows the ack is the step's frame (docs/protocol.md §3-4: ack, then one frame).
 let ghostNext = false;
+let presetToast = null;   // title to announce for the reset that loads a preset
 let prevReceived = null;
 
 // ---------------------------------------------------------------- boot
@@ -224,7 +225,9 @@ function onEvent(msg) {
     if (msg.reset) {
       history.clear();
       for (const v of Object.values(views)) v.resetScale?.();
-      toast(msg.changes && msg.changes.length ? `New run: ${shorten(msg.summary || "", 90)}` : "New run from iteration 0");
+      if (presetToast) toast(`Preset: ${presetToast}`);
+      else toast(msg.changes && msg.changes.length ? `New run: ${shorten(msg.summary || "", 90)}` : "New run from iteration 0");
+      presetToast = null;
     } else if (msg.changes && msg.changes.length) {
       history.addMark(msg.iteration, msg.summary || msg.changes.map((c) => c.field).join(", "));
     }
@@ -634,6 +637,7 @@ async function tryPatch(patch, button) {
 
 async function openPreset(name) {
   stopDrawing();
+  presetToast = gallery?.presets.find((p) => p.name === name)?.title || name;
   const ack = await sendReset({ preset: name });
   if (ack) {
     state.preset = name;

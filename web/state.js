@@ -10,11 +10,11 @@ export const VIEW_FLAGS = ["contours", "field", "trails", "manifold", "arrows"];
 export const VIEW_DEFAULTS = { contours: false, field: false, trails: false, manifold: false, arrows: true };
 /** Speeds: the pace command each one sends (protocol §4). */
 export const SPEEDS = {
-  motion: { label: "slow motion", pace: { slow_motion: true, fps: 2, steps_per_frame: 0 } },
-  slow: { label: "slow (10 it/s)", pace: { slow_motion: false, fps: 10, steps_per_frame: 1 } },
-  normal: { label: "normal", pace: { slow_motion: false, fps: 30, steps_per_frame: 4 } },
-  fast: { label: "fast", pace: { slow_motion: false, fps: 30, steps_per_frame: 20 } },
-  max: { label: "fastest", pace: { slow_motion: false, fps: 30, steps_per_frame: 0 } },
+  motion: { label: "slow motion", pace: { slow_motion: 0.5, fps: 2, steps_per_frame: 0 } },
+  slow: { label: "slow (10 it/s)", pace: { slow_motion: 0, fps: 10, steps_per_frame: 1 } },
+  normal: { label: "normal", pace: { slow_motion: 0, fps: 30, steps_per_frame: 4 } },
+  fast: { label: "fast", pace: { slow_motion: 0, fps: 30, steps_per_frame: 20 } },
+  max: { label: "fastest", pace: { slow_motion: 0, fps: 30, steps_per_frame: 0 } },
 };
 
 export const state = {

@@ -368,6 +368,7 @@ export function createView2d(div) {
     gn.style.left = `${div.offsetLeft + x0 + 8}px`;
     gn.style.top = `${div.offsetTop + y0 + h - 8}px`;
     const cb = ov.querySelector(".cbar");
+    cb.classList.toggle("prob", !!bar.prob);   // wider tick labels ("0.5 unsure"): title further out
     cb.style.left = `${div.offsetLeft + x0 + w + 18}px`;
     cb.style.top = `${div.offsetTop + y0}px`;
     cb.style.height = `${h}px`;
