@@ -8,8 +8,8 @@ plot alone is rendered with Plotly, stripped of ticks, titles and legend, and do
 preset added later gets a title-only card.
 
     gandyn serve --port 8765 &
-    .venv/bin/python tools/make_thumbnails.py --base-url http://127.0.0.1:8765
-    .venv/bin/python tools/make_thumbnails.py --base-url http://127.0.0.1:8765 --only dirac_gan
+    .venv/bin/python -m tools.make_thumbnails --base-url http://127.0.0.1:8765
+    .venv/bin/python -m tools.make_thumbnails --base-url http://127.0.0.1:8765 --only dirac_gan
 """
 
 from __future__ import annotations
@@ -27,18 +27,10 @@ import httpx
 import numpy as np
 from playwright.sync_api import sync_playwright
 
+from tools.chromium import launch
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "web" / "thumbs"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # what the lecturer sees, minus everything but the plot
 HIDE = "settings,notes,gallery,metrics,view"
 
@@ -225,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     known = {p["name"] for p in presets}
     index["thumbs"] = {k: v for k, v in index.get("thumbs", {}).items() if k in known}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(60_000)
         errors: list[str] = []

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from test_page import ARGS, CHROMIUM, TIMEOUT, Page, sync_api
+from test_page import TIMEOUT, Page, sync_api
+
+from tools.chromium import CHROMIUM, launch
 
 pytestmark = pytest.mark.browser
 
@@ -61,7 +63,7 @@ def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = launch(p)
         yield b
         b.close()
 

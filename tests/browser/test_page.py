@@ -19,20 +19,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tools.chromium import CHROMIUM, launch
+
 pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TIMEOUT = 20_000  # ms, for every wait on a condition
 # small networks so that the tests do not wait on training
@@ -52,7 +44,7 @@ def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = launch(p)
         context = b.new_context(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
         yield context
         context.close()
