@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import queue
 import secrets
 import threading
@@ -67,6 +68,38 @@ EVAL_INTERVAL = 0.5  # costly metrics at most twice a second,
 EVAL_SHARE = 0.05  # taking at most 5 % of the time when that allows them
 EVAL_MAX_INTERVAL = 2.0  # every 2 s (a target's first evaluation also measures a floor)
 IDLE_WAIT = 1.0
+
+
+class FairSlots:
+    """A counting semaphore that hands a freed slot to the longest waiter (first in, first
+    out). threading.Semaphore does not: the thread that releases it takes it straight back,
+    and the other sessions starve."""
+
+    def __init__(self, slots: int) -> None:
+        self._lock = threading.Lock()
+        self._free = slots
+        self._waiting: deque[threading.Event] = deque()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()  # the slot passes on without being freed
+            else:
+                self._free += 1
+
+
+# At most one session computes per core: more threads would only fight over the GIL between
+# small torch ops and get less done in total (bench/RESULTS.md, concurrency).
+COMPUTE_SLOTS = FairSlots(os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -303,7 +336,12 @@ class Session:
         self._frame_due = True
 
     def _work(self) -> None:
-        """One slice of work: a frame if one is due, else some training; then metrics."""
+        """One slice of work: a frame if one is due, else some training; then metrics; in
+        one of the COMPUTE_SLOTS, taken in turn with the other sessions."""
+        with COMPUTE_SLOTS:
+            self._work_slice()
+
+    def _work_slice(self) -> None:
         now = time.monotonic()
         on_clock = self.playing and now >= self._next_frame_at and self._steps_left() == 0
         if on_clock or self._frame_due:  # frames after commands keep the clock as it is

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
-from server.session import Close, Outbox, Session
+from conftest import wait_until
+
+from server.session import Close, FairSlots, Outbox, Session
 from server.settings import Settings
 
 
@@ -38,3 +41,27 @@ def test_an_unsent_frame_is_replaced_but_messages_are_kept_in_order() -> None:
         return [await outbox.get() for _ in range(4)]
 
     assert asyncio.run(scenario()) == ["a", "b", b"3", Close(1000, "done")]
+
+
+def test_compute_slots_pass_to_the_longest_waiter_not_back_to_the_releaser() -> None:
+    """A worker that frees its slot and asks again queues behind the sessions already
+    waiting: with threading.Semaphore it would take the slot straight back and starve them."""
+    slots = FairSlots(1)
+    order: list[str] = []
+
+    def worker(name: str) -> None:
+        with slots:
+            order.append(name)
+
+    slots.__enter__()
+    threads = []
+    for waiting, name in enumerate(("b", "c"), start=1):
+        threads.append(threading.Thread(target=worker, args=(name,)))
+        threads[-1].start()
+        wait_until(lambda n=waiting: len(slots._waiting) == n, 5, f"{name} waits")
+    slots.__exit__(None, None, None)
+    threads.append(threading.Thread(target=worker, args=("a",)))  # the releaser asks again
+    threads[-1].start()
+    for thread in threads:
+        thread.join(5)
+    assert order == ["b", "c", "a"]
