@@ -5,7 +5,6 @@
 
 import { getPath, patchOf, clone } from "./state.js";
 
-const RESET_ONLY_FALLBACK = ["g_hidden", "d_hidden", "activation", "z_dim", "seed", "dirac_init"];
 
 const LABELS = {
   dataset: "Target", loss: "Loss", d_steps: "D updates per iteration", g_steps: "G updates per iteration",
@@ -37,7 +36,7 @@ export function normalizeSchema(raw) {
     config,
     losses,
     regularizers,
-    resetOnly: raw.reset_only || raw.resetOnly || RESET_ONLY_FALLBACK,
+    resetOnly: raw.reset_only,
     views: raw.views || raw.view_options || null,
   };
 }
