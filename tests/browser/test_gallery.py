@@ -16,8 +16,6 @@ import httpx
 import pytest
 from test_page import TIMEOUT, Page, sync_api
 
-from tools.chromium import CHROMIUM, launch
-
 pytestmark = pytest.mark.browser
 
 # the lectures of issue 5 (server/presets.py); before they exist, any preset of that kind
@@ -57,21 +55,9 @@ def presets(base_url: str) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def context(browser: object) -> Iterator[object]:
+def context(chromium: object) -> Iterator[object]:
     """One context (Plotly fetched once) at a projector's 1280 x 720."""
-    c = browser.new_context(viewport={"width": 1280, "height": 720})
+    c = chromium.new_context(viewport={"width": 1280, "height": 720})
     yield c
     c.close()
 
@@ -194,10 +180,10 @@ def test_a_lecture_url_opens_straight_into_the_preset(
 
 
 def test_the_gallery_can_be_hidden_and_a_slide_url_is_legible_at_1920(
-    browser: object, base_url: str, presets: dict[str, dict]
+    chromium: object, base_url: str, presets: dict[str, dict]
 ) -> None:
     detail = presets["2d"]
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    context = chromium.new_context(viewport={"width": 1920, "height": 1080})
     try:
         p = Page(context, base_url).open(
             {"preset": detail["name"], "lecture": "1", "hide": "gallery"}

@@ -19,8 +19,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tools.chromium import CHROMIUM, launch
-
 pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -39,16 +37,11 @@ def base_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser(chromium: object) -> Iterator[object]:
     """One browser context for the module (so Plotly is fetched once); a page per test."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        context = b.new_context(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
-        yield context
-        context.close()
-        b.close()
+    context = chromium.new_context(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
+    yield context
+    context.close()
 
 
 class Page:
