@@ -290,3 +290,18 @@ def connect_ws(live_server: str) -> Iterator[Callable[..., Client]]:
         yield open_client
         for client in clients:
             client.end()
+
+
+# ----- Debian's Chromium, started once for all the browser tests ---------------------------------
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """A headless Chromium browser (tools/chromium.py); skips where chromium is missing."""
+    from tools.chromium import CHROMIUM, launch
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        yield browser
+        browser.close()
