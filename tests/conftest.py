@@ -292,10 +292,12 @@ def connect_ws(live_server: str) -> Iterator[Callable[..., Client]]:
             client.end()
 
 
-# ----- Debian's Chromium, started once for all the browser tests ---------------------------------
-@pytest.fixture(scope="session")
+# ----- Debian's Chromium for the browser tests ---------------------------------------------------
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """A headless Chromium browser (tools/chromium.py); skips where chromium is missing."""
+    """A headless Chromium browser (tools/chromium.py); skips where chromium is missing.
+    Per module: Playwright's sync API runs an event loop in this thread while it is open,
+    which later tests that call asyncio.run could not share."""
     from tools.chromium import CHROMIUM, launch
 
     if not Path(CHROMIUM).exists():
