@@ -15,10 +15,7 @@ from gan_core.regularizers import REGULARIZERS
 
 DATASETS_1D = ("gaussian1d", "mixture1d", "separated1d", "dirac")
 DATASETS_2D = ("ring8", "grid25", "swissroll", "moons", "spiral", "points")
-DatasetName = Literal[
-    "gaussian1d", "mixture1d", "separated1d", "dirac",
-    "ring8", "grid25", "swissroll", "moons", "spiral", "points",
-]  # fmt: skip
+DatasetName = Literal[DATASETS_1D + DATASETS_2D]  # type: ignore[valid-type]
 
 Width = Annotated[int, Field(ge=1, le=1024)]
 Coord = Annotated[float, Field(ge=-10.0, le=10.0)]
