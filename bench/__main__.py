@@ -2,8 +2,9 @@
 
 Each module in MODULES has ``run(quick: bool) -> section``, a section being
 ``{"title", "header", "rows", "notes"}``; every figure is measured beside its baseline in
-the same run. ``--only NAME`` runs some of them; ``--quick`` fewer repeats (a smoke run);
-``--no-write`` prints without touching RESULTS.md.
+the same run. ``--only NAME`` runs some of them and replaces only their sections (each
+section says when and by which command it was measured); ``--quick`` fewer repeats (a
+smoke run); ``--no-write`` prints without touching RESULTS.md.
 """
 
 from __future__ import annotations
@@ -42,15 +43,31 @@ def machine() -> str:
     )
 
 
-def header(command: str) -> str:
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        "# Benchmark results\n\n"
-        "Written by `gandyn bench`; do not edit by hand, rerun it.\n\n"
-        f"- machine: {machine()}\n- date: {now}\n- command: `{command}`\n\n"
-        "Medians of several runs, spread as (min-max); every ratio is against a baseline\n"
-        "measured in the same run on the same machine.\n"
-    )
+HEADER = (
+    "# Benchmark results\n\n"
+    "Written by `gandyn bench`; do not edit by hand, rerun it.\n\n"
+    "- machine: {machine}\n\n"
+    "Medians of several runs, spread as (min-max); every ratio is against a baseline\n"
+    "measured in the same run on the same machine. Each section says when it was measured\n"
+    "and by which command.\n"
+)
+MARK = "<!-- section: {} -->\n"
+
+
+def sections_of(text: str) -> dict[str, str]:
+    """The sections of a RESULTS.md by module name, each from its MARK to the next one."""
+    found: dict[str, str] = {}
+    for part in text.split(MARK.split("{}")[0])[1:]:
+        name, _, rest = part.partition(MARK.split("{}")[1])
+        found[name] = MARK.format(name) + rest.rstrip("\n") + "\n"
+    return found
+
+
+def results(fresh: dict[str, str], previous: str) -> str:
+    """RESULTS.md with the fresh sections, and the previous text's others, in MODULES order."""
+    sections = {**sections_of(previous), **fresh}
+    body = "\n".join(sections[name] for name in MODULES if name in sections)
+    return HEADER.format(machine=machine()) + "\n" + body
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,18 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run")
     parser.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")
     args = parser.parse_args(argv)
-    command = "gandyn bench " + " ".join(argv if argv is not None else sys.argv[1:])
-    sections: list[str] = []
+    command = ("gandyn bench " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    fresh: dict[str, str] = {}
     for name in args.only or MODULES:
         started = time.perf_counter()
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         module = importlib.import_module(f"bench.{name}")
         section: dict[str, Any] = module.run(quick=args.quick)
         print(f"bench: {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        sections.append(markdown_section(section))
-        print(sections[-1])
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        fresh[name] = MARK.format(name) + markdown_section(section, f"{now}, `{command}`")
+        print(fresh[name])
     if not args.no_write:
-        RESULTS.write_text(header(command.strip()) + "\n" + "\n".join(sections))
+        previous = RESULTS.read_text() if RESULTS.exists() else ""
+        RESULTS.write_text(results(fresh, previous))
         print(f"bench: wrote {RESULTS}", file=sys.stderr)
     return 0
 

@@ -3,7 +3,8 @@
 - Streaming overhead: generator iterations/s of a session playing the default preset and
   streaming 30 frames/s to a client that reads every frame, divided by a headless Trainer's
   on the same config, measured alternately in the same run (never at the same time: they
-  would share the cores). Target: at least 0.9.
+  would share the cores). Target: at least 0.9. The session builds its frames on its own
+  thread (server.frames), so the CPU ratio, which counts every thread, is reported too.
 - Command latency: from sending an ``update`` to receiving the first frame computed with the
   new config version, over 200 updates while playing. Target: p95 at most 100 ms.
 - Frames: bytes of one frame for each view, the time to build its snapshot and to encode it.
@@ -204,9 +205,9 @@ def frame_costs(repeats: int) -> tuple[list[list[str]], float]:
     return rows, default_cost
 
 
-def predicted_ratio(frame_cpu: float, repeats: int) -> tuple[float, float]:
-    """The share of a dedicated core left to training at 30 frames/s with the evaluations
-    (spaced as the session spaces them, docs/protocol.md §5); and one evaluation's CPU."""
+def streaming_share(frame_cpu: float, repeats: int) -> tuple[float, float]:
+    """The CPU that 30 frames/s and the evaluations (spaced as the session spaces them,
+    docs/protocol.md §5) take per second, as a share of one core; and one evaluation's CPU."""
     trainer = Trainer(CONFIG)
     trainer.step(20)
     trainer.evaluate(2500)  # the first call also measures the real-vs-real floor
@@ -217,7 +218,7 @@ def predicted_ratio(frame_cpu: float, repeats: int) -> tuple[float, float]:
         costs.append(time.thread_time() - start)
     evaluation = statistics.median(costs)
     interval = min(max(EVAL_INTERVAL, evaluation / EVAL_SHARE), EVAL_MAX_INTERVAL)
-    return 1 - 30 * frame_cpu - evaluation / interval, evaluation
+    return 30 * frame_cpu + evaluation / interval, evaluation
 
 
 def ms(seconds: list[float]) -> str:
@@ -270,7 +271,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         ["streaming overhead, session / headless (wall)", spread(wall_ratios), "≥ 0.9"],
         ["streaming overhead, session / headless (CPU)", spread(cpu_ratios), "≥ 0.9"],
         [
-            "server CPU outside the session's worker (event loop, sockets), share",
+            "server CPU outside the session's worker (frame builder, event loop), share",
             spread([s.outside for s in session], 3),
             "",
         ],
@@ -281,13 +282,13 @@ def run(quick: bool = False) -> dict[str, Any]:
         ],
     ]
     frames, frame_cpu = frame_costs(5 if quick else 20)
-    predicted, evaluation = predicted_ratio(frame_cpu, 3 if quick else 10)
+    share, evaluation = streaming_share(frame_cpu, 3 if quick else 10)
     rows += [
         [
-            "streaming overhead predicted for a dedicated core: 1 − 30 × frame CPU − "
+            "CPU of 30 frames/s and the evaluations, share of one core: 30 × frame CPU + "
             f"evaluation share (evaluation {evaluation * 1000:.1f} ms CPU)",
-            f"{predicted:.2f}",
-            "≥ 0.9",
+            f"{share:.3f}",
+            "",
         ],
         *frames,
     ]
@@ -299,13 +300,16 @@ def run(quick: bool = False) -> dict[str, Any]:
             f"Default preset ({DEFAULT_PRESET}: ring of 8, WGAN-GP, 3x64 MLPs, batch 256). "
             f"Rates over {seconds:g} s, {repeats} alternating runs of each; the server is "
             "`gandyn serve` in its own process, the headless Trainer runs in the bench "
-            "process, never both at once. The CPU ratio counts CPU seconds of the server "
-            "process (all threads) against the headless loop's; it still depends on load: "
-            "frames come 30 times per wall-clock second, so a server that gets less of a core "
-            "spends more of it on frames. The predicted ratio is what a dedicated idle core "
-            "gives: only frames and evaluations take time from training, the server's own "
-            "work outside the worker being the share in its row. A frame's CPU is almost all "
-            "the engine's snapshot (gan_core.probes); encoding is the rest. "
+            "process, never both at once. The session's worker trains; its frame builder "
+            "thread makes the frames and evaluations from reading copies of the Trainer, on "
+            "the second core when it is free, so the wall ratio (the target) shows what a "
+            "student sees. What streaming costs in all is the CPU ratio: CPU seconds of the "
+            "whole server process (all threads) against the headless loop's, i.e. the ratio "
+            "when no second core is free; the builder takes a compute slot like a worker, so "
+            "with many sessions it is the CPU ratio that counts. Training still loses a few "
+            "percent of wall time to the builder and the event loop holding the GIL. "
+            "A frame's CPU is almost all the engine's snapshot (gan_core.probes); encoding "
+            "is the rest. "
             "Frame sizes include the JSON header; q16 unless "
             f"marked f32. Load average (1 min) {load_before:.1f} before, "
             f"{os.getloadavg()[0]:.1f} after: other work on the machine skews every figure."

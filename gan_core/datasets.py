@@ -8,11 +8,14 @@ Two shapes serve every dataset:
   swissroll, moons and spiral. Modes and density are unknown (None).
 
 ``sample`` draws from the caller's ``torch.Generator`` only and is vectorised (it runs on the
-training hot path). ``reference`` is a fixed sample for metrics: the same array every call.
+training hot path). ``reference`` is a fixed sample for metrics and views: drawn once per size,
+the same read-only array on every call. Targets never change after they are built, so
+``make_target`` hands every run with the same parameters the same instance.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -50,7 +53,11 @@ class Target(ABC):
         return None
 
     def reference(self, n: int) -> np.ndarray:
-        """A fixed (n, dim) float32 sample: the same array on every call."""
+        """A fixed (n, dim) float32 sample: the same read-only array on every call."""
+        return _reference(self, n)
+
+    def draw_reference(self, n: int) -> np.ndarray:
+        """The fixed sample ``reference`` keeps: n draws with REFERENCE_SEED."""
         return self.sample(n, torch.Generator().manual_seed(REFERENCE_SEED)).numpy()
 
 
@@ -102,7 +109,7 @@ class GaussianMixture(Target):
         norm = self.weights * (2 * math.pi * var) ** (-self.dim / 2)
         return (norm * np.exp(-sq / (2 * var))).sum(-1)
 
-    def reference(self, n: int) -> np.ndarray:
+    def draw_reference(self, n: int) -> np.ndarray:
         """Stratified: round(n * w_k) samples of mode k (largest remainders get the extra ones),
         so equal weights give equal counts per mode."""
         raw = n * self.weights
@@ -198,8 +205,22 @@ TARGETS: dict[str, Callable[[TargetConfig], Target]] = {
 
 
 def make_target(config: TrainConfig) -> Target:
-    """The target named by ``config.dataset``, parameterised by ``config.target``."""
-    return TARGETS[config.dataset](config.target)
+    """The target named by ``config.dataset``, parameterised by ``config.target``: one shared
+    instance per dataset and parameters, with its reference samples (and the metric floors
+    measured on them) already computed for a run that came before."""
+    return _shared_target(config.dataset, config.target.model_dump_json())
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_target(dataset: str, params: str) -> Target:
+    return TARGETS[dataset](TargetConfig.model_validate_json(params))
+
+
+@functools.lru_cache(maxsize=256)
+def _reference(target: Target, n: int) -> np.ndarray:
+    sample = target.draw_reference(n)
+    sample.setflags(write=False)
+    return sample
 
 
 def _round_out(lo: float, hi: float) -> tuple[float, float]:

@@ -124,7 +124,7 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
     cfg, loss = trainer.config, trainer.loss
     lo, hi = extent(trainer)
     with evaluating(trainer):
-        real = torch.from_numpy(trainer.target.reference(view.samples))
+        real = torch.tensor(trainer.target.reference(view.samples))
         with torch.no_grad():
             fake = trainer.G(display_latent(trainer, view.samples))
         scores, slopes = scores_and_slopes(trainer, torch.cat([real, fake]))

@@ -13,6 +13,7 @@ non-finite loss, gradient or parameter (or a plug-in that fails) halts the run i
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ from torch import Tensor
 from gan_core.config import TrainConfig, apply_patch, validate_config
 from gan_core.datasets import make_target
 from gan_core.losses import LOSSES
-from gan_core.metrics import Evaluator
+from gan_core.metrics import evaluator_for
 from gan_core.models import build_models
 from gan_core.optimizers import make_optimizer
 from gan_core.probes import snapshot
@@ -33,6 +34,7 @@ CHECKPOINT_EVERY = 50
 # A loss or gradient norm beyond this has exploded: a few more steps overflow float32.
 EXPLODED = 1e10
 Part = Literal["both", "d", "g"]
+MODEL_BUILDS = itertools.count()  # numbers every build of a (G, D) pair, for reading copies
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.G, self.D = build_models(cfg)
+        self.models_build = next(MODEL_BUILDS)
         self.g_params, self.d_params = list(self.G.parameters()), list(self.D.parameters())
+        self.tensors = model_tensors(self.G, self.D)
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.opt_g = make_optimizer(self.g_params, cfg.opt_g)
         self.opt_d = make_optimizer(self.d_params, cfg.opt_d)
@@ -79,7 +83,6 @@ class Trainer:
         self.commands: list[tuple[int, str, dict[str, Any]]] = []
         self.last: dict[str, Tensor] = {}
         self.trajectory: list[tuple[float, float]] = []
-        self._evaluator: Evaluator | None = None
         self._configure()
         self._record_trajectory()
         self._checkpoint = self._state()
@@ -100,7 +103,6 @@ class Trainer:
         self.config = new
         if new.dataset != old.dataset or new.target != old.target:
             self.target = make_target(new)
-            self._evaluator = None
         self.opt_g = self._updated_optimizer(
             self.opt_g, self.g_params, old.opt_g, new.opt_g, reset_moments
         )
@@ -131,7 +133,8 @@ class Trainer:
         self.loss = LOSSES.get(cfg.loss)
         self.regularizers = [(REGULARIZERS.get(r.kind), r) for r in cfg.regularizers]
         spectral = [s for spec, s in self.regularizers if spec.spectral_norm]
-        self.D.set_spectral_norm(spectral[0].weight if spectral else None)
+        self.spectral_sigma = spectral[0].weight if spectral else None
+        self.D.set_spectral_norm(self.spectral_sigma)
 
     # ----- training ----------------------------------------------------------------------
     def step(self, n: int = 1, part: Part = "both") -> None:
@@ -330,6 +333,31 @@ class Trainer:
         with torch.no_grad():
             return self.G(z).numpy().astype(np.float32)
 
+    def reading_copy(self, spare: Trainer | None = None) -> Trainer:
+        """A copy of this run as it is now, for ``snapshot`` and ``evaluate`` in another
+        thread while this Trainer trains on (a session builds frames that way).
+
+        It has its own G and D holding the current parameters and buffers, and its own
+        ``last`` and ``trajectory``; config, loss, regularizers, target and halt are the
+        current objects, which training replaces but never changes. The rest (optimizers,
+        RNG) is shared: never step, update or reset a copy. ``spare``, an earlier copy that
+        nobody reads any more, lends its models when they come from the same build (about
+        0.05 ms instead of 1 ms for new deep copies).
+        """
+        reader = copy.copy(self)
+        if spare is not None and spare.models_build == self.models_build:
+            reader.G, reader.D, reader.tensors = spare.G, spare.D, spare.tensors
+        else:
+            reader.G, reader.D = copy.deepcopy(self.G), copy.deepcopy(self.D)
+            reader.tensors = model_tensors(reader.G, reader.D)
+        with torch.no_grad():
+            for mine, theirs in zip(reader.tensors, self.tensors, strict=True):
+                mine.copy_(theirs)
+        reader.D.set_spectral_norm(self.spectral_sigma)
+        reader.last = dict(self.last)
+        reader.trajectory = list(self.trajectory)
+        return reader
+
     def snapshot(self, view: Any = None) -> dict[str, Any]:
         """What a view needs now: see docs/engine-contract.md."""
         return snapshot(self, view)
@@ -339,13 +367,16 @@ class Trainer:
         fake = self.sample(n)
         if not np.isfinite(fake).all():
             return {}  # samples far out of range: no honest number to give
-        if self._evaluator is None:
-            self._evaluator = Evaluator(self.target)
-        return self._evaluator.evaluate(fake)
+        return evaluator_for(self.target).evaluate(fake)
 
     def cheap_metrics(self) -> dict[str, float]:
         """The losses and penalty values of the last updates."""
         return {key: float(value) for key, value in self.last.items()}
+
+
+def model_tensors(G: torch.nn.Module, D: torch.nn.Module) -> list[Tensor]:
+    """Every parameter and buffer of G and D, in a fixed order."""
+    return [*G.parameters(), *G.buffers(), *D.parameters(), *D.buffers()]
 
 
 def replay(config: TrainConfig | dict[str, Any], commands: list, iterations: int) -> Trainer:

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from gan_core import LOSSES, REGULARIZERS, TrainConfig
 from gan_core.config import RESET_ONLY
+from server.outbox import Close, Outbox
 from server.presets import PRESETS, TryNext
 from server.protocol import (
     PROTOCOL_VERSION,
@@ -32,7 +33,7 @@ from server.protocol import (
     decode,
     parse_command,
 )
-from server.session import Close, Outbox, Session, SessionRegistry
+from server.session import Session, SessionRegistry
 from server.settings import Settings
 
 log = logging.getLogger("gandyn.app")
@@ -58,6 +59,7 @@ class Health(BaseModel):
     sessions: int
     detached: int
     workers: int
+    builders: int
     max_sessions: int
 
 

@@ -3,8 +3,10 @@
 Threads: the event loop only parses commands and writes sockets. Each Session has one
 worker thread (torch.set_num_threads(1)) that owns its Trainer and all of its state; the
 loop talks to it through an inbox queue, and it answers through an Outbox that the
-connection's sender task drains. Everything a worker produces is delivered in order; an
-unsent frame is replaced by a newer one (latest frame wins), JSON messages never are.
+connection's sender task drains. Frames and evaluations are built from reading copies of
+the Trainer by the session's FrameBuilder thread (server.frames), so training goes on
+meanwhile. Everything a session produces is delivered in the order the worker asked for it;
+an unsent frame is replaced by a newer one (latest frame wins), JSON messages never are.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import torch
 
 from gan_core import ConfigError, TrainConfig, Trainer, validate_config
 from gan_core.config import merge
+from gan_core.probes import ViewOptions as ProbeOptions
+from server.frames import BUILDER_PREFIX, EvaluationJob, FrameBuilder, FrameJob
+from server.outbox import Outbox
 from server.presets import DEFAULT_PRESET, PRESETS
 from server.protocol import (
     Ack,
@@ -35,7 +38,6 @@ from server.protocol import (
     ConfigChanged,
     Diverged,
     End,
-    Evaluation,
     Export,
     FrameHeader,
     Hello,
@@ -53,8 +55,6 @@ from server.protocol import (
     check_config_limits,
     config_changes,
     error_reply,
-    plain,
-    snapshot_frame,
     summarise,
 )
 from server.settings import Limits, Settings
@@ -102,64 +102,6 @@ class FairSlots:
 COMPUTE_SLOTS = FairSlots(os.cpu_count() or 1)
 
 
-@dataclass(frozen=True)
-class Close:
-    """Ask the sender to close the socket."""
-
-    code: int
-    reason: str
-
-
-class Outbox:
-    """What a worker sends to one websocket, in order; at most one unsent frame at a time."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._items: deque[str | bytes | Close] = deque()
-        self._frame: bytes | None = None
-        self._ready = asyncio.Event()
-        self.frames_replaced = 0
-
-    def put_message(self, text: str) -> None:
-        self._put(text)
-
-    def put_frame(self, data: bytes) -> None:
-        """Queue a frame; an older frame not yet sent is dropped (latest frame wins)."""
-        with self._lock:
-            if self._frame is not None:
-                old = self._frame
-                self._items = deque(item for item in self._items if item is not old)
-                self.frames_replaced += 1
-            self._frame = data
-            self._items.append(data)
-        self._notify()
-
-    def close(self, code: int, reason: str) -> None:
-        self._put(Close(code, reason))
-
-    def _put(self, item: str | Close) -> None:
-        with self._lock:
-            self._items.append(item)
-        self._notify()
-
-    def _notify(self) -> None:
-        with suppress(RuntimeError):  # the loop is closed: the server is shutting down
-            self._loop.call_soon_threadsafe(self._ready.set)
-
-    async def get(self) -> str | bytes | Close:
-        """The next item to send (on the event loop)."""
-        while True:
-            with self._lock:
-                if self._items:
-                    item = self._items.popleft()
-                    if item is self._frame:
-                        self._frame = None
-                    return item
-                self._ready.clear()
-            await self._ready.wait()
-
-
 def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
@@ -205,7 +147,9 @@ class Session:
         self._resume_playing = False
         self._seq = 0
         self._part: str | None = None
-        self._trails: deque[np.ndarray] = deque(maxlen=1)
+        self._probe_options = ProbeOptions.model_validate(self.view.probe_options())
+        self._trails_epoch = 0  # changes when the trails start over
+        self._builder: FrameBuilder
         self._frame_due = False
         self._next_frame_at = 0.0
         self._steps_since_frame = 0
@@ -233,7 +177,8 @@ class Session:
         self._inbox.put(("reject", error))
 
     def stop(self) -> None:
-        """End the worker; it is gone within CHUNK_SECONDS plus one snapshot or evaluation."""
+        """End the worker and its frame builder; both are gone within CHUNK_SECONDS plus one
+        snapshot or evaluation."""
         self._stop.set()
         self._inbox.put(("stop",))
 
@@ -248,20 +193,28 @@ class Session:
             self._refuse_attach(error)
             return
         self._reset_config = self.trainer.config
-        while not self._stop.is_set():
-            try:
-                self._drain_inbox(self._wait_time())
-                if self.outbox is not None and not self._stop.is_set():
-                    self._work()
-            except Exception as error:  # a bug: say so, pause, keep the session alive
-                log.exception("session %s failed", self.id)
-                self.playing = False
-                self._send(
-                    error_reply(
-                        ProtocolError("internal", f"the server failed: {error!r}; paused"),
-                        self.version,
-                    )
-                )
+        self._builder = FrameBuilder(
+            self.id[:8],
+            COMPUTE_SLOTS,
+            on_error=lambda error: self._inbox.put(("failed", error)),
+            on_done=lambda: self._inbox.put(("built",)),
+        )
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._drain_inbox(self._wait_time())
+                    if self.outbox is not None and not self._stop.is_set():
+                        self._work()
+                except Exception as error:  # a bug: say so, pause, keep the session alive
+                    log.exception("session %s failed", self.id)
+                    self._failed(f"the server failed: {error!r}; paused")
+        finally:
+            self._builder.stop(timeout=IDLE_WAIT)
+
+    def _failed(self, message: str) -> None:
+        """Pause and say what failed (a bug, or a plug-in that fails on a probe)."""
+        self.playing = False
+        self._send(error_reply(ProtocolError("internal", message), self.version))
 
     def _refuse_attach(self, error: Exception) -> None:
         """Answer the first connection of a session whose Trainer could not be built."""
@@ -287,7 +240,7 @@ class Session:
             if self._steps_left() > 0:
                 return 0.0
             return max(0.0, self._next_frame_at - now)
-        if self.trainer.iteration != self._eval_iteration and self.trainer.halt is None:
+        if self._evaluation_wanted():  # the builder says when it is done with one
             return max(0.0, self._next_eval_at - now)
         return IDLE_WAIT
 
@@ -308,6 +261,11 @@ class Session:
             self._send(error_reply(item[1], self.version))
         elif kind == "attach":
             self._attach(item[1], item[2])
+        elif kind == "failed":  # the frame builder's
+            self._failed(
+                f"the frame or metrics could not be made: {item[1]!r}; paused. A plug-in "
+                "loss or regularizer may fail outside training: change it, or reset"
+            )
         elif kind == "detach":
             self._resume_playing = self.playing
             self.playing = False
@@ -414,40 +372,49 @@ class Session:
 
     # ----- frames and metrics -------------------------------------------------------------
     def _send_frame(self) -> None:
+        """Have the builder make a frame of the Trainer as it is now."""
         self._frame_due = False
         if self.outbox is None:
             return
-        snapshot = self.trainer.snapshot(self.view.probe_options())
-        trails = np.stack(self._trails) if self.view.trails and self._trails else None
-        if self.view.trails:
-            self._trails.append(snapshot["fake"])
-        frame = FrameHeader(
+        header = FrameHeader(
             seq=self._seq,
-            iteration=snapshot["iteration"],
+            iteration=self.trainer.iteration,
             version=self.version,
             playing=self.playing,
             part=self._part,
         )
         self._seq += 1
-        self.outbox.put_frame(snapshot_frame(snapshot, frame, self.view, trails))
+        self._builder.frame(
+            FrameJob(
+                reader=self._builder.reading_copy(self.trainer),
+                header=header,
+                view=self.view,
+                probe_options=self._probe_options,
+                trails_epoch=self._trails_epoch,
+                outbox=self.outbox,
+                place=self.outbox.reserve_frame(),
+            )
+        )
+
+    def _evaluation_wanted(self) -> bool:
+        """The costly metrics are out of date and the builder is free to make them."""
+        tr = self.trainer
+        return tr.iteration != self._eval_iteration and not tr.halt and not self._builder.evaluating
 
     def _maybe_evaluate(self) -> None:
         now = time.monotonic()
-        tr = self.trainer
-        if tr.iteration == self._eval_iteration or now < self._next_eval_at or tr.halt:
+        if self.outbox is None or not self._evaluation_wanted() or now < self._next_eval_at:
             return
-        start = time.perf_counter()
-        metrics = tr.evaluate(n=self.settings.evaluate_samples)
-        seconds = time.perf_counter() - start
-        wait = min(max(EVAL_INTERVAL, seconds / EVAL_SHARE), EVAL_MAX_INTERVAL)
-        self._next_eval_at = now + wait
-        self._eval_iteration = tr.iteration
-        self._send(
-            Evaluation(
-                iteration=tr.iteration,
+        seconds = self._builder.evaluation_seconds  # the last one's: this one is not made yet
+        self._next_eval_at = now + min(max(EVAL_INTERVAL, seconds / EVAL_SHARE), EVAL_MAX_INTERVAL)
+        self._eval_iteration = self.trainer.iteration
+        self._builder.evaluate(
+            EvaluationJob(
+                reader=self._builder.reading_copy(self.trainer),
                 version=self.version,
-                seconds=seconds,
-                metrics=plain(metrics),
+                samples=self.settings.evaluate_samples,
+                outbox=self.outbox,
+                place=self.outbox.reserve_message(),
             )
         )
 
@@ -536,8 +503,9 @@ class Session:
     def _view(self, command: View) -> dict[str, Any]:
         changes = command.changes()
         self.view = self.view.model_copy(update=changes)
+        self._probe_options = ProbeOptions.model_validate(self.view.probe_options())
         if {"samples", "trails"} & changes.keys():
-            self._trails = deque(maxlen=max(1, self.view.trails))
+            self._trails_epoch += 1
         self._frame_due = True
         return {"view": self.view.model_dump()}
 
@@ -578,7 +546,7 @@ class Session:
         elif command.preset is not None:
             self.preset = command.preset
             self._warm_up()
-        self._trails.clear()
+        self._trails_epoch += 1
         self._eval_iteration = -1
         self._halt_reported = False
         if self.playing:
@@ -621,9 +589,9 @@ class Session:
         return self.settings.limits
 
 
-def worker_count() -> int:
-    """Live session worker threads in this process."""
-    return sum(1 for thread in threading.enumerate() if thread.name.startswith(THREAD_PREFIX))
+def thread_count(prefix: str) -> int:
+    """Live threads whose name starts with ``prefix`` in this process."""
+    return sum(1 for thread in threading.enumerate() if thread.name.startswith(prefix))
 
 
 class SessionRegistry:
@@ -688,7 +656,8 @@ class SessionRegistry:
         return {
             "sessions": len(self._sessions),
             "detached": len(self._sessions) - len(self._owners),
-            "workers": worker_count(),
+            "workers": thread_count(THREAD_PREFIX),
+            "builders": thread_count(BUILDER_PREFIX),
             "max_sessions": self.settings.max_sessions,
         }
 

@@ -68,6 +68,13 @@ def test_reference_is_fixed(dataset):
     assert ref.dtype == np.float32
     assert np.array_equal(ref, t.reference(500))
     assert np.array_equal(ref, target(dataset).reference(500))
+    assert not ref.flags.writeable  # one array serves every caller: nobody may change it
+
+
+def test_runs_with_the_same_target_share_one_instance():
+    assert target("ring8") is target("ring8")
+    assert target("mixture1d", means=[0.0, 1.0]) is target("mixture1d", means=[0.0, 1.0])
+    assert target("mixture1d", means=[0.0, 1.0]) is not target("mixture1d", means=[0.0, 2.0])
 
 
 def test_ring8_radius_and_spread():

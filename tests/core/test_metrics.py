@@ -10,6 +10,7 @@ from gan_core.metrics import (
     DIRAC_TOL,
     EXACT_MAX_N,
     Evaluator,
+    evaluator_for,
     histogram_divergences,
     mode_stats,
     sliced_w1,
@@ -154,6 +155,13 @@ def test_evaluator_on_ring8():
     assert good["js"] < 0.01
     # a perfect 2D Gaussian lies within 3 std of its centre with probability 1 - exp(-9 / 2)
     assert good["high_quality"] == pytest.approx(1 - math.exp(-4.5), abs=0.02)
+
+
+def test_every_run_on_a_target_shares_its_evaluator_and_floors():
+    """A reset does not measure the floor again: runs share the Evaluator of their target."""
+    ring = evaluator_for(make_target(TrainConfig(dataset="ring8")))
+    assert ring is evaluator_for(make_target(TrainConfig(dataset="ring8", seed=5)))
+    assert ring is not evaluator_for(make_target(TrainConfig(dataset="grid25")))
 
 
 def test_evaluator_floor_is_cached_per_n_and_falls_with_n(rng):

@@ -126,6 +126,44 @@ def test_probes_do_not_advance_spectral_norm_or_the_training_rng() -> None:
     assert torch.equal(rng_before, tr.rng.get_state())
 
 
+def assert_same_snapshot(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key, value in a.items():
+        if isinstance(value, np.ndarray):
+            assert np.array_equal(value, b[key]), key
+        else:
+            assert value == b[key], key
+
+
+@pytest.mark.parametrize("dataset", ["ring8", "mixture1d", "dirac"])
+def test_a_reading_copy_keeps_the_moment_it_was_taken_while_training_goes_on(dataset) -> None:
+    view = {"grid": 16, "samples": 32, "field": 4, "manifold": 4}
+    regularizers = [{"kind": "spectral_norm"}, {"kind": "instance_noise", "weight": 0.1}]
+    tr = Trainer(small(dataset=dataset, regularizers=regularizers))
+    tr.step(3)
+    expected, expected_metrics = tr.snapshot(view), tr.evaluate(300)
+    reader = tr.reading_copy()
+    tr.step(2)
+    tr.update({"loss": "hinge", "regularizers": []})
+    assert_same_snapshot(reader.snapshot(view), expected)
+    assert reader.evaluate(300) == expected_metrics
+    assert tr.snapshot(view)["iteration"] == 5  # the live run went on
+
+
+def test_a_reading_copy_reuses_a_spare_only_from_the_same_models() -> None:
+    tr = Trainer(small())
+    tr.step(2)
+    spare = tr.reading_copy()
+    tr.step(2)
+    reused = tr.reading_copy(spare)
+    assert reused.D is spare.D and reused.D is not tr.D
+    assert_same_snapshot(reused.snapshot(), tr.snapshot())
+    tr.reset(small(d_hidden=[16]))  # new models: the spare's do not fit any more
+    fresh = tr.reading_copy(reused)
+    assert fresh.D is not reused.D
+    assert_same_snapshot(fresh.snapshot(), tr.snapshot())
+
+
 def test_spectral_norm_bounds_the_critic_slope() -> None:
     tr = Trainer(small(loss="wgan", regularizers=[{"kind": "spectral_norm"}]))
     tr.step(30)

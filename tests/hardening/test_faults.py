@@ -137,7 +137,7 @@ def health(url: str) -> dict[str, Any]:
 
 def idle(url: str) -> bool:
     state = health(url)
-    return state["sessions"] == 0 and state["workers"] == 0
+    return state["sessions"] == state["workers"] == state["builders"] == 0
 
 
 def frames_within(client: Client, seconds: float) -> int:
@@ -192,7 +192,7 @@ def test_100_connect_drop_cycles_leave_no_worker_and_no_memory_behind(
         one_cycle(connect_ws, url, cycle)
     wait_until(lambda: idle(url), 10, "every session and worker is gone")
     state = health(url)
-    assert (state["sessions"], state["detached"], state["workers"]) == (0, 0, 0), state
+    assert not any(state[key] for key in ("sessions", "detached", "workers", "builders")), state
     after = rss_bytes(server.process.pid)
     # The session and worker counts above are the exact leak check; RSS is a coarse bound.
     # Tolerance 40 MiB: after the warm-up RSS is flat within ~20 MiB over 350 cycles here
@@ -326,7 +326,7 @@ def test_the_session_cap_holds_and_frees_up(server: ServerProcess, connect_ws: C
                 refused.recv(timeout=10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
     state = health(url)
-    assert (state["sessions"], state["workers"]) == (cap, cap), state
+    assert (state["sessions"], state["workers"], state["builders"]) == (cap, cap, cap), state
     step = sessions[-1].ok("step")  # those inside are unaffected
     sessions[-1].frame(lambda f: f.iteration == step["iteration"])
     sessions[0].end()

@@ -41,3 +41,19 @@ def test_run_and_bench_are_wired(capsys: pytest.CaptureFixture[str]) -> None:
             main([command, "--help"])
         assert exited.value.code == 0
         assert f"gandyn {command}" in capsys.readouterr().out
+
+
+def test_bench_only_replaces_its_own_sections_of_the_results() -> None:
+    from bench.__main__ import MARK, results, sections_of
+
+    def section(name: str, figure: str) -> str:
+        return MARK.format(name) + f"## {name}\n\nMeasured then.\n\n| {figure} |\n"
+
+    previous = results({n: section(n, "old") for n in ("bench_engine", "bench_server")}, "")
+    merged = results({"bench_server": section("bench_server", "new")}, previous)
+    assert merged.startswith("# Benchmark results")
+    assert sections_of(merged) == {
+        "bench_engine": section("bench_engine", "old"),
+        "bench_server": section("bench_server", "new"),
+    }
+    assert merged.index("## bench_engine") < merged.index("## bench_server")

@@ -147,12 +147,18 @@ def test_no_worker_threads_remain_after_the_clients_leave(
         client.small()
         client.ok("play")
         client.frame(lambda f: f.header["playing"])
-    assert health(url)["workers"] == 2
+    assert threads(url) == (2, 2)
     ended.end()
-    wait_until(lambda: health(url)["workers"] == 1, 1.0, "the ended session's worker is gone")
+    wait_until(lambda: threads(url) == (1, 1), 1.0, "the ended session's threads are gone")
     dropped.ws.close()
-    wait_until(lambda: health(url)["workers"] == 0, 0.3 + 1.0, "the dropped worker is gone")
+    wait_until(lambda: threads(url) == (0, 0), 0.3 + 1.0, "the dropped session's threads are gone")
     assert health(url)["sessions"] == 0
+
+
+def threads(url: str) -> tuple[int, int]:
+    """(session workers, frame builders) alive in the server."""
+    state = health(url)
+    return state["workers"], state["builders"]
 
 
 @pytest.mark.slow
@@ -166,7 +172,7 @@ def test_nothing_leaks_across_100_connections(connect_ws: Connect, servers: dict
             client.end()
         else:
             client.ws.close()  # dropped: ends after the grace period, or makes room
-    wait_until(lambda: health(url)["workers"] == 0, 0.3 + 1.0, "every worker is gone")
+    wait_until(lambda: threads(url) == (0, 0), 0.3 + 1.0, "every session thread is gone")
     assert health(url)["sessions"] == 0
 
 
