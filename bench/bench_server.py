@@ -240,7 +240,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     """The server section of bench/RESULTS.md."""
     torch.set_num_threads(1)
     load_before = os.getloadavg()[0]
-    repeats, seconds, updates = (2, 2.0, 50) if quick else (5, 4.0, 200)
+    repeats, seconds, updates = (2, 2.0, 50) if quick else (7, 3.0, 200)
     with server() as (url, pid), connect(url, compression=None) as ws:
         receive(ws)  # hello
         session, headless = [], []

@@ -43,13 +43,16 @@ class ViewOptions(BaseModel):
 
 @contextmanager
 def evaluating(trainer: Trainer) -> Iterator[None]:
-    """D in eval mode (spectral norm keeps its u), then back to training mode. G has no
-    layers that behave differently in eval mode."""
-    trainer.D.eval()
+    """D in eval mode (spectral norm keeps its u), then back to the mode it was in (a
+    reading copy stays in eval mode). G has no layers that behave differently."""
+    training = trainer.D.training
+    if training:
+        trainer.D.eval()
     try:
         yield
     finally:
-        trainer.D.train()
+        if training:
+            trainer.D.train()
 
 
 def f32(x: Tensor | np.ndarray) -> np.ndarray:

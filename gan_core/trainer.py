@@ -349,6 +349,7 @@ class Trainer:
             reader.G, reader.D, reader.tensors = spare.G, spare.D, spare.tensors
         else:
             reader.G, reader.D = copy.deepcopy(self.G), copy.deepcopy(self.D)
+            reader.D.eval()  # for good: a copy is only read
             reader.tensors = model_tensors(reader.G, reader.D)
         with torch.no_grad():
             for mine, theirs in zip(reader.tensors, self.tensors, strict=True):
