@@ -5,6 +5,8 @@
   on the same config, measured alternately in the same run (never at the same time: they
   would share the cores). Target: at least 0.9. The session builds its frames on its own
   thread (server.frames), so the CPU ratio, which counts every thread, is reported too.
+- What that thread buys: in this process, without sockets, a Trainer making 30 frames/s in
+  its own thread and one handing them to a FrameBuilder, each against the headless rate.
 - Command latency: from sending an ``update`` to receiving the first frame computed with the
   new config version, over 200 updates while playing. Target: p95 at most 100 ms.
 - Frames: bytes of one frame for each view, the time to build its snapshot and to encode it.
@@ -15,6 +17,7 @@ The server runs as ``gandyn serve`` in a subprocess, as in use; the client is th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -22,6 +25,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,9 +38,12 @@ import torch
 from websockets.sync.client import ClientConnection, connect
 
 from gan_core import Trainer
+from gan_core.probes import ViewOptions as ProbeOptions
+from server.frames import FrameBuilder, FrameJob
+from server.outbox import Outbox
 from server.presets import DEFAULT_PRESET, PRESETS
 from server.protocol import FrameHeader, ViewOptions, snapshot_frame
-from server.session import EVAL_INTERVAL, EVAL_MAX_INTERVAL, EVAL_SHARE
+from server.session import EVAL_INTERVAL, EVAL_MAX_INTERVAL, EVAL_SHARE, FairSlots
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = PRESETS[DEFAULT_PRESET].config
@@ -145,6 +152,88 @@ def headless_rate(seconds: float) -> Rate:
     return Rate(done / (time.perf_counter() - wall), done / (time.process_time() - cpu))
 
 
+@contextmanager
+def read_outbox() -> Iterator[Outbox]:
+    """An Outbox that a private event loop (on a thread) reads to the end, as a client that
+    reads every frame."""
+    loop = asyncio.new_event_loop()
+    outbox = Outbox(loop)
+
+    async def read() -> None:
+        while True:
+            await outbox.get()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    reader = asyncio.run_coroutine_threadsafe(read(), loop)
+    try:
+        yield outbox
+    finally:
+        reader.cancel()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def framing_rate(seconds: float, builder: FrameBuilder | None, outbox: Outbox) -> float:
+    """Iterations/s of a Trainer that makes 30 default frames/s, in this thread (``builder``
+    None) or by handing reading copies to ``builder`` as a session does."""
+    trainer = Trainer(CONFIG)
+    trainer.step(5)
+    view = ViewOptions()
+    options = ProbeOptions.model_validate(view.probe_options())
+    start = next_frame = time.perf_counter()
+    while (now := time.perf_counter()) - start < seconds:
+        if now < next_frame:
+            trainer.step(1)
+            continue
+        next_frame += 1 / 30
+        header = FrameHeader(seq=0, iteration=trainer.iteration, version=0, playing=True, part=None)
+        if builder is None:
+            outbox.put_frame(snapshot_frame(trainer.snapshot(options), header, view))
+        else:
+            builder.frame(
+                FrameJob(
+                    reader=builder.reading_copy(trainer),
+                    header=header,
+                    view=view,
+                    probe_options=options,
+                    trails_epoch=0,
+                    outbox=outbox,
+                    place=outbox.reserve_frame(),
+                )
+            )
+    return (trainer.iteration - 5) / (time.perf_counter() - start)
+
+
+def builder_effect(repeats: int, seconds: float) -> list[list[str]]:
+    """Rows: frames made in the training thread and by a FrameBuilder, against headless."""
+    inline, built = [], []
+    with read_outbox() as outbox:
+        builder = FrameBuilder(
+            "bench", FairSlots(os.cpu_count() or 1), on_error=print, on_done=lambda: None
+        )
+        for _ in range(repeats):
+            baseline = headless_rate(seconds).wall
+            inline.append(framing_rate(seconds, None, outbox) / baseline)
+            built.append(framing_rate(seconds, builder, outbox) / baseline)
+        builder.stop(timeout=5)
+    return [
+        [
+            "in this process, no sockets: 30 frames/s made in the training thread, it/s vs "
+            "headless",
+            spread(inline),
+            "",
+        ],
+        [
+            "in this process, no sockets: 30 frames/s made by a FrameBuilder thread (as a "
+            "session does), it/s vs headless",
+            spread(built),
+            "",
+        ],
+    ]
+
+
 def update_latencies(ws: ClientConnection, count: int) -> list[float]:
     """Seconds from an update to the first frame of its version, while playing."""
     command(ws, type="reset", preset=DEFAULT_PRESET)
@@ -249,6 +338,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             session.append(session_rate(ws, pid, seconds))
         latencies = [s * 1000 for s in update_latencies(ws, updates)]
         command(ws, type="end")
+    effect = builder_effect(repeats, seconds)
     wall_ratios = [s.wall / h.wall for s, h in zip(session, headless, strict=True)]
     cpu_ratios = [s.cpu / h.cpu for s, h in zip(session, headless, strict=True)]
     rows = [
@@ -270,6 +360,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         ],
         ["streaming overhead, session / headless (wall)", spread(wall_ratios), "≥ 0.9"],
         ["streaming overhead, session / headless (CPU)", spread(cpu_ratios), "≥ 0.9"],
+        *effect,
         [
             "server CPU outside the session's worker (frame builder, event loop), share",
             spread([s.outside for s in session], 3),
