@@ -38,7 +38,6 @@ import torch
 from websockets.sync.client import ClientConnection, connect
 
 from gan_core import Trainer
-from gan_core.probes import ViewOptions as ProbeOptions
 from server.frames import FrameBuilder, FrameJob
 from server.outbox import Outbox
 from server.presets import DEFAULT_PRESET, PRESETS
@@ -181,7 +180,6 @@ def framing_rate(seconds: float, builder: FrameBuilder | None, outbox: Outbox) -
     trainer = Trainer(CONFIG)
     trainer.step(5)
     view = ViewOptions()
-    options = ProbeOptions.model_validate(view.probe_options())
     start = next_frame = time.perf_counter()
     while (now := time.perf_counter()) - start < seconds:
         if now < next_frame:
@@ -190,14 +188,14 @@ def framing_rate(seconds: float, builder: FrameBuilder | None, outbox: Outbox) -
         next_frame += 1 / 30
         header = FrameHeader(seq=0, iteration=trainer.iteration, version=0, playing=True, part=None)
         if builder is None:
-            outbox.put_frame(snapshot_frame(trainer.snapshot(options), header, view))
+            snapshot = trainer.snapshot(view.probe_options())
+            outbox.put_frame(snapshot_frame(snapshot, header, view))
         else:
             builder.frame(
                 FrameJob(
                     reader=builder.reading_copy(trainer),
                     header=header,
                     view=view,
-                    probe_options=options,
                     trails_epoch=0,
                     outbox=outbox,
                     place=outbox.reserve_frame(),
@@ -211,7 +209,7 @@ def builder_effect(repeats: int, seconds: float) -> list[list[str]]:
     inline, built = [], []
     with read_outbox() as outbox:
         builder = FrameBuilder(
-            "bench", FairSlots(os.cpu_count() or 1), on_error=print, on_done=lambda: None
+            "bench", FairSlots(os.cpu_count() or 1), on_error=print, on_evaluated=lambda _: None
         )
         for _ in range(repeats):
             baseline = headless_rate(seconds).wall

@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from gan_core import Trainer
-from gan_core.probes import ViewOptions as ProbeOptions
 from server.outbox import Outbox, Place
 from server.protocol import Evaluation, FrameHeader, ViewOptions, plain, snapshot_frame
 
@@ -41,7 +40,6 @@ class FrameJob:
     reader: Trainer
     header: FrameHeader
     view: ViewOptions
-    probe_options: ProbeOptions
     trails_epoch: int
     outbox: Outbox
     place: Place
@@ -61,8 +59,9 @@ class EvaluationJob:
 class FrameBuilder:
     """Builds one session's frames and evaluations on a thread of its own.
 
-    ``on_error(error)`` is called (on the builder's thread) when building fails; ``on_done()``
-    after each evaluation. ``slots`` is entered around each build.
+    On the builder's thread, ``on_error(error)`` is called when building fails and
+    ``on_evaluated(seconds)`` after each evaluation, made or failed. ``slots`` is entered
+    around each build.
     """
 
     def __init__(
@@ -70,11 +69,11 @@ class FrameBuilder:
         name: str,
         slots: AbstractContextManager[None],
         on_error: Callable[[Exception], None],
-        on_done: Callable[[], None],
+        on_evaluated: Callable[[float], None],
     ) -> None:
         self._slots = slots
         self._on_error = on_error
-        self._on_done = on_done
+        self._on_evaluated = on_evaluated
         self._wake = threading.Condition()
         self._frame: FrameJob | None = None
         self._evaluation: EvaluationJob | None = None
@@ -82,8 +81,6 @@ class FrameBuilder:
         self._spares: deque[Trainer] = deque(maxlen=SPARE_COPIES)
         self._trails: deque[np.ndarray] = deque(maxlen=1)
         self._trails_epoch = -1
-        self.evaluating = False  # an evaluation waits or is being made
-        self.evaluation_seconds = 0.0  # how long the last one took
         self.thread = threading.Thread(target=self._run, name=BUILDER_PREFIX + name, daemon=True)
         self.thread.start()
 
@@ -105,7 +102,6 @@ class FrameBuilder:
     def evaluate(self, job: EvaluationJob) -> None:
         with self._wake:
             self._evaluation = job
-            self.evaluating = True
             self._wake.notify()
 
     def stop(self, timeout: float) -> None:
@@ -130,6 +126,7 @@ class FrameBuilder:
                     job, self._frame = self._frame, None
                 else:
                     job, self._evaluation = self._evaluation, None  # type: ignore[assignment]
+            started = time.perf_counter()
             try:
                 with self._slots:
                     item = self._build(job)
@@ -140,10 +137,8 @@ class FrameBuilder:
             job.outbox.fill(job.place, item)
             with self._wake:
                 self._spares.append(job.reader)
-                if isinstance(job, EvaluationJob):
-                    self.evaluating = self._evaluation is not None
             if isinstance(job, EvaluationJob):
-                self._on_done()
+                self._on_evaluated(time.perf_counter() - started)
 
     def _build(self, job: FrameJob | EvaluationJob) -> str | bytes:
         if isinstance(job, EvaluationJob):
@@ -154,7 +149,7 @@ class FrameBuilder:
         if job.trails_epoch != self._trails_epoch:
             self._trails = deque(maxlen=max(1, job.view.trails))
             self._trails_epoch = job.trails_epoch
-        snapshot = job.reader.snapshot(job.probe_options)
+        snapshot = job.reader.snapshot(job.view.probe_options())
         trails = np.stack(self._trails) if job.view.trails and self._trails else None
         if job.view.trails:
             self._trails.append(snapshot["fake"])
@@ -163,11 +158,10 @@ class FrameBuilder:
     def _evaluation_message(self, job: EvaluationJob) -> str:
         start = time.perf_counter()
         metrics = job.reader.evaluate(n=job.samples)
-        self.evaluation_seconds = time.perf_counter() - start
         return Evaluation(
             iteration=job.reader.iteration,
             version=job.version,
-            seconds=self.evaluation_seconds,
+            seconds=time.perf_counter() - start,
             metrics=plain(metrics),
         ).to_json()
 

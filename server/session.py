@@ -28,7 +28,6 @@ import torch
 
 from gan_core import ConfigError, TrainConfig, Trainer, validate_config
 from gan_core.config import merge
-from gan_core.probes import ViewOptions as ProbeOptions
 from server.frames import BUILDER_PREFIX, EvaluationJob, FrameBuilder, FrameJob
 from server.outbox import Outbox
 from server.presets import DEFAULT_PRESET, PRESETS
@@ -147,7 +146,6 @@ class Session:
         self._resume_playing = False
         self._seq = 0
         self._part: str | None = None
-        self._probe_options = ProbeOptions.model_validate(self.view.probe_options())
         self._trails_epoch = 0  # changes when the trails start over
         self._builder: FrameBuilder
         self._frame_due = False
@@ -156,6 +154,8 @@ class Session:
         self._sec_per_iter = 0.01
         self._next_eval_at = 0.0
         self._eval_iteration = -1
+        self._evaluating = False  # the builder has an evaluation to make
+        self._evaluation_seconds = 0.0  # how long the last one took
         self._halt_reported = False
         self._after: list[Message] = []
 
@@ -197,7 +197,7 @@ class Session:
             self.id[:8],
             COMPUTE_SLOTS,
             on_error=lambda error: self._inbox.put(("failed", error)),
-            on_done=lambda: self._inbox.put(("built",)),
+            on_evaluated=lambda seconds: self._inbox.put(("evaluated", seconds)),
         )
         try:
             while not self._stop.is_set():
@@ -240,7 +240,7 @@ class Session:
             if self._steps_left() > 0:
                 return 0.0
             return max(0.0, self._next_frame_at - now)
-        if self._evaluation_wanted():  # the builder says when it is done with one
+        if self._evaluation_wanted():
             return max(0.0, self._next_eval_at - now)
         return IDLE_WAIT
 
@@ -261,6 +261,8 @@ class Session:
             self._send(error_reply(item[1], self.version))
         elif kind == "attach":
             self._attach(item[1], item[2])
+        elif kind == "evaluated":  # the frame builder's
+            self._evaluating, self._evaluation_seconds = False, item[1]
         elif kind == "failed":  # the frame builder's
             self._failed(
                 f"the frame or metrics could not be made: {item[1]!r}; paused. A plug-in "
@@ -389,7 +391,6 @@ class Session:
                 reader=self._builder.reading_copy(self.trainer),
                 header=header,
                 view=self.view,
-                probe_options=self._probe_options,
                 trails_epoch=self._trails_epoch,
                 outbox=self.outbox,
                 place=self.outbox.reserve_frame(),
@@ -399,14 +400,15 @@ class Session:
     def _evaluation_wanted(self) -> bool:
         """The costly metrics are out of date and the builder is free to make them."""
         tr = self.trainer
-        return tr.iteration != self._eval_iteration and not tr.halt and not self._builder.evaluating
+        return tr.iteration != self._eval_iteration and not tr.halt and not self._evaluating
 
     def _maybe_evaluate(self) -> None:
         now = time.monotonic()
         if self.outbox is None or not self._evaluation_wanted() or now < self._next_eval_at:
             return
-        seconds = self._builder.evaluation_seconds  # the last one's: this one is not made yet
-        self._next_eval_at = now + min(max(EVAL_INTERVAL, seconds / EVAL_SHARE), EVAL_MAX_INTERVAL)
+        spacing = self._evaluation_seconds / EVAL_SHARE  # the last one's: this one is to come
+        self._next_eval_at = now + min(max(EVAL_INTERVAL, spacing), EVAL_MAX_INTERVAL)
+        self._evaluating = True
         self._eval_iteration = self.trainer.iteration
         self._builder.evaluate(
             EvaluationJob(
@@ -503,7 +505,6 @@ class Session:
     def _view(self, command: View) -> dict[str, Any]:
         changes = command.changes()
         self.view = self.view.model_copy(update=changes)
-        self._probe_options = ProbeOptions.model_validate(self.view.probe_options())
         if {"samples", "trails"} & changes.keys():
             self._trails_epoch += 1
         self._frame_due = True
