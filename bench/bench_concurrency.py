@@ -33,6 +33,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.procfs import rss_mib
+
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = [1, 4, 16, 32]
 # The default preset as is, and with a lighter model (the tests' small run) for comparison.
@@ -51,10 +53,8 @@ class Server:
     pid: int
 
     def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """With the frame processes."""
+        return rss_mib(self.pid)
 
 
 @contextmanager

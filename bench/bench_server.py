@@ -3,10 +3,11 @@
 - Streaming overhead: generator iterations/s of a session playing the default preset and
   streaming 30 frames/s to a client that reads every frame, divided by a headless Trainer's
   on the same config, measured alternately in the same run (never at the same time: they
-  would share the cores). Target: at least 0.9. The session builds its frames on its own
-  thread (server.frames), so the CPU ratio, which counts every thread, is reported too.
-- What that thread buys: in this process, without sockets, a Trainer making 30 frames/s in
-  its own thread and one handing them to a FrameBuilder, each against the headless rate.
+  would share the cores). Target: at least 0.9. The session's frames are built in a frame
+  process (server.frames), so the CPU ratio, which counts that process too, is reported.
+- What the frame process buys: in this process, without sockets, a Trainer making 30
+  frames/s in its own thread and one handing them to a FrameBuilder, each against the
+  headless rate.
 - Command latency: from sending an ``update`` to receiving the first frame computed with the
   new config version, over 200 updates while playing. Target: p95 at most 100 ms.
 - Frames: bytes of one frame for each view, the time to build its snapshot and to encode it.
@@ -37,8 +38,9 @@ import numpy as np
 import torch
 from websockets.sync.client import ClientConnection, connect
 
+from bench.procfs import child_pids
 from gan_core import Trainer
-from server.frames import FrameBuilder, FrameJob
+from server.frames import FrameBuilder, FrameJob, FrameProcesses
 from server.outbox import Outbox
 from server.presets import DEFAULT_PRESET, PRESETS
 from server.protocol import FrameHeader, ViewOptions, snapshot_frame
@@ -77,21 +79,25 @@ def server() -> Iterator[tuple[str, int]]:
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) of each thread of a process (Linux /proc)."""
+    """CPU seconds (user + system) of each thread of a process and of its child processes
+    (the frame processes), by "pid/tid" (Linux /proc)."""
     seconds = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the thread ended meanwhile
-            continue
-        seconds[task.name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for process in [pid, *child_pids(pid)]:
+        for task in Path(f"/proc/{process}/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the thread ended meanwhile
+                continue
+            ticks = int(fields[11]) + int(fields[12])
+            seconds[f"{process}/{task.name}"] = ticks / os.sysconf("SC_CLK_TCK")
     return seconds
 
 
 @dataclass(frozen=True)
 class Rate:
-    """Generator iterations per wall-clock second and per CPU second of the process, and
-    the share of that CPU outside the training thread (server: event loop, sockets)."""
+    """Generator iterations per wall-clock second and per CPU second of the process (with
+    its frame processes), and the share of that CPU outside the training thread (server:
+    frame process, event loop, sockets)."""
 
     wall: float
     cpu: float
@@ -122,7 +128,8 @@ def command(ws: ClientConnection, **fields: Any) -> dict[str, Any]:
 
 
 def session_rate(ws: ClientConnection, pid: int, seconds: float) -> Rate:
-    """Iterations/s while playing at 30 fps, reading every frame; CPU of the whole server."""
+    """Iterations/s while playing at 30 fps, reading every frame; CPU of the whole server
+    (with its frame processes)."""
     command(ws, type="reset", preset=DEFAULT_PRESET)
     command(ws, type="pace", fps=30, steps_per_frame=0)
     command(ws, type="play")
@@ -176,7 +183,7 @@ def read_outbox() -> Iterator[Outbox]:
 
 def framing_rate(seconds: float, builder: FrameBuilder | None, outbox: Outbox) -> float:
     """Iterations/s of a Trainer that makes 30 default frames/s, in this thread (``builder``
-    None) or by handing reading copies to ``builder`` as a session does."""
+    None) or by handing reading states to ``builder`` as a session does."""
     trainer = Trainer(CONFIG)
     trainer.step(5)
     view = ViewOptions()
@@ -191,9 +198,9 @@ def framing_rate(seconds: float, builder: FrameBuilder | None, outbox: Outbox) -
             snapshot = trainer.snapshot(view.probe_options())
             outbox.put_frame(snapshot_frame(snapshot, header, view))
         else:
-            builder.frame(
+            builder.build(
                 FrameJob(
-                    reader=builder.reading_copy(trainer),
+                    state=trainer.reading_state(),
                     header=header,
                     view=view,
                     trails_epoch=0,
@@ -208,14 +215,14 @@ def builder_effect(repeats: int, seconds: float) -> list[list[str]]:
     """Rows: frames made in the training thread and by a FrameBuilder, against headless."""
     inline, built = [], []
     with read_outbox() as outbox:
-        builder = FrameBuilder(
-            "bench", FairSlots(os.cpu_count() or 1), on_error=print, on_evaluated=lambda _: None
-        )
+        processes = FrameProcesses(1, FairSlots(os.cpu_count() or 1))
+        builder = processes.builder(on_error=print, on_evaluated=lambda _: None)
         for _ in range(repeats):
             baseline = headless_rate(seconds).wall
             inline.append(framing_rate(seconds, None, outbox) / baseline)
             built.append(framing_rate(seconds, builder, outbox) / baseline)
-        builder.stop(timeout=5)
+        builder.stop()
+        processes.close()
     return [
         [
             "in this process, no sockets: 30 frames/s made in the training thread, it/s vs "
@@ -224,7 +231,7 @@ def builder_effect(repeats: int, seconds: float) -> list[list[str]]:
             "",
         ],
         [
-            "in this process, no sockets: 30 frames/s made by a FrameBuilder thread (as a "
+            "in this process, no sockets: 30 frames/s made by a frame process (as a "
             "session does), it/s vs headless",
             spread(built),
             "",
@@ -327,7 +334,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     """The server section of bench/RESULTS.md."""
     torch.set_num_threads(1)
     load_before = os.getloadavg()[0]
-    repeats, seconds, updates = (2, 2.0, 50) if quick else (7, 3.0, 200)
+    # Many short alternating runs: the host's speed drifts by tens of percent from one
+    # minute to the next, so each ratio compares runs a few seconds apart.
+    repeats, seconds, updates = (2, 2.0, 50) if quick else (15, 2.0, 200)
     with server() as (url, pid), connect(url, compression=None) as ws:
         receive(ws)  # hello
         session, headless = [], []
@@ -336,7 +345,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             session.append(session_rate(ws, pid, seconds))
         latencies = [s * 1000 for s in update_latencies(ws, updates)]
         command(ws, type="end")
-    effect = builder_effect(repeats, seconds)
+    effect = builder_effect(min(repeats, 7), seconds)
     wall_ratios = [s.wall / h.wall for s, h in zip(session, headless, strict=True)]
     cpu_ratios = [s.cpu / h.cpu for s, h in zip(session, headless, strict=True)]
     rows = [
@@ -360,7 +369,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         ["streaming overhead, session / headless (CPU)", spread(cpu_ratios), "≥ 0.9"],
         *effect,
         [
-            "server CPU outside the session's worker (frame builder, event loop), share",
+            "server CPU outside the session's worker (frame process, event loop), share",
             spread([s.outside for s in session], 3),
             "",
         ],
@@ -387,16 +396,16 @@ def run(quick: bool = False) -> dict[str, Any]:
         "rows": rows,
         "notes": (
             f"Default preset ({DEFAULT_PRESET}: ring of 8, WGAN-GP, 3x64 MLPs, batch 256). "
-            f"Rates over {seconds:g} s, {repeats} alternating runs of each; the server is "
+            f"Rates over {seconds:g} s, {repeats} alternating runs of each (in this "
+            f"process: {min(repeats, 7)}); the server is "
             "`gandyn serve` in its own process, the headless Trainer runs in the bench "
-            "process, never both at once. The session's worker trains; its frame builder "
-            "thread makes the frames and evaluations from reading copies of the Trainer, on "
-            "the second core when it is free, so the wall ratio (the target) shows what a "
+            "process, never both at once. The session's worker trains; a frame process "
+            "builds the frames and evaluations from the Trainer's reading states, on the "
+            "second core when it is free, so the wall ratio (the target) shows what a "
             "student sees. What streaming costs in all is the CPU ratio: CPU seconds of the "
-            "whole server process (all threads) against the headless loop's, i.e. the ratio "
-            "when no second core is free; the builder takes a compute slot like a worker, so "
-            "with many sessions it is the CPU ratio that counts. Training still loses a few "
-            "percent of wall time to the builder and the event loop holding the GIL. "
+            "whole server (all threads and the frame process) against the headless loop's, "
+            "i.e. the ratio when no second core is free; a build takes a compute slot like "
+            "a worker, so with many sessions it is the CPU ratio that counts. "
             "A frame's CPU is almost all the engine's snapshot (gan_core.probes); encoding "
             "is the rest. "
             "Frame sizes include the JSON header; q16 unless "

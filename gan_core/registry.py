@@ -57,10 +57,14 @@ class Registry(Generic[T]):
         return iter(self._entries.values())
 
 
+LOADED_PLUGINS: list[Path] = []  # every plug-in file loaded so far, in order
+
+
 def load_plugin(path: str | Path) -> None:
     """Import a plug-in file by path so that its decorators register their entries.
 
-    Only files the operator names are ever loaded; nothing comes from the network.
+    Only files the operator names are ever loaded; nothing comes from the network. The file
+    is added to LOADED_PLUGINS (a frame process loads them too).
     """
     path = Path(path).resolve()
     if not path.is_file():
@@ -72,6 +76,7 @@ def load_plugin(path: str | Path) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    LOADED_PLUGINS.append(path)
 
 
 def describe(cls: type) -> tuple[str, str]:

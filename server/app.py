@@ -33,7 +33,7 @@ from server.protocol import (
     decode,
     parse_command,
 )
-from server.session import Session, SessionRegistry
+from server.session import FRAME_PROCESSES, Session, SessionRegistry
 from server.settings import Settings
 
 log = logging.getLogger("gandyn.app")
@@ -60,6 +60,7 @@ class Health(BaseModel):
     detached: int
     workers: int
     builders: int
+    frame_processes: int
     max_sessions: int
 
 
@@ -152,8 +153,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        FRAME_PROCESSES.start()  # now, so that the first session does not wait for them
         yield
         registry.end_all()
+        FRAME_PROCESSES.close()
 
     app = FastAPI(
         title="gandyn",

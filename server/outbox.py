@@ -55,23 +55,26 @@ class Outbox:
         self.fill(self.reserve_frame(), data)
 
     def reserve_message(self) -> Place:
-        """A place for a message that is still being made."""
+        """A place for a message that is still being made (the sender has nothing new to
+        send until it is filled, so it is not woken)."""
         place = Place()
-        self._append(place)
+        with self._lock:
+            self._items.append(place)
         return place
 
     def reserve_frame(self) -> Place:
         """A place for a frame that is still being built; an older frame not yet sent is
-        dropped (latest frame wins)."""
+        dropped (latest frame wins), and the sender woken to look past it."""
         place = Place()
         with self._lock:
-            if self._frame is not None:
-                old = self._frame
+            old = self._frame
+            if old is not None:
                 self._items = deque(item for item in self._items if item is not old)
                 self.frames_replaced += 1
             self._frame = place
             self._items.append(place)
-        self._notify()
+        if old is not None:
+            self._notify()
         return place
 
     def fill(self, place: Place, item: Item | None) -> None:
@@ -81,11 +84,8 @@ class Outbox:
         self._notify()
 
     def close(self, code: int, reason: str) -> None:
-        self._append(Close(code, reason))
-
-    def _append(self, item: Place | Close) -> None:
         with self._lock:
-            self._items.append(item)
+            self._items.append(Close(code, reason))
         self._notify()
 
     def _notify(self) -> None:

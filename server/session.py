@@ -3,10 +3,10 @@
 Threads: the event loop only parses commands and writes sockets. Each Session has one
 worker thread (torch.set_num_threads(1)) that owns its Trainer and all of its state; the
 loop talks to it through an inbox queue, and it answers through an Outbox that the
-connection's sender task drains. Frames and evaluations are built from reading copies of
-the Trainer by the session's FrameBuilder thread (server.frames), so training goes on
-meanwhile. Everything a session produces is delivered in the order the worker asked for it;
-an unsent frame is replaced by a newer one (latest frame wins), JSON messages never are.
+connection's sender task drains. Frames and evaluations are built from the Trainer's
+ReadingState in a frame process (server.frames), so training goes on meanwhile. Everything
+a session produces is delivered in the order the worker asked for it; an unsent frame is
+replaced by a newer one (latest frame wins), JSON messages never are.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import torch
 
 from gan_core import ConfigError, TrainConfig, Trainer, validate_config
 from gan_core.config import merge
-from server.frames import BUILDER_PREFIX, EvaluationJob, FrameBuilder, FrameJob
+from server.frames import EvaluationJob, FrameBuilder, FrameJob, FrameProcesses
 from server.outbox import Outbox
 from server.presets import DEFAULT_PRESET, PRESETS
 from server.protocol import (
@@ -99,6 +99,9 @@ class FairSlots:
 # At most one session computes per core: more threads would only fight over the GIL between
 # small torch ops and get less done in total (bench/RESULTS.md, concurrency).
 COMPUTE_SLOTS = FairSlots(os.cpu_count() or 1)
+# Frames are built in other processes (server.frames): one per 4 cores (at least one) keeps
+# up with 30 frames/s for every session the cores can train, at about 200 MiB each.
+FRAME_PROCESSES = FrameProcesses(max(1, (os.cpu_count() or 1) // 4), COMPUTE_SLOTS)
 
 
 def new_session_id() -> str:
@@ -154,7 +157,7 @@ class Session:
         self._sec_per_iter = 0.01
         self._next_eval_at = 0.0
         self._eval_iteration = -1
-        self._evaluating = False  # the builder has an evaluation to make
+        self._evaluating = False  # the frame process has an evaluation to make
         self._evaluation_seconds = 0.0  # how long the last one took
         self._halt_reported = False
         self._after: list[Message] = []
@@ -177,8 +180,7 @@ class Session:
         self._inbox.put(("reject", error))
 
     def stop(self) -> None:
-        """End the worker and its frame builder; both are gone within CHUNK_SECONDS plus one
-        snapshot or evaluation."""
+        """End the worker (gone within CHUNK_SECONDS) and its FrameBuilder."""
         self._stop.set()
         self._inbox.put(("stop",))
 
@@ -193,10 +195,8 @@ class Session:
             self._refuse_attach(error)
             return
         self._reset_config = self.trainer.config
-        self._builder = FrameBuilder(
-            self.id[:8],
-            COMPUTE_SLOTS,
-            on_error=lambda error: self._inbox.put(("failed", error)),
+        self._builder = FRAME_PROCESSES.builder(
+            on_error=lambda reason: self._inbox.put(("failed", reason)),
             on_evaluated=lambda seconds: self._inbox.put(("evaluated", seconds)),
         )
         try:
@@ -209,7 +209,7 @@ class Session:
                     log.exception("session %s failed", self.id)
                     self._failed(f"the server failed: {error!r}; paused")
         finally:
-            self._builder.stop(timeout=IDLE_WAIT)
+            self._builder.stop()
 
     def _failed(self, message: str) -> None:
         """Pause and say what failed (a bug, or a plug-in that fails on a probe)."""
@@ -261,12 +261,13 @@ class Session:
             self._send(error_reply(item[1], self.version))
         elif kind == "attach":
             self._attach(item[1], item[2])
-        elif kind == "evaluated":  # the frame builder's
+        elif kind == "evaluated":  # from the FrameBuilder
             self._evaluating, self._evaluation_seconds = False, item[1]
-        elif kind == "failed":  # the frame builder's
+        elif kind == "failed":  # from the FrameBuilder
             self._failed(
-                f"the frame or metrics could not be made: {item[1]!r}; paused. A plug-in "
-                "loss or regularizer may fail outside training: change it, or reset"
+                f"the frame or metrics could not be made ({item[1]}); paused. Press play to "
+                "go on; if it happens again, a plug-in loss or regularizer may fail outside "
+                "training: change it, or reset"
             )
         elif kind == "detach":
             self._resume_playing = self.playing
@@ -386,9 +387,9 @@ class Session:
             part=self._part,
         )
         self._seq += 1
-        self._builder.frame(
+        self._builder.build(
             FrameJob(
-                reader=self._builder.reading_copy(self.trainer),
+                state=self.trainer.reading_state(),
                 header=header,
                 view=self.view,
                 trails_epoch=self._trails_epoch,
@@ -410,9 +411,9 @@ class Session:
         self._next_eval_at = now + min(max(EVAL_INTERVAL, spacing), EVAL_MAX_INTERVAL)
         self._evaluating = True
         self._eval_iteration = self.trainer.iteration
-        self._builder.evaluate(
+        self._builder.build(
             EvaluationJob(
-                reader=self._builder.reading_copy(self.trainer),
+                state=self.trainer.reading_state(),
                 version=self.version,
                 samples=self.settings.evaluate_samples,
                 outbox=self.outbox,
@@ -658,7 +659,7 @@ class SessionRegistry:
             "sessions": len(self._sessions),
             "detached": len(self._sessions) - len(self._owners),
             "workers": thread_count(THREAD_PREFIX),
-            "builders": thread_count(BUILDER_PREFIX),
+            **FRAME_PROCESSES.stats(),
             "max_sessions": self.settings.max_sessions,
         }
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
+import signal
 import socket
 import threading
 import time
@@ -22,7 +24,16 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 import torch
-from conftest import SMALL, Client, Frame, ServerFactory, ServerProcess, get_json, wait_until
+from conftest import (
+    SMALL,
+    Client,
+    Frame,
+    ServerFactory,
+    ServerProcess,
+    frame_process_pids,
+    get_json,
+    wait_until,
+)
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -140,6 +151,10 @@ def idle(url: str) -> bool:
     return state["sessions"] == state["workers"] == state["builders"] == 0
 
 
+def frame_process_rss(server: ServerProcess) -> int:
+    return sum(rss_bytes(pid) for pid in frame_process_pids(server.process.pid))
+
+
 def frames_within(client: Client, seconds: float) -> int:
     """Frames received in a wall-clock window (sleeping past a window is measurement)."""
     count, end = 0, time.monotonic() + seconds
@@ -188,6 +203,7 @@ def test_100_connect_drop_cycles_leave_no_worker_and_no_memory_behind(
         one_cycle(connect_ws, url, cycle)
     wait_until(lambda: idle(url), 10, "the warm-up sessions are gone")
     before = rss_bytes(server.process.pid)
+    frames_before = frame_process_rss(server)
     for cycle in range(100):
         one_cycle(connect_ws, url, cycle)
     wait_until(lambda: idle(url), 10, "every session and worker is gone")
@@ -198,6 +214,44 @@ def test_100_connect_drop_cycles_leave_no_worker_and_no_memory_behind(
     # Tolerance 40 MiB: after the warm-up RSS is flat within ~20 MiB over 350 cycles here
     # (glibc keeps the arenas of finished threads mapped), so 40 MiB means a real leak.
     assert after - before < 40 * MIB, f"RSS {before / MIB:.0f} -> {after / MIB:.0f} MiB"
+    frames_after = frame_process_rss(server)  # it forgets each session's follower and trails
+    assert frames_after - frames_before < 40 * MIB, (
+        f"frame process RSS {frames_before / MIB:.0f} -> {frames_after / MIB:.0f} MiB"
+    )
+
+
+def test_a_frame_process_that_dies_is_started_again_and_the_session_goes_on(
+    server_factory: ServerFactory, connect_ws: Connect
+) -> None:
+    """Killed (out of memory, a crash): the server starts another; a session whose frame it
+    was building pauses and says so, the others only miss a frame."""
+    server = server_factory.launch(max_sessions=2, grace=0.3)  # its own: this one is killed
+    client = connect_ws(server.url)
+    client.small()
+    client.ok("pace", fps=60)
+    client.ok("play")
+    client.frame(lambda f: f.header["playing"])
+    [dead] = frame_process_pids(server.process.pid)
+    os.kill(dead, signal.SIGKILL)
+    wait_until(
+        lambda: frame_process_pids(server.process.pid) not in ([], [dead]),
+        30,
+        "another frame process runs",
+    )
+    client.ok("pause")  # whether or not the session paused itself on the error below
+    errors = []
+    ack = client.ok("step")
+    while True:  # the step's frame comes from the new process (a pause's frame may fail)
+        item = client.next(lambda m: isinstance(m, Frame) or m.get("type") == "error", 30)
+        if isinstance(item, Frame):
+            if item.iteration == ack["iteration"]:
+                break
+        else:
+            errors.append(item)
+    for error in errors:  # said only to a session whose frame was being built
+        assert error["code"] == "internal" and "frame process ended" in error["message"]
+        assert "Press play to go on" in error["message"]
+    assert health(server.url)["frame_processes"] == 1
 
 
 HEAVY = {"g_hidden": [256] * 3, "d_hidden": [256] * 3, "batch_size": 512, "d_steps": 5}

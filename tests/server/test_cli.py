@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from conftest import ServerProcess, frame_process_pids, get_json, wait_until
 
 from server.cli import main, serve_parser
 
@@ -57,3 +60,23 @@ def test_bench_only_replaces_its_own_sections_of_the_results() -> None:
         "bench_server": section("bench_server", "new"),
     }
     assert merged.index("## bench_engine") < merged.index("## bench_server")
+
+
+@pytest.mark.parametrize("ending", ["terminate", "kill"])
+def test_the_frame_process_ends_with_the_server(ending: str, tmp_path: Path) -> None:
+    """Stopped (Ctrl-C, SIGTERM) or killed, the server leaves no frame process behind: the
+    frame process returns when its pipe closes."""
+    server = ServerProcess({}, tmp_path / "server.log")
+    assert get_json(server.url + "/api/health")["frame_processes"] == 1  # started with the server
+    [frames] = frame_process_pids(server.process.pid)
+    getattr(server.process, ending)()
+    server.process.wait(timeout=10)
+    wait_until(lambda: ended(frames), 10, "the frame process ended")
+
+
+def ended(pid: int) -> bool:
+    """Gone, or a zombie that nobody has reaped yet (an orphan in a container without init)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

@@ -10,9 +10,8 @@ import threading
 from conftest import SMALL, wait_until
 
 from gan_core import load_plugin
-from server.frames import BUILDER_PREFIX
 from server.outbox import Close, Outbox
-from server.session import FairSlots, Session
+from server.session import FRAME_PROCESSES, FairSlots, Session
 from server.settings import Settings
 
 
@@ -34,7 +33,7 @@ def test_a_session_that_cannot_start_says_why_and_ends() -> None:
 
 
 def test_a_frame_that_cannot_be_built_pauses_the_session_and_says_why(tmp_path) -> None:
-    """A plug-in loss that works in training but fails in the frame builder's probe."""
+    """A plug-in loss that works in training but fails in the frame process's probe."""
     plugin = tmp_path / "probe_fails.py"
     plugin.write_text(
         textwrap.dedent(
@@ -75,7 +74,7 @@ def test_a_frame_that_cannot_be_built_pauses_the_session_and_says_why(tmp_path) 
     session.stop()
     session.thread.join(timeout=2)
     assert not session.thread.is_alive()
-    assert BUILDER_PREFIX + session.id[:8] not in {t.name for t in threading.enumerate()}
+    wait_until(lambda: FRAME_PROCESSES.stats()["builders"] == 0, 2, "the builder is gone")
 
 
 def test_an_unsent_frame_is_replaced_but_messages_are_kept_in_order() -> None:

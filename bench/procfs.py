@@ -1,0 +1,31 @@
+"""What Linux /proc says of the server under benchmark: its child processes (the frame
+processes), and its memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes that process ``pid`` started (any of its threads)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of process ``pid`` and of the processes it started, in MiB."""
+    total = 0.0
+    for process in [pid, *child_pids(pid)]:
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
