@@ -198,6 +198,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     load = os.getloadavg()[0]
     rows, goal = [], {}
     with server() as srv:
+        asyncio.run(level(srv.url, None, 1, warmup, 1.0))  # PyTorch loaded and used everywhere
+        wait_idle(srv.url)
         rss_idle = srv.rss_mib()
         for model, (patch, levels) in MODELS.items():
             baseline: tuple[list[float], list[float]] | None = None

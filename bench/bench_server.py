@@ -44,7 +44,7 @@ from server.frames import FrameBuilder, FrameJob, FrameProcesses
 from server.outbox import Outbox
 from server.presets import DEFAULT_PRESET, PRESETS
 from server.protocol import FrameHeader, ViewOptions, snapshot_frame
-from server.session import EVAL_INTERVAL, EVAL_MAX_INTERVAL, EVAL_SHARE, FairSlots
+from server.session import EVAL_INTERVAL, EVAL_MAX_INTERVAL, EVAL_SHARE
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = PRESETS[DEFAULT_PRESET].config
@@ -215,7 +215,7 @@ def builder_effect(repeats: int, seconds: float) -> list[list[str]]:
     """Rows: frames made in the training thread and by a FrameBuilder, against headless."""
     inline, built = [], []
     with read_outbox() as outbox:
-        processes = FrameProcesses(1, FairSlots(os.cpu_count() or 1))
+        processes = FrameProcesses(1)
         builder = processes.builder(on_error=print, on_evaluated=lambda _: None)
         for _ in range(repeats):
             baseline = headless_rate(seconds).wall
@@ -404,8 +404,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             "second core when it is free, so the wall ratio (the target) shows what a "
             "student sees. What streaming costs in all is the CPU ratio: CPU seconds of the "
             "whole server (all threads and the frame process) against the headless loop's, "
-            "i.e. the ratio when no second core is free; a build takes a compute slot like "
-            "a worker, so with many sessions it is the CPU ratio that counts. "
+            "i.e. the ratio when no second core is free, as with many sessions. "
             "A frame's CPU is almost all the engine's snapshot (gan_core.probes); encoding "
             "is the rest. "
             "Frame sizes include the JSON header; q16 unless "

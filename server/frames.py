@@ -7,9 +7,11 @@ this process it would still slow training, as the two threads pass the GIL back 
 at every small torch operation. So a session's worker only takes the run's ReadingState
 (about 0.03 ms) and a place in its Outbox, and hands both to its FrameBuilder. Each frame
 process has a feeding thread here that sends it one request at a time, sessions in turn,
-and fills the place with the reply. The feeding thread holds a compute slot while its
-process builds, like a worker while it trains, so no more builds and trainings run at
-once than there are cores.
+and fills the place with the reply. It takes no compute slot (server.session): those keep
+threads of this process from fighting over the GIL, and a frame process has its own; the
+operating system shares the cores between it and the training workers. (Taking a slot
+per build made every frame of every session wait a whole round of the workers: 16
+sessions got 0.1 frames/s.)
 
 One frame and one evaluation per session wait at most: a newer frame replaces one not yet
 started (latest frame wins), as the Outbox does for unsent ones. A frame process that dies
@@ -24,7 +26,6 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
@@ -107,9 +108,8 @@ class FrameBuilder:
 class FrameProcess:
     """A frame process and the thread of this process that feeds it."""
 
-    def __init__(self, index: int, slots: AbstractContextManager[None]) -> None:
+    def __init__(self, index: int) -> None:
         self.name = f"{FEEDER_PREFIX}{index}"
-        self._slots = slots
         self._wake = threading.Condition()
         self._pending: dict[FrameBuilder, list[Job]] = {}  # in turn: the first goes next
         self._forgotten: list[int] = []
@@ -199,9 +199,8 @@ class FrameProcess:
             self._connection.send(("plugins", list(LOADED_PLUGINS)))
             self._plugins_sent = len(LOADED_PLUGINS)
         started = time.perf_counter()
-        with self._slots:
-            self._connection.send(job.request(builder.key))
-            reply = self._connection.recv()
+        self._connection.send(job.request(builder.key))
+        reply = self._connection.recv()
         if reply[0] == "built":
             self._done(builder, job, reply[1], started)
         else:
@@ -254,9 +253,8 @@ class FrameProcesses:
     """The frame processes of this server process, started on first use; each session's
     builder goes to the one with the fewest sessions."""
 
-    def __init__(self, count: int, slots: AbstractContextManager[None]) -> None:
+    def __init__(self, count: int) -> None:
         self.count = count
-        self._slots = slots
         self._lock = threading.Lock()
         self._processes: list[FrameProcess] = []
         atexit.register(self.close)  # before multiprocessing's own exit handler kills them
@@ -264,7 +262,7 @@ class FrameProcesses:
     def start(self) -> None:
         with self._lock:
             if not self._processes:
-                self._processes = [FrameProcess(i, self._slots) for i in range(self.count)]
+                self._processes = [FrameProcess(i) for i in range(self.count)]
 
     def builder(
         self, on_error: Callable[[str], None], on_evaluated: Callable[[float], None]

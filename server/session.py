@@ -100,8 +100,8 @@ class FairSlots:
 # small torch ops and get less done in total (bench/RESULTS.md, concurrency).
 COMPUTE_SLOTS = FairSlots(os.cpu_count() or 1)
 # Frames are built in other processes (server.frames): one per 4 cores (at least one) keeps
-# up with 30 frames/s for every session the cores can train, at about 200 MiB each.
-FRAME_PROCESSES = FrameProcesses(max(1, (os.cpu_count() or 1) // 4), COMPUTE_SLOTS)
+# up with 30 frames/s for every session the cores can train, at about 270 MiB each.
+FRAME_PROCESSES = FrameProcesses(max(1, (os.cpu_count() or 1) // 4))
 
 
 def new_session_id() -> str:

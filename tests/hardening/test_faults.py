@@ -254,6 +254,37 @@ def test_a_frame_process_that_dies_is_started_again_and_the_session_goes_on(
     assert health(server.url)["frame_processes"] == 1
 
 
+def test_every_session_of_a_full_server_gets_frames(
+    server: ServerProcess, connect_ws: Connect
+) -> None:
+    """Twelve sessions playing on two cores share the frame process: none is starved.
+    (When a build waited for a compute slot, each frame of each session waited a whole
+    round of the workers: 16 sessions got 0.1 frames/s.)"""
+    url = server.url
+    wait_until(lambda: idle(url), 10, "the server is idle")
+    clients = [connect_ws(url) for _ in range(12)]
+    for client in clients:
+        client.ok("pace", fps=30)
+        client.ok("play")
+    for client in clients:
+        client.frame(lambda f: f.header["playing"], timeout=30)
+    counts = [0] * len(clients)
+
+    def count(i: int) -> None:
+        counts[i] = frames_within(clients[i], 4.0)
+
+    readers = [threading.Thread(target=count, args=(i,)) for i in range(len(clients))]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    # At 30 frames/s asked, 2 cores shared by 12 default sessions give each about 8 (bench/
+    # RESULTS.md, concurrency); 1 frame/s is far below that and far above starvation.
+    assert min(counts) >= 4, counts
+    for client in clients:
+        client.end()
+
+
 HEAVY = {"g_hidden": [256] * 3, "d_hidden": [256] * 3, "batch_size": 512, "d_steps": 5}
 
 
