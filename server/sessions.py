@@ -164,9 +164,9 @@ class SessionRegistry:
             new.sessions.add(session.id)
             epoch = session.epoch if session.owner is not None else None
             if session.saved is None or session.meta is None:
-                new.send(("open", session.id, session.preset))
+                new.send(("open", session.id, session.preset, why))
                 if epoch is not None:
-                    new.send(("attach", session.id, False, epoch))
+                    new.send(("attach", session.id, True, epoch))
             else:
                 new.send(("restore", session.id, session.saved, session.meta, why, epoch))
 

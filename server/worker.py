@@ -10,7 +10,7 @@ it reads its pipe, so a command waits for at most one turn. A config whose one i
 too heavy for a turn is refused (server.protocol.check_config_limits), so no turn is long.
 
 Messages from the web process (server.channel framing):
-- ``("open", sid, preset)``: a new session at a preset (its warm-up runs as a job);
+- ``("open", sid, preset[, why])``: a new session at a preset (its warm-up runs as a job);
 - ``("restore", sid, saved, meta, why, epoch)``: a session rebuilt from its last checkpoint
   (``epoch`` None: no connection owns it);
 - ``("attach", sid, resumed, epoch)`` / ``("detach", sid)``: connection number ``epoch``
@@ -20,9 +20,9 @@ Messages from the web process (server.channel framing):
 - ``("end", sid)``: forget the session.
 
 Messages to it: ``("ready", pid)``; ``("out", sid, epoch, text or frame)``;
-``("close", sid, epoch, code, reason)`` (epoch None: whichever connection owns it); ``("ended", sid)`` (it ended itself); ``("checkpoint", sid,
-saved, meta)`` (at most every CHECKPOINT_SECONDS while it changes); ``("load", stats)``
-once a second.
+``("close", sid, epoch, code, reason)`` (epoch None: whichever connection owns it);
+``("ended", sid)`` (it ended itself); ``("checkpoint", sid, saved, meta)`` (at most every
+CHECKPOINT_SECONDS while it changes); ``("load", None, stats)`` once a second.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ EVAL_SHARE = 0.05  # taking at most 5 % of a session's time when that allows the
 EVAL_MAX_INTERVAL = 2.0  # and at least every 2 s while the run changes
 FRAME_SHARE = 0.5  # a session's frames take at most half of the wall clock (adaptive fps)
 CHECKPOINT_SECONDS = 5.0  # a session changed since its last checkpoint sends one this often
+FIRST_CHECKPOINT_SECONDS = 0.5  # and its first this soon after it starts
 LOAD_SECONDS = 1.0
 IDLE_WAIT = 1.0
 
@@ -155,6 +156,7 @@ class WorkerSession:
         self._eval_seconds = 0.0
         self._halt_reported = False
         self.changed = True  # since the last checkpoint
+        self.checkpoint_at = time.monotonic() + FIRST_CHECKPOINT_SECONDS
         self._after: list[Message] = []
 
     # ----- what the worker asks -----------------------------------------------------------
@@ -263,22 +265,20 @@ class WorkerSession:
         self.pace = PaceOptions(**meta["pace"])
         self._seq = meta["seq"]
         self.restart_trails()
-        self._restoring = why
+        self._restoring = (
+            f"{why}; this session was rebuilt from its last checkpoint, at iteration "
+            f"{self.trainer.iteration} (at most {CHECKPOINT_SECONDS:g} s of training before "
+            "it was lost, and the replies to commands sent meanwhile), and is paused: press "
+            "play to go on"
+        )
 
     def tell_restored(self) -> None:
-        """After a rebuild, the first attach says what happened instead of a hello."""
-        why, self._restoring = self._restoring, None
-        iteration = self.trainer.iteration
-        self.send(
-            Restored(
-                version=self.version,
-                iteration=iteration,
-                message=f"{why}; this session was rebuilt from its last checkpoint, at "
-                f"iteration {iteration} (at most {CHECKPOINT_SECONDS:g} s of training "
-                "before it was lost, and replies to commands sent meanwhile), and is paused: "
-                "press play to go on",
+        """After a rebuild, say what happened (once, to the first connection)."""
+        message, self._restoring = self._restoring, None
+        if message is not None:
+            self.send(
+                Restored(version=self.version, iteration=self.trainer.iteration, message=message)
             )
-        )
         self._frame_due = True
 
     def meta(self) -> dict[str, Any]:
@@ -466,6 +466,12 @@ class WorkerSession:
             self._acknowledge(command, extras)
 
     def _acknowledge(self, command: Command, extras: dict[str, Any]) -> None:
+        if isinstance(command, Reset):  # a new run: its first checkpoint before the ack
+            self.worker.checkpoint(self)
+        elif isinstance(command, Update):
+            self.checkpoint_at = min(
+                self.checkpoint_at, time.monotonic() + FIRST_CHECKPOINT_SECONDS
+            )
         self.send(
             Ack(
                 id=command.id,
@@ -665,7 +671,6 @@ class Worker:
         self.sessions: dict[str, WorkerSession] = {}
         self._busy = 0.0
         self._load_at = time.monotonic() + LOAD_SECONDS
-        self._checkpoint_at = time.monotonic() + CHECKPOINT_SECONDS
 
     def send(self, message: tuple[Any, ...]) -> None:
         send(self.connection, message)
@@ -729,7 +734,9 @@ class Worker:
         elif kind == "end":
             self.sessions.pop(sid, None)
 
-    def _open(self, sid: str, preset: str | None) -> None:
+    def _open(self, sid: str, preset: str | None, why: str | None = None) -> None:
+        """A new session at ``preset``; ``why``: it is the rebuild of one that had no
+        checkpoint yet, whose worker died (said after its hello)."""
         name = preset if preset in PRESETS else DEFAULT_PRESET
         try:
             trainer = Trainer(PRESETS[name].config)
@@ -738,6 +745,11 @@ class Worker:
             self._refuse(sid, f"the session could not start: {error}; try another preset")
             return
         session = self.sessions[sid] = WorkerSession(self, sid, trainer, name)
+        if why is not None:
+            session._restoring = (
+                f"{why}; this session had no checkpoint yet and was started again from its "
+                "preset, paused: press play to go on"
+            )
         session.warm_up()
 
     def _restore(
@@ -763,17 +775,16 @@ class Worker:
         self.send(("close", session.id, session.epoch, 1000, reason))
         self.send(("ended", session.id))
 
-    def _checkpoint(self, session: WorkerSession) -> None:
+    def checkpoint(self, session: WorkerSession) -> None:
         session.changed = False
+        session.checkpoint_at = time.monotonic() + CHECKPOINT_SECONDS
         self.send(("checkpoint", session.id, session.trainer.save(), session.meta()))
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
-        if now >= self._checkpoint_at:
-            self._checkpoint_at = now + CHECKPOINT_SECONDS
-            for session in list(self.sessions.values()):
-                if session.changed and session.job is None:
-                    self._checkpoint(session)
+        for session in list(self.sessions.values()):
+            if now >= session.checkpoint_at and session.changed and session.job is None:
+                self.checkpoint(session)
         if now >= self._load_at:
             elapsed = now - self._load_at + LOAD_SECONDS
             sessions = self.sessions.values()
