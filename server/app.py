@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from gan_core import LOSSES, REGULARIZERS, TrainConfig
 from gan_core.config import RESET_ONLY
-from server.outbox import Close, Outbox
+from server.outbox import NOT_READING, Close, Outbox
 from server.presets import PRESETS, TryNext
 from server.protocol import (
     PROTOCOL_VERSION,
@@ -52,6 +52,7 @@ def package_version() -> str:
 
 
 VERSION = package_version()
+CLOSE_SECONDS = 2.0  # for a close frame to a client that does not read
 
 
 class WorkerHealth(BaseModel):
@@ -263,7 +264,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
             return
         await websocket.accept()
-        outbox = Outbox()
+        outbox = Outbox(settings.max_unread_bytes)
         client = websocket.client.host if websocket.client else "unknown"
         try:
             opened = registry.open(session, preset, client, outbox)
@@ -302,6 +303,9 @@ async def serve_connection(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         registry.release(session, outbox)
+    if outbox.not_reading.is_set():  # the close frame waits behind what the client left
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(NOT_READING, outbox.reason), CLOSE_SECONDS)
 
 
 async def send_outbox(websocket: WebSocket, outbox: Outbox) -> None:

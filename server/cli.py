@@ -71,6 +71,13 @@ def serve_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a dropped connection may come back to its session (default 60)",
     )
+    parser.add_argument(
+        "--max-unread-mib",
+        type=float,
+        default=8.0,
+        metavar="MIB",
+        help="replies a client may leave unread before it is dropped (default 8)",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn's log level")
     return parser
 
@@ -84,6 +91,9 @@ def serve(argv: list[str]) -> int:
             flag = "--" + name.replace("_", "-")
             print(f"gandyn serve: {flag} must be from 1 to 4096, got {value}", file=sys.stderr)
             return 2
+    if not 0.01 <= args.max_unread_mib <= 1024:
+        print("gandyn serve: --max-unread-mib must be from 0.01 to 1024", file=sys.stderr)
+        return 2
     import uvicorn
 
     from gan_core import load_plugin
@@ -111,6 +121,7 @@ def serve(argv: list[str]) -> int:
         max_sessions_per_client=args.max_sessions_per_client or 0,
         allowed_origins=tuple(args.allow_origin),
         grace_seconds=args.grace,
+        max_unread_bytes=int(args.max_unread_mib * 2**20),
     )
     raise_file_limit()
     config = uvicorn.Config(

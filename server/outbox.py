@@ -3,9 +3,11 @@
 Messages come finished from the session's worker process, in the order it made them, and
 leave in that order. At most one frame waits unsent: a newer frame takes the end of the
 queue and the older one is dropped (latest frame wins). JSON messages are never dropped;
-they are bounded instead: a client that leaves more than MAX_TEXT_BYTES of them unread is
+they are bounded instead: a client that leaves more than ``max_text_bytes`` of them unread is
 not reading, and its connection is closed with 4008 (docs/protocol.md §9) rather than
-buffered without limit. Its session is kept for the grace period, as after any drop.
+buffered without limit. The bound is Settings.max_unread_bytes (8 MiB; the largest reply is
+an export of at most MAX_COMMANDS log entries of a few hundred bytes, about 2 MiB). Its
+session is kept for the grace period, as after any drop.
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ from collections import deque
 from dataclasses import dataclass
 
 Item = str | bytes
-# Unread JSON per connection. The largest reply is an export: at most MAX_COMMANDS log
-# entries of a few hundred bytes each (gan_core.trainer), about 2 MiB.
-MAX_TEXT_BYTES = 8 * 1024 * 1024
 NOT_READING = 4008
 
 
@@ -32,7 +31,7 @@ class Close:
 class Outbox:
     """What a session sends to one websocket, in order; at most one unsent frame at a time."""
 
-    def __init__(self, max_text_bytes: int = MAX_TEXT_BYTES) -> None:
+    def __init__(self, max_text_bytes: int) -> None:
         self._items: deque[Item | Close] = deque()
         self._frame: bytes | None = None
         self._text_bytes = 0
@@ -40,6 +39,7 @@ class Outbox:
         self._ready = asyncio.Event()
         self.not_reading = asyncio.Event()  # set on overflow: the sender may be stuck
         self.closed = False
+        self.reason = ""
         self.frames_replaced = 0
 
     def put(self, item: Item) -> None:
@@ -70,7 +70,8 @@ class Outbox:
         self._items.clear()
         self._frame, self._text_bytes = None, 0
         mib = self._max_text_bytes / 2**20
-        self.close(NOT_READING, f"more than {mib:g} MiB of replies unread; reconnect to resume")
+        self.reason = f"more than {mib:g} MiB of replies unread; reconnect to resume"
+        self.close(NOT_READING, self.reason)
         self.not_reading.set()
 
     async def get(self) -> Item | Close:
