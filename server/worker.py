@@ -669,11 +669,16 @@ class Worker:
         self.connection = connection
         self.settings = settings
         self.sessions: dict[str, WorkerSession] = {}
+        self.gone = False  # the web process closed its end
         self._busy = 0.0
         self._load_at = time.monotonic() + LOAD_SECONDS
 
     def send(self, message: tuple[Any, ...]) -> None:
-        send(self.connection, message)
+        """To the web process; if it is gone, the loop ends after this turn."""
+        try:
+            send(self.connection, message)
+        except OSError:
+            self.gone = True
 
     def run(self) -> None:
         self.send(("ready", os.getpid()))
@@ -700,6 +705,8 @@ class Worker:
 
     def _read(self, timeout: float) -> bool:
         """Handle what the web process sent; False when it is gone."""
+        if self.gone:
+            return False
         try:
             while self.connection.poll(timeout):
                 timeout = 0
