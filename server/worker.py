@@ -176,15 +176,18 @@ class WorkerSession:
         due = self._next_eval_at if self._evaluation_wanted() else math.inf
         return min(self._next_frame_at, due) if self.playing else due
 
-    def turn(self, budget: float) -> None:
-        """One bounded slice of work."""
+    def turn(self, budget: float, shared: bool) -> None:
+        """One bounded slice of work: about ``budget`` seconds of training. ``shared``: other
+        sessions wait for this worker, so the turn trains for its whole budget (the next
+        frame comes at the next turn: turns of equal length are what makes it fair); alone,
+        it stops at its frame clock."""
         try:
             if self.job is not None:
                 if self._frame_due and self.job.cuttable:  # the last step's, before the next
                     self._send_frame()
                 self._run_job(budget)
             else:
-                self._play(budget)
+                self._play(budget, shared)
             self._maybe_evaluate()
         except Exception as error:  # a bug, or a plug-in failing in a probe: say so, pause
             log.exception("session %s failed", self.id)
@@ -202,7 +205,7 @@ class WorkerSession:
                 )
             )
 
-    def _play(self, budget: float) -> None:
+    def _play(self, budget: float, shared: bool) -> None:
         now = time.monotonic()
         on_clock = self.playing and now >= self._next_frame_at and self._steps_left(now) == 0
         if on_clock or self._frame_due:
@@ -210,7 +213,8 @@ class WorkerSession:
             if on_clock:
                 self._schedule_frame(after=self._next_frame_at)
         if self.playing and self._steps_left(time.monotonic()) > 0:
-            room = max(0.0, min(self._next_frame_at - time.monotonic(), budget))
+            until_frame = self._next_frame_at - time.monotonic()
+            room = budget if shared else max(0.0, min(until_frame, budget))
             n = int(min(self._steps_left(now), max(1, room / self._sec_per_iter)))
             self._steps_since_frame += self._train(n, "both", room)
 
@@ -690,7 +694,7 @@ class Worker:
                 if session.id not in self.sessions:
                     continue  # ended by a command read between two turns
                 start = time.perf_counter()
-                session.turn(budget)
+                session.turn(budget, shared=len(waiting) > 1)
                 self._busy += time.perf_counter() - start
                 if not self._read(0):
                     return
