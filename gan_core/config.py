@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gan_core.losses import LOSSES
 from gan_core.regularizers import REGULARIZERS
@@ -137,6 +145,25 @@ class TrainConfig(Strict):
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; allowed: {allowed(LOSSES)}")
         return loss
+
+    @field_validator("regularizers")
+    @classmethod
+    def _fit_the_loss(
+        cls, regularizers: list[RegularizerConfig], info: ValidationInfo
+    ) -> list[RegularizerConfig]:
+        """Regularizers that need a logistic loss (label smoothing) with a logistic loss."""
+        loss = info.data.get("loss")  # absent when the loss itself was refused
+        if loss is None or LOSSES.get(loss).shows_probability:
+            return regularizers
+        for i, reg in enumerate(regularizers):
+            if REGULARIZERS.get(reg.kind).logistic_only:
+                logistic = ", ".join(spec.name for spec in LOSSES if spec.shows_probability)
+                raise ValueError(
+                    f"{reg.kind} (regularizers.{i}) sets the BCE target of a logistic D, and "
+                    f"loss {loss!r} has none (with wgan or rsgan it would drive D without "
+                    f"bound); use a logistic loss ({logistic}) or remove {reg.kind}"
+                )
+        return regularizers
 
     @property
     def dim(self) -> int:

@@ -8,6 +8,8 @@ A regularizer is a class with any of four optional hooks, each receiving its set
   in D and G steps alike).
 - ``constrain(D, s)``: called after every D optimizer step (e.g. clipping).
 - ``spectral_norm = True``: D's linear layers divide their weight by its spectral norm.
+- ``logistic_only = True``: it only means something for a logistic loss (a BCE on
+  sigmoid(D), the losses with ``shows_probability``); TrainConfig refuses it with others.
 
 Gradient norms are per sample: ||grad_x D(x_i)||, one per row of the batch.
 """
@@ -46,6 +48,7 @@ class Regularizer:
     perturb: Callable[..., Tensor] | None
     constrain: Callable[..., None] | None
     spectral_norm: bool
+    logistic_only: bool = False
 
 
 REGULARIZERS: Registry[Regularizer] = Registry("regularizer")
@@ -80,6 +83,7 @@ def register_regularizer(
                 perturb=getattr(cls, "perturb", None),
                 constrain=getattr(cls, "constrain", None),
                 spectral_norm=getattr(cls, "spectral_norm", False),
+                logistic_only=getattr(cls, "logistic_only", False),
             ),
         )
         return cls
@@ -232,7 +236,11 @@ class LabelSmoothing:
     """One-sided label smoothing (Salimans et al. 2016): real targets 1 - alpha, for logistic D.
 
     BCE(D(x), 1 - alpha) = softplus(-D(x)) + alpha * D(x), so the penalty is alpha * E[D(x)]
+    (logistic losses only: with wgan or rsgan D's level is free and alpha * E[D(x)] drives it
+    down without bound, mean D(real) about -1000 after 1000 iterations of ring8)
     """
+
+    logistic_only = True
 
     def penalty(d: Critic, real: Tensor, fake: Tensor, s: Any, rng: torch.Generator) -> Tensor:
         return s.weight * d(real).mean()
