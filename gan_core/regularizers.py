@@ -193,7 +193,8 @@ class Dragan:
 class SpectralNorm:
     """Spectral normalisation (Miyato et al. 2018): every linear layer of D has norm sigma.
 
-    W_SN = sigma * W / sigma_max(W),  sigma_max by one power iteration per training step
+    W_SN = sigma * W / sigma_max(W),  sigma_max by one power iteration per training-mode
+    forward pass of D, from the top singular vector when it is switched on
     """
 
     spectral_norm = True

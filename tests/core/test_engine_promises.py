@@ -4,8 +4,10 @@ spectral norm right at once, the drawn optimal D of a narrow G, DRAGAN's perturb
 from __future__ import annotations
 
 import pytest
+import torch
 
 from gan_core import ConfigError, Trainer, validate_config
+from gan_core.models import SNLinear
 
 SMALL = {"g_hidden": [32, 32], "d_hidden": [64, 64, 64], "batch_size": 64}
 
@@ -24,3 +26,42 @@ def test_label_smoothing_is_refused_when_the_loss_is_switched_live():
     with pytest.raises(ConfigError, match="'wgan' has none"):
         tr.update({"loss": "wgan"})
     assert tr.config.loss == "minimax"
+
+
+def layer_norms(tr: Trainer) -> list[float]:
+    """The spectral norm of every layer's weight as D uses it (eval mode: u as it is)."""
+    tr.D.eval()
+    with torch.no_grad():
+        norms = [
+            float(torch.linalg.matrix_norm(layer.normalised_weight(), ord=2))
+            for layer in tr.D.modules()
+            if isinstance(layer, SNLinear)
+        ]
+    tr.D.train()
+    return norms
+
+
+def max_slope(tr: Trainer) -> float:
+    """The largest ||grad_x D|| over the plotted grid."""
+    grid = tr.snapshot({"grid": 64, "field": 16})
+    lo, hi = grid["extent"]
+    axis = torch.linspace(lo, hi, 64)
+    x = torch.cartesian_prod(axis, axis).requires_grad_(True)
+    (slope,) = torch.autograd.grad(tr.D(x).sum(), x)
+    return float(slope.norm(dim=1).max())
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0])
+def test_spectral_norm_holds_right_after_it_is_switched_on(sigma):
+    tr = Trainer({**SMALL, "loss": "nonsaturating", "regularizers": []})
+    tr.step(200)  # the weights move away from the power iteration's starting vector
+    tr.update({"regularizers": [{"kind": "spectral_norm", "weight": sigma}]})
+    norms = layer_norms(tr)  # 13.9, 2.4, 5.9, 1.0 (product 198) before the fix, for sigma 1
+    assert max(abs(n - sigma) for n in norms) < 1e-3 * sigma
+    assert max_slope(tr) <= sigma ** len(norms) * 1.001
+
+
+def test_spectral_norm_holds_at_initialisation():
+    tr = Trainer({**SMALL, "loss": "nonsaturating", "regularizers": [{"kind": "spectral_norm"}]})
+    assert max(abs(n - 1.0) for n in layer_norms(tr)) < 1e-3  # product 17.8 before the fix
+    assert max_slope(tr) <= 1.001
