@@ -185,10 +185,15 @@ def manifold(trainer: Trainer, m: int) -> Tensor:
         return trainer.G(z).reshape(m, m, 2)
 
 
+KDE_MIN_BANDWIDTH = 1e-6  # only so that a point mass (std 0) does not divide by zero
+
+
 def kde(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Gaussian kernel density estimate with Scott's bandwidth (floored for point masses)."""
+    """Gaussian kernel density estimate at xs with Scott's bandwidth 1.06 std n^(-1/5): it
+    follows the samples' spread, however narrow (a floor tied to the axis would flatten a
+    narrow G and so p_r / (p_r + p_g))."""
     n = len(samples)
-    h = max(1.06 * float(samples.std()) * n ** (-1 / 5), 0.02 * float(xs[-1] - xs[0]))
+    h = max(1.06 * float(samples.std()) * n ** (-1 / 5), KDE_MIN_BANDWIDTH)
     z = (xs[:, None] - samples[None, :]) / h
     return np.exp(-0.5 * z**2).sum(axis=1) / (n * h * np.sqrt(2 * np.pi))
 

@@ -3,11 +3,14 @@ spectral norm right at once, the drawn optimal D of a narrow G, DRAGAN's perturb
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from scipy.stats import norm
 
 from gan_core import ConfigError, Trainer, validate_config
 from gan_core.models import SNLinear
+from gan_core.probes import kde
 
 SMALL = {"g_hidden": [32, 32], "d_hidden": [64, 64, 64], "batch_size": 64}
 
@@ -65,3 +68,15 @@ def test_spectral_norm_holds_at_initialisation():
     tr = Trainer({**SMALL, "loss": "nonsaturating", "regularizers": [{"kind": "spectral_norm"}]})
     assert max(abs(n - 1.0) for n in layer_norms(tr)) < 1e-3  # product 17.8 before the fix
     assert max_slope(tr) <= 1.001
+
+
+def test_optimal_discriminator_of_a_narrow_generator_matches_the_closed_form():
+    """D* = p_r / (p_r + p_g) for real N(0.5, 0.05) and fakes from N(0.5, 0.01): the KDE of
+    2000 fakes must not be widened by a floor tied to the axis (2 % of it: off by 0.90)."""
+    xs = np.linspace(-2.0, 2.0, 200)
+    fakes = np.random.default_rng(0).normal(0.5, 0.01, 2000)
+    xs = xs[np.abs(xs - 0.5) < 0.15]  # within 3 real stds (further out both densities underflow)
+    p_r = norm.pdf(xs, 0.5, 0.05)
+    exact = p_r / (p_r + norm.pdf(xs, 0.5, 0.01))
+    drawn = p_r / (p_r + kde(fakes, xs))
+    assert np.abs(drawn - exact).max() < 0.1
