@@ -170,22 +170,35 @@ class R2:
 
 class DraganParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    spread: float = Field(0.5, ge=0.0, le=10.0, description="C: perturbation scale in stds of x")
+    spread: float = Field(
+        0.5, ge=0.0, le=10.0, description="C: perturbation scale, in stds of the real batch"
+    )
+
+
+def dragan_points(real: Tensor, spread: float, rng: torch.Generator) -> Tensor:
+    """x + alpha (x_p - x),  x_p = x + delta,  delta = C * std(x) * eps,  eps ~ N(0, I),
+    alpha ~ U[0, 1] per sample; std(x) is one number, over every coordinate of the batch."""
+    std = real.std() if real.numel() > 1 else torch.ones(())
+    delta = spread * std * torch.randn(real.shape, generator=rng)
+    alpha = torch.rand(real.shape[0], 1, generator=rng)
+    return real + alpha * delta
 
 
 @register_regularizer(
-    "dragan", weight=1.0, weight_range=(0.0, 1000.0), weight_name="lambda", params=DraganParams
+    "dragan", weight=10.0, weight_range=(0.0, 1000.0), weight_name="lambda", params=DraganParams
 )
 class Dragan:
-    """DRAGAN (Kodali et al. 2017): gradient penalty around perturbed real samples.
+    """DRAGAN (Kodali et al. 2017): gradient penalty in a neighbourhood of the real samples.
 
-    lambda * E[(||grad D(x + delta)|| - 1)^2],  delta = C * std(x) * u,  u ~ U[0, 1]^d
+    lambda * E[(||grad D(x_hat)|| - 1)^2],  x_hat = x + alpha * delta,  delta = C * std(x) * eps,
+    eps ~ N(0, I) (the paper's delta ~ N(0, cI), zero mean),  alpha ~ U[0, 1],  C = 0.5,
+    lambda = 10. The global std(x), C = 0.5, lambda = 10 and the interpolation alpha come from
+    the official code (github.com/kodalinaveen3/DRAGAN, DRAGAN.ipynb), whose perturbation is
+    0.5 * std(x) * U[0, 1), one-sided; this one is symmetric, as the paper writes.
     """
 
     def penalty(d: Critic, real: Tensor, fake: Tensor, s: Any, rng: torch.Generator) -> Tensor:
-        u = torch.rand(real.shape, generator=rng)
-        spread = real.std(dim=0, keepdim=True) if real.shape[0] > 1 else torch.ones(1)
-        norms = gradient_norm(d, real + s.spread * spread * u)
+        norms = gradient_norm(d, dragan_points(real, s.spread, rng))
         return s.weight * (norms - 1).pow(2).mean()
 
 

@@ -11,6 +11,7 @@ from scipy.stats import norm
 from gan_core import ConfigError, Trainer, validate_config
 from gan_core.models import SNLinear
 from gan_core.probes import kde
+from gan_core.regularizers import dragan_points
 
 SMALL = {"g_hidden": [32, 32], "d_hidden": [64, 64, 64], "batch_size": 64}
 
@@ -80,3 +81,19 @@ def test_optimal_discriminator_of_a_narrow_generator_matches_the_closed_form():
     exact = p_r / (p_r + norm.pdf(xs, 0.5, 0.01))
     drawn = p_r / (p_r + kde(fakes, xs))
     assert np.abs(drawn - exact).max() < 0.1
+
+
+def test_dragan_perturbs_symmetrically_around_the_real_samples():
+    rng = torch.Generator().manual_seed(0)
+    real = torch.randn(20000, 2, generator=rng) * torch.tensor([0.5, 2.0]) + 3.0
+    moved = dragan_points(real, 0.5, rng) - real
+    std = float(real.std())  # one global std, as in the official code
+    assert abs(float(moved.mean())) < 0.01 * std  # 0.25 std for 0.5 std U[0, 1)
+    assert (moved > 0).float().mean().item() == pytest.approx(0.5, abs=0.02)
+    # x + alpha delta, alpha ~ U[0, 1], delta ~ N(0, (0.5 std)^2): E[moved^2] = (0.5 std)^2 / 3
+    assert float(moved.pow(2).mean()) == pytest.approx((0.5 * std) ** 2 / 3, rel=0.05)
+
+
+def test_dragan_default_lambda_is_the_papers_10():
+    (reg,) = validate_config({"regularizers": [{"kind": "dragan"}]}).regularizers
+    assert reg.weight == 10.0 and reg.spread == 0.5
