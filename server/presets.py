@@ -9,12 +9,18 @@ runs every lecture headless and asserts that its phenomenon happens, with margin
 The 1D lectures use a linear generator (``g_hidden=[]``: G(z) = w.z + b, a Gaussian with a
 learnable mean and spread) trained by plain SGD, so that a sample moves in proportion to the
 gradient it receives. Adam would rescale even a vanishing gradient to a full step.
+
+Every caller starts a preset's run the same way, with ``start_run`` (or ``apply_preset`` on
+a Trainer it has): the config, then the warm-up.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from gan_core import ConfigError, Trainer
+from gan_core.config import merge
 
 
 @dataclass(frozen=True)
@@ -369,3 +375,32 @@ PRESETS: dict[str, Preset] = {
         ],
     ),
 }
+
+
+def preset_named(name: str) -> Preset:
+    """The preset called ``name``; ConfigError (field ``preset``) listing the names if none."""
+    if name not in PRESETS:
+        raise ConfigError("preset", f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def apply_preset(trainer: Trainer, name: str, patch: dict[str, Any] | None = None) -> None:
+    """Reset ``trainer`` to the preset's config (``patch`` deep-merged into it), then run the
+    preset's warm-up, so the run starts where the lesson starts. Raises ConfigError."""
+    preset = preset_named(name)
+    trainer.reset(merge(preset.config, patch or {}))
+    warm_up(trainer, preset)
+
+
+def start_run(name: str, patch: dict[str, Any] | None = None) -> Trainer:
+    """A new Trainer for the preset, warm-up applied (as ``apply_preset``)."""
+    preset = preset_named(name)
+    trainer = Trainer(merge(preset.config, patch or {}))
+    warm_up(trainer, preset)
+    return trainer
+
+
+def warm_up(trainer: Trainer, preset: Preset) -> None:
+    """The preset's teaching steps, in order (recorded in the run's commands, so replayed)."""
+    for part, n in preset.warmup:
+        trainer.step(n, part=part)  # type: ignore[arg-type]

@@ -18,16 +18,13 @@ import torch
 
 from gan_core import Trainer
 from gan_core.regularizers import noise_level
-from server.presets import PRESETS
+from server.presets import PRESETS, start_run
 
 
 # ----- helpers ------------------------------------------------------------------------------
 def start(name: str) -> Trainer:
     """The lecture as the page loads it: the config, then the warm-up."""
-    lecture = PRESETS[name]
-    tr = Trainer(lecture.config)
-    for part, n in lecture.warmup:
-        tr.step(n, part=part)
+    tr = start_run(name)
     assert tr.halt is None
     return tr
 
