@@ -26,7 +26,7 @@ def small(**overrides) -> dict:
     [
         ({"loss": "nope"}, "loss", "allowed: minimax"),
         ({"opt_d": {"lr": 100}}, "opt_d.lr", "less than or equal to 10"),
-        ({"regularizers": [{"kind": "gp", "weight": -1}]}, "regularizers.0", "[0, 1000]"),
+        ({"regularizers": [{"kind": "gp", "weight": -1}]}, "regularizers.0.weight", "[0, 1000]"),
         ({"regularizers": [{"kind": "nope"}]}, "regularizers.0.kind", "allowed: weight_clip"),
         ({"batch_size": "many"}, "batch_size", "integer"),
         ({"d_steps": 0}, "d_steps", "greater than or equal to 1"),
