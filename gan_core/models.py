@@ -101,6 +101,13 @@ class DiracGenerator(nn.Module):
         return self.theta.expand(z.shape[0], 1)
 
 
+def draw_latent(config: TrainConfig, n: int, rng: torch.Generator) -> Tensor:
+    """n latent vectors z of G, drawn with ``rng``: N(0, I) or U[-1, 1]^z_dim (config.noise)."""
+    if config.noise == "uniform":
+        return torch.rand(n, config.z_dim, generator=rng) * 2 - 1
+    return torch.randn(n, config.z_dim, generator=rng)
+
+
 def build_models(config: TrainConfig) -> tuple[nn.Module, Discriminator]:
     """(G, D) for a config: the Dirac pair for dataset 'dirac', MLPs otherwise.
 

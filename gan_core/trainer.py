@@ -25,7 +25,7 @@ from gan_core.config import TrainConfig, apply_patch, validate_config
 from gan_core.datasets import make_target
 from gan_core.losses import LOSSES
 from gan_core.metrics import evaluator_for
-from gan_core.models import build_models
+from gan_core.models import build_models, draw_latent
 from gan_core.optimizers import make_optimizer
 from gan_core.probes import snapshot
 from gan_core.regularizers import REGULARIZERS
@@ -195,9 +195,7 @@ class Trainer:
             self._checkpoint = self._state()
 
     def _noise(self, n: int) -> Tensor:
-        if self.config.noise == "uniform":
-            return torch.rand(n, self.config.z_dim, generator=self.rng) * 2 - 1
-        return torch.randn(n, self.config.z_dim, generator=self.rng)
+        return draw_latent(self.config, n, self.rng)
 
     def _real(self) -> Tensor:
         return self.target.sample(self.config.batch_size, self.rng)
@@ -338,12 +336,7 @@ class Trainer:
     def sample(self, n: int) -> np.ndarray:
         """n fake samples as numpy (n, dim); uses its own fixed-seed latent draw, so reading
         never changes the training run."""
-        rng = torch.Generator().manual_seed(self.config.seed + 1)
-        z = (
-            torch.rand(n, self.config.z_dim, generator=rng) * 2 - 1
-            if self.config.noise == "uniform"
-            else torch.randn(n, self.config.z_dim, generator=rng)
-        )
+        z = draw_latent(self.config, n, torch.Generator().manual_seed(self.config.seed + 1))
         with torch.no_grad():
             return self.G(z).numpy().astype(np.float32)
 

@@ -111,3 +111,21 @@ def test_every_documented_command_parses() -> None:
     ]
     for example in examples:
         assert parse_command(decode(json.dumps(example)), Limits()).type == example["type"]
+
+
+def test_view_options_are_the_engines_plus_the_frames_own() -> None:
+    from gan_core import ViewOptions as EngineView
+    from server.protocol import ViewOptions
+
+    assert ViewOptions().probe_options() == EngineView().model_dump()
+    assert set(ViewOptions.model_fields) - set(EngineView.model_fields) == {
+        "trails",
+        "precision",
+        "omit",
+    }
+
+
+def test_an_option_beyond_the_engines_range_is_reported_with_the_servers() -> None:
+    with pytest.raises(ProtocolError) as raised:
+        parse_command(decode('{"type": "view", "grid": 300}'), Limits())  # engine: at most 256
+    assert raised.value.message == "grid must be in [8, 128] on this server, got 300"
