@@ -131,7 +131,7 @@ def test_clipped_critic_is_flat_and_the_gradient_penalty_makes_a_slope() -> None
     press(tr, name, "Gradient penalty")
     tr.step(150)
     s = tr.snapshot({"grid": 32})
-    assert 0.5 < s["metrics"]["grad_norm_fake"] < 2.5  # 1.9: a slope of norm about 1
+    assert 0.5 < s["metrics"]["grad_norm_fake"] < 2.8  # 1.9 (1.9-2.4 over seeds): about 2
     assert np.ptp(s["d_grid"]) > 1.0  # 5.0
 
 
@@ -299,3 +299,18 @@ def test_instance_noise_anneals_to_zero_and_training_converges() -> None:
     tr.step(350)
     assert noise_level(tr.config.regularizers[0], tr.iteration) == 0.0
     assert tr.evaluate()["w1"] < 0.4  # 0.11: converged, and without noise now
+
+
+# ----- 11. the ring with WGAN-GP ----------------------------------------------------------------
+def test_ring8_wgan_gp_slope_is_held_loosely_above_1() -> None:
+    """The note: with lambda = 0.1 the critic's gradient norm starts near 2.4 and falls
+    towards 1.3 by iteration 1500 (seeds 0-2: 2.3-2.5 at 250, 1.9-2.2 at 500, 1.1-1.4 at
+    1500); 500 iterations here."""
+    tr = start("ring8_wgan_gp")
+    tr.step(250)
+    early = tr.snapshot()["metrics"]
+    tr.step(250)
+    later = tr.snapshot()["metrics"]
+    assert min(early["grad_norm_real"], early["grad_norm_fake"]) > 1.8  # 2.44, 2.46
+    assert 1.5 < later["grad_norm_fake"] < early["grad_norm_fake"]  # 2.17: falling, not 1
+    assert tr.evaluate()["modes_covered"] >= 6  # 8: the fakes are pushed to the modes
