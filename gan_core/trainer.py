@@ -162,8 +162,10 @@ class Trainer:
             try:
                 if part == "d":
                     self._d_step()
+                    self._record_trajectory()  # a half step moves the Dirac point too
                 elif part == "g":
                     self._g_step()
+                    self._record_trajectory()
                 else:
                     self._iteration()
             except NonFinite as bad:

@@ -97,3 +97,13 @@ def test_dragan_perturbs_symmetrically_around_the_real_samples():
 def test_dragan_default_lambda_is_the_papers_10():
     (reg,) = validate_config({"regularizers": [{"kind": "dragan"}]}).regularizers
     assert reg.weight == 10.0 and reg.spread == 0.5
+
+
+@pytest.mark.parametrize("part", ["d", "g"])
+def test_a_dirac_half_step_moves_the_point_the_frame_shows(part):
+    tr = Trainer({"dataset": "dirac", "loss": "nonsaturating", "regularizers": []})
+    tr.step(2, part=part)
+    now = (tr.G.theta.item(), tr.D.body.weight.item())
+    snap = tr.snapshot()
+    assert (snap["theta"], snap["psi"]) == pytest.approx(now)  # psi was 1.0 for 0.85
+    assert tuple(snap["trajectory"][-1]) == pytest.approx(now) and len(snap["trajectory"]) == 3
