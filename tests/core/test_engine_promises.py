@@ -106,4 +106,10 @@ def test_a_dirac_half_step_moves_the_point_the_frame_shows(part):
     now = (tr.G.theta.item(), tr.D.body.weight.item())
     snap = tr.snapshot()
     assert (snap["theta"], snap["psi"]) == pytest.approx(now)  # psi was 1.0 for 0.85
-    assert tuple(snap["trajectory"][-1]) == pytest.approx(now) and len(snap["trajectory"]) == 3
+    assert tuple(snap["trajectory"][-1]) == pytest.approx(now) and len(snap["trajectory"]) == 2
+    tr.step(1)  # a full iteration replaces the moved point with its own
+    assert len(tr.trajectory) == 2 and tr.trajectory[-1] == (tr.G.theta.item(), psi(tr))
+
+
+def psi(tr: Trainer) -> float:
+    return tr.D.body.weight.item()
