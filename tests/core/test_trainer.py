@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import pickle
 import textwrap
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 import torch
 
 from gan_core import LOSSES, REGULARIZERS, ConfigError, TrainConfig, Trainer, load_plugin, replay
-from gan_core.trainer import ReadingState
 
 SMALL = {"g_hidden": [32, 32], "d_hidden": [32, 32], "batch_size": 64}
 
@@ -127,64 +125,6 @@ def test_probes_do_not_advance_spectral_norm_or_the_training_rng() -> None:
         for a, m in zip(u_before, [m for m in tr.D.modules() if hasattr(m, "u")], strict=True)
     )
     assert torch.equal(rng_before, tr.rng.get_state())
-
-
-def assert_same_snapshot(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for key, value in a.items():
-        if isinstance(value, np.ndarray):
-            assert np.array_equal(value, b[key]), key
-        else:
-            assert value == b[key], key
-
-
-def shipped(state: ReadingState) -> ReadingState:
-    """The state as another process receives it."""
-    return pickle.loads(pickle.dumps(state))
-
-
-@pytest.mark.parametrize("dataset", ["ring8", "mixture1d", "dirac"])
-def test_a_follower_reads_the_moment_its_state_was_taken_while_training_goes_on(dataset) -> None:
-    view = {"grid": 16, "samples": 32, "field": 4, "manifold": 4}
-    regularizers = [{"kind": "spectral_norm"}, {"kind": "instance_noise", "weight": 0.1}]
-    tr = Trainer(small(dataset=dataset, regularizers=regularizers))
-    tr.step(3)
-    expected, expected_metrics = tr.snapshot(view), tr.evaluate(300)
-    state = shipped(tr.reading_state())
-    tr.step(2)
-    tr.update({"loss": "hinge", "regularizers": []})
-    follower = Trainer(small())
-    follower.follow(state)
-    assert_same_snapshot(follower.snapshot(view), expected)
-    assert follower.evaluate(300) == expected_metrics
-    assert tr.snapshot(view)["iteration"] == 5  # the live run went on
-
-
-def test_a_follower_keeps_its_models_until_the_run_builds_new_ones() -> None:
-    tr = Trainer(small())
-    follower = Trainer(small())
-    follower.follow(shipped(tr.reading_state()))
-    models = follower.D
-    tr.step(2)
-    tr.update({"loss": "hinge", "regularizers": [{"kind": "spectral_norm"}]})
-    follower.follow(shipped(tr.reading_state()))
-    assert follower.D is models and follower.config == tr.config
-    assert_same_snapshot(follower.snapshot(), tr.snapshot())
-    tr.reset(small(d_hidden=[16]))  # new models: the follower's do not fit any more
-    follower.follow(shipped(tr.reading_state()))
-    assert follower.D is not models
-    assert_same_snapshot(follower.snapshot(), tr.snapshot())
-
-
-def test_a_follower_shows_the_halt_of_the_run() -> None:
-    sgd = {"name": "sgd", "lr": 10.0}
-    tr = Trainer(small(loss="lsgan", regularizers=[], opt_d=sgd, opt_g=sgd))
-    tr.step(200)
-    assert tr.halt is not None
-    follower = Trainer(small())
-    follower.follow(shipped(tr.reading_state()))
-    assert follower.halt == tr.halt
-    assert_same_snapshot(follower.snapshot(), tr.snapshot())
 
 
 def test_spectral_norm_bounds_the_critic_slope() -> None:
