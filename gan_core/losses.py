@@ -99,7 +99,8 @@ class Minimax:
 
     L_D = -E[log sigmoid(D(x))] - E[log(1 - sigmoid(D(G(z))))]
         = E[softplus(-D(x))] + E[softplus(D(G(z)))];
-    L_G = E[log(1 - sigmoid(D(G(z))))] = -E[softplus(D(G(z)))]
+    L_G = E[log(1 - sigmoid(D(G(z))))] = -E[softplus(D(G(z)))].
+    The Jensen-Shannon member of the f-GAN family: at the optimal D, -L_D = 2 JS - log 4.
     """
 
     def d_loss(real: Tensor, fake: Tensor) -> Tensor:
@@ -176,6 +177,82 @@ class Relativistic:
 
     def g_loss(real: Tensor, fake: Tensor) -> Tensor:
         return F.softplus(real - fake).mean()
+
+
+# ----- the f-GAN family (Nowozin et al. 2016) ----------------------------------------------
+# D's raw score v passes through the divergence's output activation T = g_f(v) (Table 2), and
+# the players play the saddle F = E_real[T] - E_fake[f*(T)], F <= D_f(P || Q), with f* the
+# convex conjugate of f:  L_D = -F,  L_G = F's fake term, -E_fake[f*(g_f(v))] (G minimises
+# the divergence estimate; Section 3.2's alternative for G, maximising E_fake[g_f(v)], is
+# not used, it changes the divergence). The GAN loss is the Jensen-Shannon member, with
+# g_f(v) = -softplus(-v) and f*(t) = -log(1 - e^t): F = 2 JS - log 4, L_D as in ``minimax``.
+# Each pair below is that table row simplified by hand (checked in tests/core/test_losses.py).
+# No official code was published with the paper; the activations and conjugates were checked
+# against the paper's Table 2 and its appendix (the optimal T* = f'(p/q)).
+
+
+@register_loss("fgan_kl", shows_probability=False, undecided=1.0)
+class FGanKL:
+    """f-GAN, Kullback-Leibler KL(P || Q) (Nowozin et al. 2016): mass-covering.
+
+    f(u) = u log u; g_f(v) = v, f*(t) = exp(t - 1); optimal v = 1 + log(p_r / p_g), so
+    D cannot tell at v = 1. L_D = -E[D(x)] + E[exp(D(G(z)) - 1)];
+    L_G = -E[exp(D(G(z)) - 1)]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -real.mean() + torch.exp(fake - 1).mean()
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -torch.exp(fake - 1).mean()
+
+
+@register_loss("fgan_reverse_kl", undecided=0.5, optimum_is_ratio=True)
+class FGanReverseKL:
+    """f-GAN, reverse Kullback-Leibler KL(Q || P) (Nowozin et al. 2016): mode-seeking.
+
+    f(u) = -log u; g_f(v) = -exp(-v), f*(t) = -1 - log(-t), so f*(g_f(v)) = v - 1; optimal
+    v = log(p_r / p_g), a logit: sigmoid(v) is p_r / (p_r + p_g), as for the GAN.
+    L_D = E[exp(-D(x))] + E[D(G(z))] - 1;  L_G = 1 - E[D(G(z))]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return torch.exp(-real).mean() + fake.mean() - 1
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return 1 - fake.mean()
+
+
+@register_loss("fgan_pearson", shows_probability=False, undecided=0.0)
+class FGanPearson:
+    """f-GAN, Pearson chi^2 (Nowozin et al. 2016).
+
+    f(u) = (u - 1)^2; g_f(v) = v, f*(t) = t^2 / 4 + t; optimal v = 2 (p_r / p_g - 1), 0 where
+    D cannot tell. L_D = -E[D(x)] + E[D(G(z))^2 / 4 + D(G(z))];
+    L_G = -E[D(G(z))^2 / 4 + D(G(z))]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -real.mean() + (fake**2 / 4 + fake).mean()
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -(fake**2 / 4 + fake).mean()
+
+
+@register_loss("fgan_hellinger", shows_probability=False, undecided=0.0)
+class FGanHellinger:
+    """f-GAN, squared Hellinger (Nowozin et al. 2016).
+
+    f(u) = (sqrt(u) - 1)^2; g_f(v) = 1 - exp(-v), f*(t) = t / (1 - t), so
+    f*(g_f(v)) = exp(v) - 1; optimal v = log(p_r / p_g) / 2, 0 where D cannot tell.
+    L_D = E[exp(-D(x))] + E[exp(D(G(z)))] - 2;  L_G = 1 - E[exp(D(G(z)))]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return torch.exp(-real).mean() + torch.exp(fake).mean() - 2
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return 1 - torch.exp(fake).mean()
 
 
 def probability_or_score(loss: Loss, scores: Tensor) -> Tensor:
