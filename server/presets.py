@@ -369,3 +369,82 @@ PRESETS: dict[str, Preset] = {
         ],
     ),
 }
+
+
+# ----- losses, discriminator variants and metrics (issue 13) -------------------------------
+# Two separated 1D modes and a Gaussian generator (no hidden layer): which one it settles on
+# depends only on the divergence.
+TWO_MODES: dict[str, Any] = {
+    "dataset": "mixture1d",
+    "target": {"means": [-2.0, 2.0], "stds": [0.3, 0.3], "weights": [1.0, 1.0]},
+    "regularizers": [],
+    "g_hidden": [],
+    "z_dim": 1,
+    "d_hidden": [64, 64],
+    "batch_size": 128,
+    "d_steps": 2,
+    "opt_g": {"name": "adam", "lr": 2e-2, "betas": [0.5, 0.9]},
+    "opt_d": {"name": "adam", "lr": 3e-3, "betas": [0.5, 0.9]},
+}
+
+LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
+    "mode_seeking_vs_covering": Preset(
+        title="Mode seeking: reverse KL",
+        note=(
+            "Nowozin et al. (2016): the f-GAN with the reverse KL(Q || P) trains a Gaussian "
+            "generator against two separated modes. Reverse KL punishes fakes where there is "
+            "no real data, so the Gaussian settles on one mode and shrinks to its width. Try "
+            "the forward KL(P || Q) from the same start: it punishes real data without fakes, "
+            "and the Gaussian spreads over both modes instead."
+        ),
+        config={**TWO_MODES, "loss": "fgan_reverse_kl"},
+        view=VIEW_1D,
+        try_next=[
+            TryNext("Forward KL, same start", preset="mode_covering_forward_kl"),
+            TryNext("The GAN loss (Jensen-Shannon)", patch={"loss": "nonsaturating"}),
+        ],
+    ),
+    "mode_covering_forward_kl": Preset(
+        title="Mode covering: forward KL",
+        note=(
+            "The same Gaussian generator and two modes, now with the f-GAN's forward "
+            "KL(P || Q). Missing real data costs without bound, so the Gaussian covers both "
+            "modes: it matches their mean 0 and spread 2, and puts about 40 % of its samples "
+            "in the empty gap between them. Go back to reverse KL to see it pick one mode."
+        ),
+        config={**TWO_MODES, "loss": "fgan_kl"},
+        view=VIEW_1D,
+        try_next=[
+            TryNext("Reverse KL, same start", preset="mode_seeking_vs_covering"),
+            TryNext("Pearson chi-squared", patch={"loss": "fgan_pearson"}),
+        ],
+    ),
+    "frechet_blind_to_modes": Preset(
+        title="Frechet distance is blind to modes",
+        note=(
+            "A Gaussian generator (no hidden layer) trained with forward KL on the ring "
+            "matches the ring's mean and covariance: the Frechet distance, the 2D FID, falls "
+            "to 0.03 (a generator collapsed on the ring scores 1.5 to 5) while hardly any "
+            "sample lies on a mode. Precision (fakes on the real data) stays near 0 and recall "
+            "near 1: together they tell a blur from a good fit."
+        ),
+        config={
+            "dataset": "ring8",
+            "loss": "fgan_kl",
+            "regularizers": [],
+            "g_hidden": [],
+            "z_dim": 2,
+            "d_hidden": [64, 64],
+            "batch_size": 256,
+            "d_steps": 2,
+            "opt_g": {"name": "adam", "lr": 1e-2, "betas": [0.5, 0.9]},
+            "opt_d": {"name": "adam", "lr": 2e-3, "betas": [0.5, 0.9]},
+        },
+        view=VIEW_2D,
+        try_next=[
+            TryNext("An MLP generator (WGAN-GP)", preset="ring8_wgan_gp"),
+            TryNext("Mode seeking in 1D", preset="mode_seeking_vs_covering"),
+        ],
+    ),
+}
+PRESETS |= LOSS_AND_METRIC_PRESETS
