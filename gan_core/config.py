@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gan_core.losses import LOSSES
 from gan_core.regularizers import REGULARIZERS
@@ -133,9 +141,14 @@ class TrainConfig(Strict):
 
     @field_validator("loss")
     @classmethod
-    def _known_loss(cls, loss: str) -> str:
+    def _known_loss(cls, loss: str, info: ValidationInfo) -> str:
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; allowed: {allowed(LOSSES)}")
+        if info.data.get("dataset") == "dirac" and LOSSES.get(loss).g_on_features:
+            raise ValueError(
+                f"{loss} matches D's hidden features and the Dirac-GAN's D has none: "
+                "choose another loss or another dataset"
+            )
         return loss
 
     @property

@@ -43,6 +43,9 @@ class Loss:
     uses_real_in_g: the generator loss needs D's scores on a real batch (relativistic).
     optimum_is_ratio: the optimal D for a fixed G is p_r / (p_r + p_g) (as a probability for
         the logistic losses, as the score itself for lsgan), so views may draw it.
+    g_on_features: the generator loss takes D's last hidden features of a real and a fake
+        batch, (n, h) each, instead of the scores (feature matching). Such a loss needs a D
+        with hidden layers: not the Dirac-GAN's.
     """
 
     name: str
@@ -52,6 +55,7 @@ class Loss:
     undecided: float | None
     uses_real_in_g: bool
     optimum_is_ratio: bool
+    g_on_features: bool
     description: str
     formula: str
 
@@ -66,6 +70,7 @@ def register_loss(
     undecided: float | None = None,
     uses_real_in_g: bool = False,
     optimum_is_ratio: bool = False,
+    g_on_features: bool = False,
 ) -> Callable[[type], type]:
     """Register a class holding two functions ``d_loss(real, fake)`` and ``g_loss(real, fake)``.
 
@@ -84,6 +89,7 @@ def register_loss(
                 undecided=undecided,
                 uses_real_in_g=uses_real_in_g,
                 optimum_is_ratio=optimum_is_ratio,
+                g_on_features=g_on_features,
                 description=description,
                 formula=formula,
             ),
@@ -253,6 +259,22 @@ class FGanHellinger:
 
     def g_loss(real: Tensor, fake: Tensor) -> Tensor:
         return 1 - torch.exp(fake).mean()
+
+
+@register_loss("feature_matching", undecided=0.5, optimum_is_ratio=True, g_on_features=True)
+class FeatureMatching:
+    """Feature matching (Salimans et al. 2016): G matches the mean of D's last hidden layer.
+
+    D keeps the GAN loss, L_D = E[softplus(-D(x))] + E[softplus(D(G(z)))]; with f(x) D's last
+    hidden activations (h of them), L_G = 1/h ||E[f(x)] - E[f(G(z))]||^2, the paper's squared
+    distance averaged over the features as in the official code (openai/improved-gan,
+    train_mnist_feature_matching.py: T.mean(T.square(mom_gen - mom_real))).
+    """
+
+    d_loss = Minimax.d_loss
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return ((real.mean(0) - fake.mean(0)) ** 2).mean()
 
 
 def probability_or_score(loss: Loss, scores: Tensor) -> Tensor:

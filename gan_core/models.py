@@ -73,6 +73,11 @@ class Discriminator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.body(x).squeeze(-1)
 
+    def features(self, x: Tensor) -> Tensor:
+        """The last hidden layer's activations, (n, h): every layer but the output one. A D
+        without hidden layers has none; its features are then x itself."""
+        return self.body[:-1](x) if isinstance(self.body, nn.Sequential) else x
+
     def set_spectral_norm(self, sigma: float | None) -> None:
         for layer in self.modules():
             if isinstance(layer, SNLinear):

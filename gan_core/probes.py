@@ -11,7 +11,7 @@ which the generator's loss moves that sample (not divided by the batch size).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +94,36 @@ def generator_push(trainer: Trainer, x: Tensor, real_scores: Tensor) -> Tensor:
     return push(trainer.loss, scores, slopes, real_scores)
 
 
+def feature_direction(trainer: Trainer, real: Tensor, fake: Tensor) -> Tensor:
+    """c = n dL_G/df_i for a loss on D's features (feature matching), at the shown fakes:
+    then the push on a fake at x is -grad_x <c, f(x)>. Exact for a loss of the fakes' mean
+    feature, whose dL_G/df_i is the same for every fake i (c is their mean otherwise)."""
+    with torch.no_grad():
+        real_features = trainer.D.features(real)
+        fake_features = trainer.D.features(fake)
+    fake_features.requires_grad_(True)
+    (grads,) = torch.autograd.grad(trainer.loss.g_loss(real_features, fake_features), fake_features)
+    return grads.mean(0) * len(fake)
+
+
+def feature_push(trainer: Trainer, x: Tensor, direction: Tensor) -> Tensor:
+    """-grad_x <c, f(x)> at each row of x: the push of a feature loss, c from feature_direction."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad((trainer.D.features(x) @ direction).sum(), x)
+    return -grad
+
+
+def push_rule(
+    trainer: Trainer, real: Tensor, fake: Tensor, real_scores: Tensor
+) -> Callable[[Tensor], Tensor]:
+    """x -> -dL_G/dx at each row of x taken as a fake sample (per sample), for the run's loss:
+    through D's score, or through its features for a feature loss."""
+    if trainer.loss.g_on_features:
+        direction = feature_direction(trainer, real, fake)
+        return lambda x: feature_push(trainer, x, direction)
+    return lambda x: generator_push(trainer, x, real_scores)
+
+
 def undecided(loss: Loss, real_scores: Tensor, fake_scores: Tensor) -> float:
     """Where D cannot tell: the loss's own level, or for a shift-invariant critic the midpoint
     of its mean scores on real and fake samples."""
@@ -133,6 +163,11 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
         scores, slopes = scores_and_slopes(trainer, torch.cat([real, fake]))
         real_scores, fake_scores = scores.split(len(real))
         real_slopes, fake_slopes = slopes.split(len(real))
+        push_at = push_rule(trainer, real, fake, real_scores)
+        if loss.g_on_features:
+            fake_push = push_at(fake)
+        else:  # the slopes are at hand: only the loss is differentiated
+            fake_push = push(loss, fake_scores, fake_slopes, real_scores)
         out: dict[str, Any] = {
             "iteration": trainer.iteration,
             "kind": "dirac" if cfg.dataset == "dirac" else f"{cfg.dim}d",
@@ -141,7 +176,7 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
             "extent": [lo, hi],
             "real": f32(real),
             "fake": f32(fake),
-            "fake_grad": f32(push(loss, fake_scores, fake_slopes, real_scores)),
+            "fake_grad": f32(fake_push),
             "metrics": {
                 **trainer.cheap_metrics(),
                 "grad_norm_real": float(real_slopes.norm(dim=1).mean()),
@@ -150,15 +185,17 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
             "halt": trainer.halt.as_dict() if trainer.halt else None,
         }
         if cfg.dim == 2:
-            out.update(surface_2d(trainer, view, real_scores))
+            out.update(surface_2d(trainer, view, push_at))
         else:
-            out.update(line_1d(trainer, view, real_scores, lo, hi))
+            out.update(line_1d(trainer, view, push_at, lo, hi))
         if cfg.dataset == "dirac":
             out.update(dirac(trainer, view, lo, hi))
     return out
 
 
-def surface_2d(trainer: Trainer, view: ViewOptions, real_scores: Tensor) -> dict[str, Any]:
+def surface_2d(
+    trainer: Trainer, view: ViewOptions, push_at: Callable[[Tensor], Tensor]
+) -> dict[str, Any]:
     lo, hi = trainer.target.extent
     _, points = grid_points(lo, hi, view.grid)
     with torch.no_grad():
@@ -166,8 +203,7 @@ def surface_2d(trainer: Trainer, view: ViewOptions, real_scores: Tensor) -> dict
     out: dict[str, Any] = {"d_grid": f32(d)}
     if view.field:
         _, field_points = grid_points(lo, hi, view.field)
-        push = generator_push(trainer, field_points, real_scores)
-        out["field"] = f32(push.reshape(view.field, view.field, 2))
+        out["field"] = f32(push_at(field_points).reshape(view.field, view.field, 2))
     if view.manifold:
         out["manifold"] = f32(manifold(trainer, view.manifold))
     return out
@@ -194,7 +230,7 @@ def kde(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
 
 
 def line_1d(
-    trainer: Trainer, view: ViewOptions, real_scores: Tensor, lo: float, hi: float
+    trainer: Trainer, view: ViewOptions, push_at: Callable[[Tensor], Tensor], lo: float, hi: float
 ) -> dict[str, Any]:
     xs = torch.linspace(lo, hi, view.line).unsqueeze(1)
     with torch.no_grad():
@@ -205,7 +241,7 @@ def line_1d(
         "xs": f32(xs_np),
         "d_line": f32(d_line),
         "fake_density": f32(fake_density),
-        "g_grad_line": f32(generator_push(trainer, xs, real_scores)[:, 0]),
+        "g_grad_line": f32(push_at(xs)[:, 0]),
     }
     real_density = trainer.target.density(xs.numpy())
     if real_density is not None:

@@ -223,10 +223,12 @@ class Trainer:
         return total
 
     def _g_objective(self, fake: Tensor) -> Tensor:
-        """L_G; a real batch is drawn only for losses that compare with it (relativistic)."""
-        fake_scores = self.D(self._perturb(fake))
-        uses_real = self.loss.uses_real_in_g
-        real_scores = self.D(self._perturb(self._real())) if uses_real else fake_scores
+        """L_G; a real batch is drawn only for losses that compare with it (relativistic,
+        feature matching). A feature loss sees D's last hidden features, not its scores."""
+        d_out = self.D.features if self.loss.g_on_features else self.D
+        fake_scores = d_out(self._perturb(fake))
+        uses_real = self.loss.uses_real_in_g or self.loss.g_on_features
+        real_scores = d_out(self._perturb(self._real())) if uses_real else fake_scores
         g_loss = self.loss.g_loss(real_scores, fake_scores)
         self.last["g_loss"] = g_loss.detach()
         return g_loss

@@ -446,5 +446,21 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
             TryNext("Mode seeking in 1D", preset="mode_seeking_vs_covering"),
         ],
     ),
+    "feature_matching": Preset(
+        title="Feature matching on the ring",
+        note=(
+            "Salimans et al. (2016): G no longer fools D, it matches the mean of D's last "
+            "hidden layer on real and fake data. Same models and learning rates as the mode "
+            "collapse lecture, yet nothing collapses: the fakes spread over the whole ring "
+            "(recall near 1) but as a blur, precision near 0. Then switch to the GAN loss: "
+            "from this start the blur sharpens onto the modes."
+        ),
+        config={**PRESETS["mode_collapse_ring"].config, "loss": "feature_matching"},
+        view=VIEW_2D,
+        try_next=[
+            TryNext("Now the GAN loss", patch={"loss": "nonsaturating"}),
+            TryNext("The GAN loss from the start", preset="mode_collapse_ring"),
+        ],
+    ),
 }
 PRESETS |= LOSS_AND_METRIC_PRESETS

@@ -83,3 +83,21 @@ def test_the_trained_gaussian_generator_matches_the_rings_moments_not_its_modes(
     assert metrics["high_quality"] < 0.02  # 0.002
     assert metrics["precision"] < 0.05  # 0.004-0.005
     assert metrics["recall"] > 0.7  # 0.88-1.0
+
+
+# ----- feature matching --------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 1])
+def test_feature_matching_covers_the_ring_as_a_blur_that_the_gan_loss_sharpens(seed) -> None:
+    name = "feature_matching"
+    tr = trained(name, 500, seed)
+    blur = tr.evaluate()
+    assert blur["recall"] > 0.8  # 0.99-1.0 (mode_collapse_ring, same models: about 0)
+    assert blur["frechet"] < 0.1  # 0.002-0.012
+    assert blur["precision"] < 0.05  # 0.0-0.01
+    (item,) = [t for t in PRESETS[name].try_next if t.label == "Now the GAN loss"]
+    tr.update(item.patch)
+    tr.step(600)
+    sharp = tr.evaluate()
+    assert tr.halt is None
+    assert sharp["precision"] > 0.1  # 0.20-0.26
+    assert sharp["recall"] > 0.5  # 0.77-0.88: no collapse

@@ -1,0 +1,82 @@
+"""Discriminator variants and generator losses that need more than D's score (issue 13):
+each against an independent computation, switched live, replayed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gan_core import LOSSES, ConfigError, Trainer, replay
+
+SMALL = {"g_hidden": [16, 16], "d_hidden": [16, 16], "batch_size": 32, "regularizers": []}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def by_hand_features(tr: Trainer, x: torch.Tensor) -> torch.Tensor:
+    """D's last hidden layer, layer by layer from its weights (relu MLP)."""
+    linears = [m for m in tr.D.body if isinstance(m, torch.nn.Linear)]
+    for layer in linears[:-1]:
+        x = torch.relu(x @ layer.weight.T + layer.bias)
+    return x
+
+
+# ----- feature matching --------------------------------------------------------------------
+def test_feature_matching_loss_is_the_mean_feature_gap_squared() -> None:
+    tr = Trainer({**SMALL, "loss": "feature_matching", "dataset": "ring8"})
+    tr.step(3)
+    real, fake = torch.tensor(tr.target.reference(64)), torch.tensor(tr.sample(64))
+    f_real, f_fake = by_hand_features(tr, real), by_hand_features(tr, fake)
+    assert torch.allclose(tr.D.features(real), f_real, atol=1e-6)
+    gap = (f_real.mean(0) - f_fake.mean(0)).detach().numpy()
+    expected = float(np.sum(gap**2) / len(gap))  # Salimans et al.: ||E f(x) - E f(G(z))||^2 / h
+    got = tr.loss.g_loss(tr.D.features(real), tr.D.features(fake)).item()
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert tr.loss.d_loss is LOSSES.get("nonsaturating").d_loss  # D keeps the GAN loss
+
+
+def test_feature_matching_push_is_the_per_sample_gradient_of_the_loss() -> None:
+    """The arrows on the fakes: -n dL_G/dx_i, by autograd through the whole loss here."""
+    tr = Trainer({**SMALL, "loss": "feature_matching", "dataset": "ring8"})
+    tr.step(5)
+    view = {"samples": 64, "field": 8}
+    snap = tr.snapshot(view)
+    real, fake = torch.tensor(snap["real"]), torch.tensor(snap["fake"]).requires_grad_(True)
+    tr.D.eval()
+    loss = tr.loss.g_loss(by_hand_features(tr, real), by_hand_features(tr, fake))
+    (grad,) = torch.autograd.grad(loss, fake)
+    np.testing.assert_allclose(snap["fake_grad"], -grad.numpy() * 64, rtol=1e-4, atol=1e-7)
+    assert np.isfinite(snap["field"]).all() and np.abs(snap["field"]).max() > 0
+
+
+def test_feature_matching_switches_live_and_replays_bit_for_bit() -> None:
+    config = {**SMALL, "seed": 3}
+    tr = Trainer(config)
+    tr.step(4)
+    for loss in ("feature_matching", "fgan_kl", "feature_matching", "fgan_reverse_kl", "wgan"):
+        tr.update({"loss": loss})
+        tr.step(3)
+        assert all(math.isfinite(v) for v in tr.cheap_metrics().values())
+    tr.update({"loss": "feature_matching", "update_scheme": "simultaneous"})
+    tr.step(3)
+    assert tr.halt is None
+    again = replay(config, tr.commands, tr.iteration)
+    np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+
+
+def test_feature_matching_is_refused_for_the_dirac_gan() -> None:
+    with pytest.raises(ConfigError) as error:
+        Trainer({"dataset": "dirac", "loss": "feature_matching"})
+    assert error.value.field == "loss" and "Dirac" in error.value.message
+    tr = Trainer({"dataset": "dirac", "loss": "nonsaturating"})
+    with pytest.raises(ConfigError):
+        tr.update({"loss": "feature_matching"})
