@@ -30,7 +30,15 @@ Coord = Annotated[float, Field(ge=-10.0, le=10.0)]
 Std = Annotated[float, Field(ge=0.01, le=5.0)]
 
 # Changing these changes the shape of a model or of the data: they apply on reset only.
-RESET_ONLY = ("g_hidden", "d_hidden", "activation", "z_dim", "seed", "dirac_init")
+RESET_ONLY = (
+    "g_hidden",
+    "d_hidden",
+    "activation",
+    "z_dim",
+    "seed",
+    "dirac_init",
+    "discriminator",
+)
 
 
 class Strict(BaseModel):
@@ -136,6 +144,15 @@ class TrainConfig(Strict):
     g_hidden: list[Width] = Field([64, 64, 64], max_length=6, description="G hidden widths")
     d_hidden: list[Width] = Field([64, 64, 64], max_length=6, description="D hidden widths")
     activation: Literal["relu", "leaky_relu", "tanh", "elu"] = "relu"
+    discriminator: Literal["mlp", "autoencoder"] = Field(
+        "mlp",
+        validate_default=True,
+        description="D's shape: an MLP to one score, or an autoencoder whose score is minus "
+        "its reconstruction error (the energy of ebgan)",
+    )
+    ebgan_margin: float = Field(
+        1.0, gt=0.0, le=100.0, description="ebgan: the margin m, the energy D aims at on fakes"
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     dirac_init: tuple[Coord, Coord] = Field((1.0, 1.0), description="dirac: initial (theta, psi)")
 
@@ -150,6 +167,17 @@ class TrainConfig(Strict):
                 "choose another loss or another dataset"
             )
         return loss
+
+    @field_validator("discriminator")
+    @classmethod
+    def _discriminator_fits(cls, kind: str, info: ValidationInfo) -> str:
+        if kind == "autoencoder" and info.data.get("dataset") == "dirac":
+            raise ValueError("the Dirac-GAN's D is psi * x: use mlp for dataset dirac")
+        loss = info.data.get("loss")
+        needs = LOSSES.get(loss).needs_discriminator if loss in LOSSES else None
+        if needs is not None and kind != needs:
+            raise ValueError(f"loss {loss} needs discriminator {needs!r}: set both, then reset")
+        return kind
 
     @property
     def dim(self) -> int:

@@ -46,6 +46,8 @@ class Loss:
     g_on_features: the generator loss takes D's last hidden features of a real and a fake
         batch, (n, h) each, instead of the scores (feature matching). Such a loss needs a D
         with hidden layers: not the Dirac-GAN's.
+    needs_discriminator: the D shape (TrainConfig.discriminator) the loss needs, if any.
+    config_params: TrainConfig fields passed to ``d_loss`` as keywords (ebgan's margin).
     """
 
     name: str
@@ -56,6 +58,8 @@ class Loss:
     uses_real_in_g: bool
     optimum_is_ratio: bool
     g_on_features: bool
+    needs_discriminator: str | None
+    config_params: tuple[str, ...]
     description: str
     formula: str
 
@@ -71,6 +75,8 @@ def register_loss(
     uses_real_in_g: bool = False,
     optimum_is_ratio: bool = False,
     g_on_features: bool = False,
+    needs_discriminator: str | None = None,
+    config_params: tuple[str, ...] = (),
 ) -> Callable[[type], type]:
     """Register a class holding two functions ``d_loss(real, fake)`` and ``g_loss(real, fake)``.
 
@@ -90,6 +96,8 @@ def register_loss(
                 uses_real_in_g=uses_real_in_g,
                 optimum_is_ratio=optimum_is_ratio,
                 g_on_features=g_on_features,
+                needs_discriminator=needs_discriminator,
+                config_params=config_params,
                 description=description,
                 formula=formula,
             ),
@@ -275,6 +283,28 @@ class FeatureMatching:
 
     def g_loss(real: Tensor, fake: Tensor) -> Tensor:
         return ((real.mean(0) - fake.mean(0)) ** 2).mean()
+
+
+@register_loss(
+    "ebgan",
+    shows_probability=False,
+    needs_discriminator="autoencoder",
+    config_params=("ebgan_margin",),
+)
+class EnergyBased:
+    """Energy-based GAN (Zhao et al. 2017): D is an autoencoder, its reconstruction error the
+    energy, low on real data and pushed up to the margin m on fakes.
+
+    E(x) = ||Dec(Enc(x)) - x||^2, and D's score is -E(x) (high means real, as for every D);
+    L_D = E[E(x)] + E[relu(m - E(G(z)))];  L_G = E[E(G(z))] (the paper's eq. 1-2, without
+    the pulling-away term).
+    """
+
+    def d_loss(real: Tensor, fake: Tensor, ebgan_margin: float = 1.0) -> Tensor:
+        return -real.mean() + F.relu(ebgan_margin + fake).mean()
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -fake.mean()
 
 
 def probability_or_score(loss: Loss, scores: Tensor) -> Tensor:

@@ -84,6 +84,14 @@ class Discriminator(nn.Module):
                 layer.sigma = sigma
 
 
+class AutoencoderDiscriminator(Discriminator):
+    """D(x) = -||body(x) - x||^2: minus the energy of ebgan (Zhao et al. 2017), the error of an
+    MLP autoencoder body: dim -> d_hidden -> dim. High (near 0) where D reconstructs well."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return -((self.body(x) - x) ** 2).sum(-1)
+
+
 class DiracGenerator(nn.Module):
     """G = delta_theta: every sample is the one learnable point theta (Mescheder et al. 2018)."""
 
@@ -108,5 +116,8 @@ def build_models(config: TrainConfig) -> tuple[nn.Module, Discriminator]:
             d_layer.weight.fill_(psi)
         return DiracGenerator(theta), Discriminator(d_layer)
     g = mlp([config.z_dim, *config.g_hidden, config.dim], config.activation)
+    if config.discriminator == "autoencoder":
+        body = mlp([config.dim, *config.d_hidden, config.dim], config.activation)
+        return g, AutoencoderDiscriminator(body)
     d = mlp([config.dim, *config.d_hidden, 1], config.activation)
     return g, Discriminator(d)

@@ -146,6 +146,7 @@ class Trainer:
         """Resolve the config's names to the registered loss and regularizers."""
         cfg = self.config
         self.loss = LOSSES.get(cfg.loss)
+        self.loss_params = {name: getattr(cfg, name) for name in self.loss.config_params}
         self.regularizers = [(REGULARIZERS.get(r.kind), r) for r in cfg.regularizers]
         spectral = [s for spec, s in self.regularizers if spec.spectral_norm]
         self.D.set_spectral_norm(spectral[0].weight if spectral else None)
@@ -212,7 +213,7 @@ class Trainer:
         """L_D plus every active penalty, on D's (perturbed) inputs (one D pass for both)."""
         real, fake = self._perturb(real), self._perturb(fake)
         real_scores, fake_scores = self.D(torch.cat([real, fake])).split(real.shape[0])
-        d_loss = self.loss.d_loss(real_scores, fake_scores)
+        d_loss = self.loss.d_loss(real_scores, fake_scores, **self.loss_params)
         total = d_loss
         self.last["d_loss"] = d_loss.detach()
         for spec, settings in self.regularizers:

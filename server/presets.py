@@ -462,5 +462,33 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
             TryNext("The GAN loss from the start", preset="mode_collapse_ring"),
         ],
     ),
+    "ebgan": Preset(
+        title="Energy-based GAN on two moons",
+        note=(
+            "Zhao et al. (2017): D is an autoencoder, and its reconstruction error is an "
+            "energy, pulled down on real data and pushed up to the margin m = 1 on fakes. The "
+            "surface shows minus the energy: a ridge along the moons that the fakes climb. "
+            "Within a thousand iterations the fakes lie on the moons, whose energy stays "
+            "far below the margin."
+        ),
+        config={
+            "dataset": "moons",
+            "loss": "ebgan",
+            "discriminator": "autoencoder",
+            "ebgan_margin": 1.0,
+            "regularizers": [],
+            "g_hidden": [64, 64],
+            "d_hidden": [64, 64],
+            "batch_size": 128,
+            "d_steps": 1,
+            "opt_g": ADAM,
+            "opt_d": ADAM,
+        },
+        view=VIEW_2D,
+        try_next=[
+            TryNext("A wider margin, m = 4", patch={"ebgan_margin": 4.0}),
+            TryNext("Hinge loss on the same autoencoder", patch={"loss": "hinge"}),
+        ],
+    ),
 }
 PRESETS |= LOSS_AND_METRIC_PRESETS

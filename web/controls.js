@@ -12,7 +12,7 @@ const LABELS = {
   g_hidden: "G hidden layers", d_hidden: "D hidden layers", activation: "Activation", seed: "Seed",
   dirac_init: "Start (θ, ψ)", name: "Optimizer", lr: "Learning rate", betas: "Adam β1, β2", momentum: "Momentum",
   mean: "Mean", std: "Std", means: "Means", stds: "Stds", weights: "Weights", separation: "Separation",
-  point_std: "Blur of each point", points: "Points",
+  point_std: "Blur of each point", points: "Points", discriminator: "D shape", ebgan_margin: "EBGAN margin m",
 };
 const DATASET_LABELS = {
   gaussian1d: "1D · Gaussian", mixture1d: "1D · mixture of Gaussians", separated1d: "1D · far-apart Gaussian",
@@ -420,7 +420,7 @@ export function buildControls(container, schemaInfo, cb) {
 
   // ===== architecture (reset only) =====
   const gArch = group("Networks", ["architecture", "networks", "arch"], { badge: "on reset" });
-  for (const k of ["z_dim", "g_hidden", "d_hidden", "activation"]) {
+  for (const k of ["z_dim", "g_hidden", "d_hidden", "activation", "discriminator"]) {
     if (!props[k]) continue;
     const n = resolve(schema, props[k]);
     const names = new Set(["architecture", k]);
@@ -437,7 +437,7 @@ export function buildControls(container, schemaInfo, cb) {
   }
 
   // any other top-level fields a future schema adds: a generic control each
-  const known = new Set(["dataset", "target", "loss", "regularizers", "opt_d", "opt_g", "d_steps", "g_steps", "update_scheme", "batch_size", "noise", "z_dim", "g_hidden", "d_hidden", "activation", "seed", "dirac_init"]);
+  const known = new Set(["dataset", "target", "loss", "regularizers", "opt_d", "opt_g", "d_steps", "g_steps", "update_scheme", "batch_size", "noise", "z_dim", "g_hidden", "d_hidden", "activation", "discriminator", "seed", "dirac_init"]);
   const extra = Object.keys(props).filter((k) => !known.has(k));
   if (extra.length) {
     const gx = group("More", ["more"]);

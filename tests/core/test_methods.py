@@ -80,3 +80,55 @@ def test_feature_matching_is_refused_for_the_dirac_gan() -> None:
     tr = Trainer({"dataset": "dirac", "loss": "nonsaturating"})
     with pytest.raises(ConfigError):
         tr.update({"loss": "feature_matching"})
+
+
+# ----- energy-based GAN --------------------------------------------------------------------
+EBGAN = {**SMALL, "loss": "ebgan", "discriminator": "autoencoder", "dataset": "moons"}
+
+
+def by_hand_energy(tr: Trainer, x: torch.Tensor) -> torch.Tensor:
+    """||Dec(Enc(x)) - x||^2 from the autoencoder's weights (relu MLP dim -> 16 -> 16 -> dim)."""
+    linears = [m for m in tr.D.body if isinstance(m, torch.nn.Linear)]
+    h = x
+    for layer in linears[:-1]:
+        h = torch.relu(h @ layer.weight.T + layer.bias)
+    reconstruction = h @ linears[-1].weight.T + linears[-1].bias
+    return ((reconstruction - x) ** 2).sum(1)
+
+
+def test_ebgan_losses_are_the_papers_on_the_autoencoders_energy() -> None:
+    tr = Trainer({**EBGAN, "ebgan_margin": 0.7})
+    tr.step(3)
+    real, fake = torch.tensor(tr.target.reference(64)), torch.tensor(tr.sample(64))
+    e_real, e_fake = by_hand_energy(tr, real), by_hand_energy(tr, fake)
+    assert torch.allclose(-tr.D(real), e_real, atol=1e-6)
+    d = tr.loss.d_loss(tr.D(real), tr.D(fake), **tr.loss_params).item()
+    expected = (e_real.mean() + torch.clamp(0.7 - e_fake, min=0).mean()).item()  # eq. 1
+    assert d == pytest.approx(expected, rel=1e-5)
+    assert tr.loss.g_loss(tr.D(real), tr.D(fake)).item() == pytest.approx(e_fake.mean().item())
+
+
+def test_ebgan_margin_and_loss_switch_live_and_replay() -> None:
+    tr = Trainer({**EBGAN, "seed": 2})
+    tr.step(4)
+    tr.update({"ebgan_margin": 3.0})
+    tr.step(3)
+    for loss in ("hinge", "feature_matching", "ebgan"):
+        tr.update({"loss": loss})
+        tr.step(3)
+    assert tr.halt is None
+    assert all(math.isfinite(v) for v in tr.cheap_metrics().values())
+    again = replay({**EBGAN, "seed": 2}, tr.commands, tr.iteration)
+    np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+
+
+def test_ebgan_needs_the_autoencoder_and_the_dirac_gan_cannot_have_one() -> None:
+    with pytest.raises(ConfigError) as error:
+        Trainer({"loss": "ebgan"})
+    assert error.value.field == "discriminator" and "autoencoder" in error.value.message
+    with pytest.raises(ConfigError) as error:
+        Trainer({"dataset": "dirac", "loss": "wgan", "discriminator": "autoencoder"})
+    assert error.value.field == "discriminator"
+    with pytest.raises(ConfigError) as error:
+        Trainer({**EBGAN, "ebgan_margin": 0.0})
+    assert error.value.field == "ebgan_margin"

@@ -101,3 +101,27 @@ def test_feature_matching_covers_the_ring_as_a_blur_that_the_gan_loss_sharpens(s
     assert tr.halt is None
     assert sharp["precision"] > 0.1  # 0.20-0.26
     assert sharp["recall"] > 0.5  # 0.77-0.88: no collapse
+
+
+# ----- energy-based GAN --------------------------------------------------------------------
+def energy(tr: Trainer, x: np.ndarray) -> float:
+    """Mean reconstruction error of D's autoencoder: minus its score."""
+    with torch.no_grad():
+        return -float(tr.D(torch.tensor(x)).mean())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ebgan_fakes_reach_the_moons_in_the_energy_valley(seed: int) -> None:
+    name = "ebgan"
+    tr = trained(name, 1000, seed)
+    metrics = tr.evaluate()
+    assert metrics["w1"] < 0.3  # 0.11-0.17 (0.8 at the start)
+    assert metrics["precision"] > 0.5  # 0.75-0.89
+    assert energy(tr, tr.target.reference(500)) < 0.5  # 0.2-0.27, the margin is 1
+    snap = tr.snapshot({"grid": 32})
+    assert snap["display"] == "score" and np.isfinite(snap["d_grid"]).all()
+    assert snap["d_grid"].max() <= 0  # minus an energy
+    for item in PRESETS[name].try_next:
+        tr.update(item.patch)
+        tr.step(50)
+        assert tr.halt is None
