@@ -38,6 +38,8 @@ RESET_ONLY = (
     "seed",
     "dirac_init",
     "discriminator",
+    "pack",
+    "minibatch_stddev",
 )
 
 
@@ -150,6 +152,16 @@ class TrainConfig(Strict):
         description="D's shape: an MLP to one score, or an autoencoder whose score is minus "
         "its reconstruction error (the energy of ebgan)",
     )
+    pack: int = Field(
+        1,
+        ge=1,
+        le=4,
+        description="PacGAN: D scores packs of this many samples, all real or all fake (1 = off)",
+    )
+    minibatch_stddev: bool = Field(
+        False,
+        description="D's input gets one more feature: the batch's mean per-feature std",
+    )
     ebgan_margin: float = Field(
         1.0, gt=0.0, le=100.0, description="ebgan: the margin m, the energy D aims at on fakes"
     )
@@ -178,6 +190,24 @@ class TrainConfig(Strict):
         if needs is not None and kind != needs:
             raise ValueError(f"loss {loss} needs discriminator {needs!r}: set both, then reset")
         return kind
+
+    @field_validator("pack", "minibatch_stddev")
+    @classmethod
+    def _batch_variant_fits(cls, value: int | bool, info: ValidationInfo) -> int | bool:
+        if (value == 1) if info.field_name == "pack" else not value:  # off
+            return value
+        what = f"{info.field_name} = {value}"
+        if info.data.get("dataset") == "dirac":
+            raise ValueError(f"{what}: the Dirac-GAN's D is psi * x; not with dataset dirac")
+        if info.data.get("discriminator") == "autoencoder":
+            raise ValueError(f"{what}: not with the autoencoder discriminator (ebgan)")
+        loss = info.data.get("loss")
+        if loss in LOSSES and LOSSES.get(loss).g_on_features:
+            raise ValueError(f"{what}: not with {loss}, whose G matches features per sample")
+        batch = info.data.get("batch_size")
+        if info.field_name == "pack" and batch is not None and batch % value:
+            raise ValueError(f"{what}: batch_size ({batch}) must be a multiple of pack")
+        return value
 
     @property
     def dim(self) -> int:

@@ -294,7 +294,8 @@ class FeatureMatching:
 class EnergyBased:
     """Energy-based GAN (Zhao et al. 2017): D is an autoencoder, its error an energy.
 
-    The energy is low on real data and pushed up to the margin m on fakes. E(x) = ||Dec(Enc(x)) - x||^2, and D's score is -E(x) (high means real, as for every D);
+    The energy is low on real data and pushed up to the margin m on fakes:
+    E(x) = ||Dec(Enc(x)) - x||^2, and D's score is -E(x) (high means real, as for every D);
     L_D = E[E(x)] + E[relu(m - E(G(z)))];  L_G = E[E(G(z))] (the paper's eq. 1-2, without
     the pulling-away term).
     """

@@ -6,6 +6,15 @@ D on clean inputs (instance noise is a training device, not part of D).
 
 The push on a fake sample x is -dL_G/dx, per sample: the direction and strength with
 which the generator's loss moves that sample (not divided by the batch size).
+
+A D that judges batches (PacGAN packing, minibatch stddev) has no score for a lone point.
+Every point a view shows D at (the surface, the line, the field, the fakes) is judged as
+one more fake sample among the shown fakes, ``Discriminator.score_among``: packed with
+shown fakes, its batch statistic that of the shown fakes with it. That is the situation of
+a fake sample during G's update, so the field is the push such a sample gets through its
+own pack's score (a sample in a pack of m carries m times the weight of a lone one, as in
+the loss's mean over n / m packs). Not drawn: minibatch stddev's push through the batch
+statistic on the other samples' scores. Real samples are judged among the shown reals.
 """
 
 from __future__ import annotations
@@ -70,28 +79,42 @@ def display_latent(trainer: Trainer, n: int) -> Tensor:
     return torch.randn(n, cfg.z_dim, generator=rng)
 
 
-def scores_and_slopes(trainer: Trainer, x: Tensor) -> tuple[Tensor, Tensor]:
+def d_scores(trainer: Trainer, x: Tensor, among: Tensor | None = None) -> Tensor:
+    """D at each row of x; for a D that judges batches, each row as one more sample of
+    ``among`` (see the module docstring)."""
+    if among is not None and trainer.D.batch_dependent:
+        return trainer.D.score_among(x, among)
+    return trainer.D(x)
+
+
+def scores_and_slopes(
+    trainer: Trainer, x: Tensor, among: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """D(x) and grad_x D(x) for every row of x: one forward and one backward pass."""
     x = x.detach().requires_grad_(True)
-    scores = trainer.D(x)
+    scores = d_scores(trainer, x, among)
     (slopes,) = torch.autograd.grad(scores.sum(), x)
     return scores.detach(), slopes
 
 
-def push(loss: Loss, fake_scores: Tensor, slopes: Tensor, real_scores: Tensor) -> Tensor:
+def push(
+    loss: Loss, fake_scores: Tensor, slopes: Tensor, real_scores: Tensor, pack: int = 1
+) -> Tensor:
     """-dL_G/dx per sample by the chain rule, -(n dL_G/ds_i) grad_x D(x_i): only the loss is
     differentiated here, not D again. A relativistic loss pairs each row with the mean real
-    score."""
+    score. With packs of m, each score stands for m samples: m times the push."""
     s = fake_scores.detach().requires_grad_(True)
     real = real_scores.mean().expand_as(s)
     (dloss_ds,) = torch.autograd.grad(loss.g_loss(real, s), s)
-    return -dloss_ds[:, None] * slopes * s.shape[0]
+    return -dloss_ds[:, None] * slopes * s.shape[0] * pack
 
 
-def generator_push(trainer: Trainer, x: Tensor, real_scores: Tensor) -> Tensor:
+def generator_push(
+    trainer: Trainer, x: Tensor, real_scores: Tensor, among: Tensor | None = None
+) -> Tensor:
     """-dL_G/dx at each row of x, times the number of rows (per-sample push)."""
-    scores, slopes = scores_and_slopes(trainer, x)
-    return push(trainer.loss, scores, slopes, real_scores)
+    scores, slopes = scores_and_slopes(trainer, x, among)
+    return push(trainer.loss, scores, slopes, real_scores, trainer.D.pack)
 
 
 def feature_direction(trainer: Trainer, real: Tensor, fake: Tensor) -> Tensor:
@@ -121,7 +144,7 @@ def push_rule(
     if trainer.loss.g_on_features:
         direction = feature_direction(trainer, real, fake)
         return lambda x: feature_push(trainer, x, direction)
-    return lambda x: generator_push(trainer, x, real_scores)
+    return lambda x: generator_push(trainer, x, real_scores, among=fake)
 
 
 def undecided(loss: Loss, real_scores: Tensor, fake_scores: Tensor) -> float:
@@ -160,14 +183,18 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
         real = torch.tensor(trainer.target.reference(view.samples))
         with torch.no_grad():
             fake = trainer.G(display_latent(trainer, view.samples))
-        scores, slopes = scores_and_slopes(trainer, torch.cat([real, fake]))
-        real_scores, fake_scores = scores.split(len(real))
-        real_slopes, fake_slopes = slopes.split(len(real))
+        if trainer.D.batch_dependent:  # each kind judged among its own kind
+            real_scores, real_slopes = scores_and_slopes(trainer, real, among=real)
+            fake_scores, fake_slopes = scores_and_slopes(trainer, fake, among=fake)
+        else:
+            scores, slopes = scores_and_slopes(trainer, torch.cat([real, fake]))
+            real_scores, fake_scores = scores.split(len(real))
+            real_slopes, fake_slopes = slopes.split(len(real))
         push_at = push_rule(trainer, real, fake, real_scores)
         if loss.g_on_features:
             fake_push = push_at(fake)
         else:  # the slopes are at hand: only the loss is differentiated
-            fake_push = push(loss, fake_scores, fake_slopes, real_scores)
+            fake_push = push(loss, fake_scores, fake_slopes, real_scores, trainer.D.pack)
         out: dict[str, Any] = {
             "iteration": trainer.iteration,
             "kind": "dirac" if cfg.dataset == "dirac" else f"{cfg.dim}d",
@@ -185,21 +212,22 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
             "halt": trainer.halt.as_dict() if trainer.halt else None,
         }
         if cfg.dim == 2:
-            out.update(surface_2d(trainer, view, push_at))
+            out.update(surface_2d(trainer, view, push_at, fake))
         else:
-            out.update(line_1d(trainer, view, push_at, lo, hi))
+            out.update(line_1d(trainer, view, push_at, fake, lo, hi))
         if cfg.dataset == "dirac":
             out.update(dirac(trainer, view, lo, hi))
     return out
 
 
 def surface_2d(
-    trainer: Trainer, view: ViewOptions, push_at: Callable[[Tensor], Tensor]
+    trainer: Trainer, view: ViewOptions, push_at: Callable[[Tensor], Tensor], fake: Tensor
 ) -> dict[str, Any]:
     lo, hi = trainer.target.extent
     _, points = grid_points(lo, hi, view.grid)
     with torch.no_grad():
-        d = probability_or_score(trainer.loss, trainer.D(points)).reshape(view.grid, view.grid)
+        d = probability_or_score(trainer.loss, d_scores(trainer, points, among=fake))
+    d = d.reshape(view.grid, view.grid)
     out: dict[str, Any] = {"d_grid": f32(d)}
     if view.field:
         _, field_points = grid_points(lo, hi, view.field)
@@ -230,11 +258,16 @@ def kde(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
 
 
 def line_1d(
-    trainer: Trainer, view: ViewOptions, push_at: Callable[[Tensor], Tensor], lo: float, hi: float
+    trainer: Trainer,
+    view: ViewOptions,
+    push_at: Callable[[Tensor], Tensor],
+    fake: Tensor,
+    lo: float,
+    hi: float,
 ) -> dict[str, Any]:
     xs = torch.linspace(lo, hi, view.line).unsqueeze(1)
     with torch.no_grad():
-        d_line = probability_or_score(trainer.loss, trainer.D(xs))
+        d_line = probability_or_score(trainer.loss, d_scores(trainer, xs, among=fake))
     xs_np = xs[:, 0].numpy()
     fake_density = kde(trainer.sample(2000)[:, 0], xs_np)
     out: dict[str, Any] = {

@@ -212,7 +212,10 @@ class Trainer:
     def _d_objective(self, real: Tensor, fake: Tensor) -> Tensor:
         """L_D plus every active penalty, on D's (perturbed) inputs (one D pass for both)."""
         real, fake = self._perturb(real), self._perturb(fake)
-        real_scores, fake_scores = self.D(torch.cat([real, fake])).split(real.shape[0])
+        if self.D.batch_dependent:  # a batch of one kind per call (packs, batch stddev)
+            real_scores, fake_scores = self.D(real), self.D(fake)
+        else:
+            real_scores, fake_scores = self.D(torch.cat([real, fake])).split(real.shape[0])
         d_loss = self.loss.d_loss(real_scores, fake_scores, **self.loss_params)
         total = d_loss
         self.last["d_loss"] = d_loss.detach()

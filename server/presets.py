@@ -490,5 +490,37 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
             TryNext("Hinge loss on the same autoencoder", patch={"loss": "hinge"}),
         ],
     ),
+    "packing_and_minibatch_stddev": Preset(
+        title="PacGAN: D judges pairs of samples",
+        note=(
+            "Lin et al. (2018): the models and learning rates of the mode collapse lecture, "
+            "but D scores packs of two samples, both real or both fake. A collapsed generator "
+            "makes pairs of near-copies, which real pairs never are, so D can punish the "
+            "collapse itself: within a thousand iterations the fakes spread over most of the "
+            "ring (recall above 0.6), where the plain GAN covers none of it."
+        ),
+        config={**PRESETS["mode_collapse_ring"].config, "pack": 2},
+        view=VIEW_2D,
+        try_next=[
+            TryNext("Minibatch stddev instead", preset="minibatch_stddev_ring"),
+            TryNext("Neither: the plain GAN", preset="mode_collapse_ring"),
+        ],
+    ),
+    "minibatch_stddev_ring": Preset(
+        title="Minibatch stddev against collapse",
+        note=(
+            "Karras et al. (2018): D gets one more input, the spread of the batch its sample "
+            "came in (the mean over features of each feature's std). A collapsed batch has "
+            "almost none, and D learns to call that fake. Same models and learning rates as "
+            "the mode collapse lecture; within a thousand iterations seven or eight modes "
+            "are reached and recall passes 0.9."
+        ),
+        config={**PRESETS["mode_collapse_ring"].config, "minibatch_stddev": True},
+        view=VIEW_2D,
+        try_next=[
+            TryNext("Packing instead", preset="packing_and_minibatch_stddev"),
+            TryNext("Neither: the plain GAN", preset="mode_collapse_ring"),
+        ],
+    ),
 }
 PRESETS |= LOSS_AND_METRIC_PRESETS

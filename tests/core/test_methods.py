@@ -132,3 +132,91 @@ def test_ebgan_needs_the_autoencoder_and_the_dirac_gan_cannot_have_one() -> None
     with pytest.raises(ConfigError) as error:
         Trainer({**EBGAN, "ebgan_margin": 0.0})
     assert error.value.field == "ebgan_margin"
+
+
+# ----- minibatch stddev and packing --------------------------------------------------------
+def test_batch_stddev_is_the_mean_of_the_per_feature_population_std() -> None:
+    from gan_core.models import batch_stddev
+
+    x = torch.tensor([[0.0, 1.0], [2.0, 1.0], [4.0, 4.0]])
+    by_hand = (np.std([0, 2, 4]) + np.std([1, 1, 4])) / 2  # numpy's std is the population one
+    assert batch_stddev(x).item() == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_a_packed_d_scores_consecutive_rows_concatenated() -> None:
+    tr = Trainer({**SMALL, "pack": 3, "batch_size": 30, "loss": "nonsaturating"})
+    x = torch.randn(6, 2)
+    first = tr.D.body[0]
+    packed = torch.cat([x[0:3].reshape(1, 6), x[3:6].reshape(1, 6)])  # (2 packs, 3 x 2)
+    assert first.in_features == 6
+    torch.testing.assert_close(tr.D(x), tr.D.body(packed).squeeze(-1))
+
+
+def test_score_among_is_the_score_of_one_more_sample_of_the_batch() -> None:
+    """minibatch stddev: the row's score when it is appended to the batch and D judges that
+    batch as in training."""
+    tr = Trainer({**SMALL, "minibatch_stddev": True, "loss": "nonsaturating"})
+    batch, x = torch.randn(40, 2), torch.randn(5, 2)
+    with torch.no_grad():
+        among = tr.D.score_among(x, batch)
+        one_by_one = [tr.D(torch.cat([batch, x[i : i + 1]]))[-1] for i in range(5)]
+    torch.testing.assert_close(among, torch.stack(one_by_one), rtol=1e-5, atol=1e-6)
+
+
+def test_score_among_a_packing_d_averages_packs_with_shown_samples() -> None:
+    tr = Trainer({**SMALL, "pack": 2, "loss": "nonsaturating"})
+    batch, x = torch.randn(10, 2), torch.randn(3, 2)
+    with torch.no_grad():
+        among = tr.D.score_among(x, batch)
+        # set k packs x with batch row k, x first for even k, second for odd k
+        packs = [
+            tr.D(torch.stack([x[i], batch[k]] if k % 2 == 0 else [batch[k], x[i]]))
+            for i in range(3)
+            for k in range(4)
+        ]
+    torch.testing.assert_close(among, torch.cat(packs).reshape(3, 4).mean(1))
+
+
+@pytest.mark.parametrize("variant", [{"pack": 2}, {"minibatch_stddev": True}])
+def test_the_push_on_the_fakes_is_their_per_sample_push_as_one_more_fake(variant) -> None:
+    """The arrows: -m dL_G/ds * grad_x s for s the score among the shown fakes (m = pack)."""
+    tr = Trainer({**SMALL, **variant, "loss": "nonsaturating", "dataset": "ring8"})
+    tr.step(5)
+    snap = tr.snapshot({"samples": 32, "field": 4})
+    fake = torch.tensor(snap["fake"]).requires_grad_(True)
+    tr.D.eval()
+    scores = tr.D.score_among(fake, fake.detach())
+    (slopes,) = torch.autograd.grad(scores.sum(), fake)
+    g_prime = torch.sigmoid(-scores.detach())  # d softplus(-s)/ds = -sigmoid(-s)
+    expected = g_prime[:, None] * slopes * tr.D.pack
+    np.testing.assert_allclose(snap["fake_grad"], expected.numpy(), rtol=1e-4, atol=1e-7)
+    assert np.isfinite(snap["field"]).all() and np.isfinite(snap["d_grid"]).all()
+
+
+def test_packing_and_minibatch_stddev_train_with_every_penalty_and_replay() -> None:
+    config = {**SMALL, "pack": 2, "minibatch_stddev": True, "loss": "nonsaturating", "seed": 4}
+    tr = Trainer(config)
+    for kind in ("gp", "r1", "dragan", "spectral_norm", "instance_noise"):
+        tr.update({"regularizers": [{"kind": kind}]})
+        tr.step(2)
+    tr.update({"regularizers": [], "loss": "fgan_hellinger", "update_scheme": "simultaneous"})
+    tr.step(3)
+    assert tr.halt is None
+    assert all(math.isfinite(v) for v in tr.cheap_metrics().values())
+    again = replay(config, tr.commands, tr.iteration)
+    np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "words"),
+    [
+        ({"pack": 3}, "pack", "multiple of pack"),
+        ({"pack": 5}, "pack", "less than or equal to 4"),
+        ({"dataset": "dirac", "minibatch_stddev": True}, "minibatch_stddev", "Dirac"),
+        ({"pack": 2, "loss": "feature_matching"}, "pack", "feature_matching"),
+    ],
+)
+def test_batch_variants_that_cannot_work_are_refused(config, field, words) -> None:
+    with pytest.raises(ConfigError) as error:
+        Trainer(config)
+    assert error.value.field == field and words in error.value.message

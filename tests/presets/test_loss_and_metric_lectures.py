@@ -125,3 +125,24 @@ def test_ebgan_fakes_reach_the_moons_in_the_energy_valley(seed: int) -> None:
         tr.update(item.patch)
         tr.step(50)
         assert tr.halt is None
+
+
+# ----- packing and minibatch stddev --------------------------------------------------------
+def test_the_plain_gan_of_these_lectures_collapses() -> None:
+    metrics = trained("mode_collapse_ring", 1000, seed=0).evaluate()
+    assert metrics["recall"] < 0.3  # 0.0
+    assert metrics["modes_covered"] <= 2  # 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_packing_spreads_the_collapsed_generator_over_the_ring(seed: int) -> None:
+    metrics = trained("packing_and_minibatch_stddev", 1000, seed).evaluate()
+    assert metrics["recall"] > 0.6  # 1.0, 0.91
+    assert metrics["modes_covered"] >= 4  # 6, 6
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_minibatch_stddev_spreads_the_collapsed_generator_over_the_ring(seed: int) -> None:
+    metrics = trained("minibatch_stddev_ring", 1000, seed).evaluate()
+    assert metrics["recall"] > 0.7  # 0.96, 0.92
+    assert metrics["modes_covered"] >= 5  # 7, 7
