@@ -204,6 +204,8 @@ class TrainConfig(Strict):
         loss = info.data.get("loss")
         if loss in LOSSES and LOSSES.get(loss).g_on_features:
             raise ValueError(f"{what}: not with {loss}, whose G matches features per sample")
+        if info.field_name == "minibatch_stddev" and info.data.get("pack", 1) > 1:
+            raise ValueError(f"{what}: one at a time, with pack = 1 (or minibatch stddev off)")
         batch = info.data.get("batch_size")
         if info.field_name == "pack" and batch is not None and batch % value:
             raise ValueError(f"{what}: batch_size ({batch}) must be a multiple of pack")

@@ -75,6 +75,15 @@ def batch_stddev(x: Tensor) -> Tensor:
     return torch.sqrt(x.var(0, unbiased=False) + STDDEV_EPS).mean()
 
 
+def stddev_with(batch: Tensor, x: Tensor) -> Tensor:
+    """(len(x), 1): for each row x_i, ``batch_stddev`` of the batch with x_i added, by the
+    running moments (n mean + x_i) / (n + 1) and (n E[b^2] + x_i^2) / (n + 1)."""
+    n = batch.shape[0]
+    mean = (n * batch.mean(0) + x) / (n + 1)
+    second = (n * (batch**2).mean(0) + x**2) / (n + 1)
+    return torch.sqrt((second - mean**2).clamp_min(0) + STDDEV_EPS).mean(1, keepdim=True)
+
+
 class Discriminator(nn.Module):
     """D(x) = a raw score per row of x (a logit for the logistic losses).
 
@@ -100,10 +109,12 @@ class Discriminator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.body(self.inputs(x)).squeeze(-1)
 
-    def inputs(self, x: Tensor) -> Tensor:
-        """What D's first layer sees of a batch x: with its stddev appended, packed."""
+    def inputs(self, x: Tensor, stddev: Tensor | None = None) -> Tensor:
+        """What D's first layer sees of a batch x: with its stddev appended (``stddev`` if
+        given, a scalar: probes differentiate by it), packed."""
         if self.minibatch_stddev:
-            x = torch.cat([x, batch_stddev(x).expand(x.shape[0], 1)], dim=1)
+            stddev = batch_stddev(x) if stddev is None else stddev
+            x = torch.cat([x, stddev.expand(x.shape[0], 1)], dim=1)
         return x.reshape(-1, self.pack * x.shape[1]) if self.pack > 1 else x
 
     def score_among(self, x: Tensor, batch: Tensor) -> Tensor:
@@ -112,24 +123,17 @@ class Discriminator(nn.Module):
 
         minibatch stddev: the statistic of batch + {x_i}, for each row. pack m: x_i packed
         with m - 1 rows of the batch, in PACK_COMPANIONS fixed companion sets (the first
-        rows of the batch, x_i in slot k mod m of set k), and the scores averaged.
+        rows of the batch, x_i in slot k mod m of set k), and the scores averaged. (The
+        config allows one of the two at a time.)
         """
-        rows = x
-        if self.minibatch_stddev:
-            n = batch.shape[0]
-            mean = (n * batch.mean(0) + x) / (n + 1)
-            second = (n * (batch**2).mean(0) + x**2) / (n + 1)
-            std = torch.sqrt((second - mean**2).clamp_min(0) + STDDEV_EPS).mean(1, keepdim=True)
-            rows = torch.cat([x, std], dim=1)
         if self.pack == 1:
+            rows = torch.cat([x, stddev_with(batch, x)], dim=1) if self.minibatch_stddev else x
             return self.body(rows).squeeze(-1)
         m, scores = self.pack, []
         for k in range(PACK_COMPANIONS):
             mates = batch[k * (m - 1) : (k + 1) * (m - 1)].expand(x.shape[0], -1, -1)
-            if self.minibatch_stddev:  # the mates share x_i's batch statistic
-                mates = torch.cat([mates, rows[:, None, -1:].expand(-1, m - 1, 1)], dim=2)
             slot = k % m
-            pack = torch.cat([mates[:, :slot], rows[:, None], mates[:, slot:]], dim=1)
+            pack = torch.cat([mates[:, :slot], x[:, None], mates[:, slot:]], dim=1)
             scores.append(self.body(pack.reshape(x.shape[0], -1)).squeeze(-1))
         return torch.stack(scores).mean(0)
 

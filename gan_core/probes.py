@@ -13,8 +13,12 @@ one more fake sample among the shown fakes, ``Discriminator.score_among``: packe
 shown fakes, its batch statistic that of the shown fakes with it. That is the situation of
 a fake sample during G's update, so the field is the push such a sample gets through its
 own pack's score (a sample in a pack of m carries m times the weight of a lone one, as in
-the loss's mean over n / m packs). Not drawn: minibatch stddev's push through the batch
-statistic on the other samples' scores. Real samples are judged among the shown reals.
+the loss's mean over n / m packs); with minibatch stddev, the exact push on one more member
+of the batch, through its own score and the statistic in every other (``stddev_push``).
+The batch is the first ``batch_size`` shown fakes (the size D sees in training; packs take
+their companions from it). With minibatch stddev the arrows on the shown fakes are their
+exact pushes as one batch of all the shown fakes (``member_push``). Real samples are
+judged among the shown reals.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from gan_core.losses import Loss, probability_or_score
+from gan_core.models import PACK_COMPANIONS, stddev_with
 
 if TYPE_CHECKING:
     from gan_core.trainer import Trainer
@@ -136,6 +141,32 @@ def feature_push(trainer: Trainer, x: Tensor, direction: Tensor) -> Tensor:
     return -grad
 
 
+def stddev_push(trainer: Trainer, x: Tensor, batch: Tensor, real_scores: Tensor) -> Tensor:
+    """Minibatch stddev: -(n + 1) dL_G/dx at each row of x for the fake ``batch`` (n rows)
+    with x added, exactly: x moves its own score and, through the batch statistic, every
+    other score. One (n + 1)-row batch per row of x, all in one pass: a 16 x 16 field
+    against a batch of 128 takes about 20 ms (a frame without the field, 2 ms)."""
+    x = x.detach().requires_grad_(True)
+    rows, n = x.shape[0], batch.shape[0]
+    sigma = stddev_with(batch, x)[:, None, :]  # (rows, 1, 1)
+    members = torch.cat([batch.expand(rows, n, -1), x[:, None]], dim=1)
+    inputs = torch.cat([members, sigma.expand(rows, n + 1, 1)], dim=2)
+    scores = trainer.D.body(inputs).squeeze(-1)  # (rows, n + 1)
+    loss = trainer.loss.g_loss(real_scores.mean().expand_as(scores), scores)
+    (grad,) = torch.autograd.grad(loss, x)
+    return -grad * (n + 1) * rows  # the loss averaged over the rows' batches too
+
+
+def member_push(trainer: Trainer, fake: Tensor, real_scores: Tensor) -> Tensor:
+    """-n dL_G/dx_i for each row of ``fake`` judged as one training batch (minibatch stddev:
+    the exact per-sample push of a batch, in one pass)."""
+    fake = fake.detach().requires_grad_(True)
+    scores = trainer.D(fake)
+    loss = trainer.loss.g_loss(real_scores.mean().expand_as(scores), scores)
+    (grad,) = torch.autograd.grad(loss, fake)
+    return -grad * fake.shape[0]
+
+
 def push_rule(
     trainer: Trainer, real: Tensor, fake: Tensor, real_scores: Tensor
 ) -> Callable[[Tensor], Tensor]:
@@ -144,6 +175,8 @@ def push_rule(
     if trainer.loss.g_on_features:
         direction = feature_direction(trainer, real, fake)
         return lambda x: feature_push(trainer, x, direction)
+    if trainer.D.minibatch_stddev:
+        return lambda x: stddev_push(trainer, x, fake, real_scores)
     return lambda x: generator_push(trainer, x, real_scores, among=fake)
 
 
@@ -183,15 +216,20 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
         real = torch.tensor(trainer.target.reference(view.samples))
         with torch.no_grad():
             fake = trainer.G(display_latent(trainer, view.samples))
-        if trainer.D.batch_dependent:  # each kind judged among its own kind
-            real_scores, real_slopes = scores_and_slopes(trainer, real, among=real)
-            fake_scores, fake_slopes = scores_and_slopes(trainer, fake, among=fake)
+        batch = fake
+        if trainer.D.batch_dependent:  # each kind judged among a batch of its kind
+            size = max(cfg.batch_size, PACK_COMPANIONS * (trainer.D.pack - 1))
+            batch = fake[:size]
+            real_scores, real_slopes = scores_and_slopes(trainer, real, among=real[:size])
+            fake_scores, fake_slopes = scores_and_slopes(trainer, fake, among=batch)
         else:
             scores, slopes = scores_and_slopes(trainer, torch.cat([real, fake]))
             real_scores, fake_scores = scores.split(len(real))
             real_slopes, fake_slopes = slopes.split(len(real))
-        push_at = push_rule(trainer, real, fake, real_scores)
-        if loss.g_on_features:
+        push_at = push_rule(trainer, real, batch, real_scores)
+        if trainer.D.minibatch_stddev:  # the shown fakes are one batch
+            fake_push = member_push(trainer, fake, real_scores)
+        elif loss.g_on_features:
             fake_push = push_at(fake)
         else:  # the slopes are at hand: only the loss is differentiated
             fake_push = push(loss, fake_scores, fake_slopes, real_scores, trainer.D.pack)
@@ -212,9 +250,9 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
             "halt": trainer.halt.as_dict() if trainer.halt else None,
         }
         if cfg.dim == 2:
-            out.update(surface_2d(trainer, view, push_at, fake))
+            out.update(surface_2d(trainer, view, push_at, batch))
         else:
-            out.update(line_1d(trainer, view, push_at, fake, lo, hi))
+            out.update(line_1d(trainer, view, push_at, batch, lo, hi))
         if cfg.dataset == "dirac":
             out.update(dirac(trainer, view, lo, hi))
     return out

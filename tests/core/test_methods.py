@@ -177,8 +177,36 @@ def test_score_among_a_packing_d_averages_packs_with_shown_samples() -> None:
     torch.testing.assert_close(among, torch.cat(packs).reshape(3, 4).mean(1))
 
 
-@pytest.mark.parametrize("variant", [{"pack": 2}, {"minibatch_stddev": True}])
-def test_the_push_on_the_fakes_is_their_per_sample_push_as_one_more_fake(variant) -> None:
+def test_the_minibatch_stddev_field_is_the_push_on_one_more_fake_of_the_batch() -> None:
+    """At each field point x: -(n + 1) dL_G/dx for the shown batch of fakes with x added,
+    judged as D judges a training batch (x moves its own score and, through the statistic,
+    all the others), by autograd here, one point at a time."""
+    tr = Trainer({**SMALL, "minibatch_stddev": True, "loss": "nonsaturating"})
+    tr.step(20)
+    snap = tr.snapshot({"samples": 64, "field": 4})
+    fake = torch.tensor(snap["fake"])[: SMALL["batch_size"]]  # the batch D is shown among
+    tr.D.eval()
+    lo, hi = tr.target.extent
+    axis = torch.linspace(lo, hi, 4)
+    points = torch.stack(torch.meshgrid(axis, axis, indexing="ij")[::-1], -1).reshape(-1, 2)
+    by_hand = []
+    for x in points:
+        x = x[None].clone().requires_grad_(True)
+        scores = tr.D(torch.cat([fake, x]))
+        loss = torch.nn.functional.softplus(-scores).mean()  # the non-saturating L_G
+        (grad,) = torch.autograd.grad(loss, x)
+        by_hand.append(-grad[0] * (len(fake) + 1))
+    field = snap["field"].reshape(-1, 2)
+    np.testing.assert_allclose(field, torch.stack(by_hand).numpy(), rtol=1e-4, atol=1e-7)
+    # the arrows on the shown fakes: each one's exact push as a member of their batch
+    shown = torch.tensor(snap["fake"]).requires_grad_(True)
+    loss = torch.nn.functional.softplus(-tr.D(shown)).mean()
+    (grad,) = torch.autograd.grad(loss, shown)
+    np.testing.assert_allclose(snap["fake_grad"], -grad.numpy() * 64, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("variant", [{"pack": 2}, {"pack": 3, "batch_size": 33}])
+def test_the_push_on_the_fakes_of_a_packing_d_is_their_push_in_packs(variant) -> None:
     """The arrows: -m dL_G/ds * grad_x s for s the score among the shown fakes (m = pack)."""
     tr = Trainer({**SMALL, **variant, "loss": "nonsaturating", "dataset": "ring8"})
     tr.step(5)
@@ -193,8 +221,9 @@ def test_the_push_on_the_fakes_is_their_per_sample_push_as_one_more_fake(variant
     assert np.isfinite(snap["field"]).all() and np.isfinite(snap["d_grid"]).all()
 
 
-def test_packing_and_minibatch_stddev_train_with_every_penalty_and_replay() -> None:
-    config = {**SMALL, "pack": 2, "minibatch_stddev": True, "loss": "nonsaturating", "seed": 4}
+@pytest.mark.parametrize("variant", [{"pack": 2}, {"minibatch_stddev": True}])
+def test_packing_and_minibatch_stddev_train_with_every_penalty_and_replay(variant) -> None:
+    config = {**SMALL, **variant, "loss": "nonsaturating", "seed": 4}
     tr = Trainer(config)
     for kind in ("gp", "r1", "dragan", "spectral_norm", "instance_noise"):
         tr.update({"regularizers": [{"kind": kind}]})
@@ -214,6 +243,7 @@ def test_packing_and_minibatch_stddev_train_with_every_penalty_and_replay() -> N
         ({"pack": 5}, "pack", "less than or equal to 4"),
         ({"dataset": "dirac", "minibatch_stddev": True}, "minibatch_stddev", "Dirac"),
         ({"pack": 2, "loss": "feature_matching"}, "pack", "feature_matching"),
+        ({"pack": 2, "minibatch_stddev": True}, "minibatch_stddev", "one at a time"),
     ],
 )
 def test_batch_variants_that_cannot_work_are_refused(config, field, words) -> None:
