@@ -80,13 +80,13 @@ class Server:
 
 
 @contextmanager
-def server(cpus: str | None = None) -> Iterator[Server]:
+def server(cpus: str | None = None, *options: str) -> Iterator[Server]:
     """``gandyn serve --port 0 --max-sessions 40`` in a subprocess (on ``cpus`` only, with
     taskset, if given); ready when every worker is."""
     command = [sys.executable, "-m", "server.cli", "serve", "--port", "0"]
     pinned = ["taskset", "-c", cpus] if cpus else []
     process = subprocess.Popen(
-        [*pinned, *command, *SERVE_OPTIONS],
+        [*pinned, *command, *SERVE_OPTIONS, *options],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""What a view needs from the current state of a Trainer: pure reads, no training.
+"""What a view needs from the current state of a run (``Run``, a Trainer): pure reads.
 
 Probes put both models in eval mode (so spectral norm's power iteration does not advance)
 and back, use their own fixed-seed generators (so reading never changes the run), and show
@@ -26,18 +26,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from torch import Tensor
+from torch import Tensor, nn
 
+from gan_core.config import RegularizerConfig, TrainConfig
+from gan_core.datasets import Target
 from gan_core.losses import Loss, probability_or_score
-from gan_core.models import PACK_COMPANIONS, stddev_with
-
-if TYPE_CHECKING:
-    from gan_core.trainer import Trainer
+from gan_core.models import PACK_COMPANIONS, draw_latent, stddev_with
+from gan_core.regularizers import Regularizer
 
 DISPLAY_SEED = 12345
 DIRAC_NOISE_DRAWS = 64
@@ -55,8 +55,35 @@ class ViewOptions(BaseModel):
     dirac_grid: int = Field(21, ge=5, le=64, description="Dirac: (theta, psi) field resolution")
 
 
+class Run(Protocol):
+    """What probes read of a training run (a Trainer is one); they change none of it (D's
+    train/eval mode is put back)."""
+
+    @property
+    def config(self) -> TrainConfig: ...
+    @property
+    def target(self) -> Target: ...
+    @property
+    def loss(self) -> Loss: ...
+    @property
+    def regularizers(self) -> list[tuple[Regularizer, RegularizerConfig]]: ...
+    @property
+    def G(self) -> nn.Module: ...
+    @property
+    def D(self) -> nn.Module: ...
+    @property
+    def iteration(self) -> int: ...
+    @property
+    def trajectory(self) -> list[tuple[float, float]]: ...
+    @property
+    def halt(self) -> Any: ...  # None, or a gan_core.trainer.Halt (its as_dict() is sent)
+
+    def sample(self, n: int) -> np.ndarray: ...
+    def cheap_metrics(self) -> dict[str, float]: ...
+
+
 @contextmanager
-def evaluating(trainer: Trainer) -> Iterator[None]:
+def evaluating(trainer: Run) -> Iterator[None]:
     """D in eval mode (spectral norm keeps its u), then back to the mode it was in (a
     reading copy stays in eval mode). G has no layers that behave differently."""
     training = trainer.D.training
@@ -75,16 +102,12 @@ def f32(x: Tensor | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def display_latent(trainer: Trainer, n: int) -> Tensor:
+def display_latent(trainer: Run, n: int) -> Tensor:
     """A fixed latent batch, so the same fake points move from frame to frame (trails)."""
-    rng = torch.Generator().manual_seed(DISPLAY_SEED)
-    cfg = trainer.config
-    if cfg.noise == "uniform":
-        return torch.rand(n, cfg.z_dim, generator=rng) * 2 - 1
-    return torch.randn(n, cfg.z_dim, generator=rng)
+    return draw_latent(trainer.config, n, torch.Generator().manual_seed(DISPLAY_SEED))
 
 
-def d_scores(trainer: Trainer, x: Tensor, among: Tensor | None = None) -> Tensor:
+def d_scores(trainer: Run, x: Tensor, among: Tensor | None = None) -> Tensor:
     """D at each row of x; for a D that judges batches, each row as one more sample of
     ``among`` (see the module docstring)."""
     if among is not None and trainer.D.batch_dependent:
@@ -93,7 +116,7 @@ def d_scores(trainer: Trainer, x: Tensor, among: Tensor | None = None) -> Tensor
 
 
 def scores_and_slopes(
-    trainer: Trainer, x: Tensor, among: Tensor | None = None
+    trainer: Run, x: Tensor, among: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
     """D(x) and grad_x D(x) for every row of x: one forward and one backward pass."""
     x = x.detach().requires_grad_(True)
@@ -115,14 +138,14 @@ def push(
 
 
 def generator_push(
-    trainer: Trainer, x: Tensor, real_scores: Tensor, among: Tensor | None = None
+    trainer: Run, x: Tensor, real_scores: Tensor, among: Tensor | None = None
 ) -> Tensor:
     """-dL_G/dx at each row of x, times the number of rows (per-sample push)."""
     scores, slopes = scores_and_slopes(trainer, x, among)
     return push(trainer.loss, scores, slopes, real_scores, trainer.D.pack)
 
 
-def feature_direction(trainer: Trainer, real: Tensor, fake: Tensor) -> Tensor:
+def feature_direction(trainer: Run, real: Tensor, fake: Tensor) -> Tensor:
     """c = n dL_G/df_i for a loss on D's features (feature matching), at the shown fakes:
     then the push on a fake at x is -grad_x <c, f(x)>. Exact for a loss of the fakes' mean
     feature, whose dL_G/df_i is the same for every fake i (c is their mean otherwise)."""
@@ -134,14 +157,14 @@ def feature_direction(trainer: Trainer, real: Tensor, fake: Tensor) -> Tensor:
     return grads.mean(0) * len(fake)
 
 
-def feature_push(trainer: Trainer, x: Tensor, direction: Tensor) -> Tensor:
+def feature_push(trainer: Run, x: Tensor, direction: Tensor) -> Tensor:
     """-grad_x <c, f(x)> at each row of x: the push of a feature loss, c from feature_direction."""
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad((trainer.D.features(x) @ direction).sum(), x)
     return -grad
 
 
-def stddev_push(trainer: Trainer, x: Tensor, batch: Tensor, real_scores: Tensor) -> Tensor:
+def stddev_push(trainer: Run, x: Tensor, batch: Tensor, real_scores: Tensor) -> Tensor:
     """Minibatch stddev: -(n + 1) dL_G/dx at each row of x for the fake ``batch`` (n rows)
     with x added, exactly: x moves its own score and, through the batch statistic, every
     other score. One (n + 1)-row batch per row of x, all in one pass: a 16 x 16 field
@@ -157,7 +180,7 @@ def stddev_push(trainer: Trainer, x: Tensor, batch: Tensor, real_scores: Tensor)
     return -grad * (n + 1) * rows  # the loss averaged over the rows' batches too
 
 
-def member_push(trainer: Trainer, fake: Tensor, real_scores: Tensor) -> Tensor:
+def member_push(trainer: Run, fake: Tensor, real_scores: Tensor) -> Tensor:
     """-n dL_G/dx_i for each row of ``fake`` judged as one training batch (minibatch stddev:
     the exact per-sample push of a batch, in one pass)."""
     fake = fake.detach().requires_grad_(True)
@@ -168,7 +191,7 @@ def member_push(trainer: Trainer, fake: Tensor, real_scores: Tensor) -> Tensor:
 
 
 def push_rule(
-    trainer: Trainer, real: Tensor, fake: Tensor, real_scores: Tensor
+    trainer: Run, real: Tensor, fake: Tensor, real_scores: Tensor
 ) -> Callable[[Tensor], Tensor]:
     """x -> -dL_G/dx at each row of x taken as a fake sample (per sample), for the run's loss:
     through D's score, or through its features for a feature loss."""
@@ -198,7 +221,7 @@ def grid_points(lo: float, hi: float, n: int) -> tuple[Tensor, Tensor]:
     return axis, torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
 
 
-def extent(trainer: Trainer) -> tuple[float, float]:
+def extent(trainer: Run) -> tuple[float, float]:
     """The plotted range: the target's, or for Dirac-GAN one that holds the trajectory."""
     if trainer.config.dataset != "dirac":
         return trainer.target.extent
@@ -207,7 +230,7 @@ def extent(trainer: Trainer) -> tuple[float, float]:
     return -lim, lim
 
 
-def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None) -> dict[str, Any]:
+def snapshot(trainer: Run, view: ViewOptions | dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything a frame needs, as plain floats and float32 arrays."""
     view = ViewOptions.model_validate(view or {})
     cfg, loss = trainer.config, trainer.loss
@@ -259,7 +282,7 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
 
 
 def surface_2d(
-    trainer: Trainer, view: ViewOptions, push_at: Callable[[Tensor], Tensor], fake: Tensor
+    trainer: Run, view: ViewOptions, push_at: Callable[[Tensor], Tensor], fake: Tensor
 ) -> dict[str, Any]:
     lo, hi = trainer.target.extent
     _, points = grid_points(lo, hi, view.grid)
@@ -275,7 +298,7 @@ def surface_2d(
     return out
 
 
-def manifold(trainer: Trainer, m: int) -> Tensor:
+def manifold(trainer: Run, m: int) -> Tensor:
     """G on an m x m grid of the first two latent coordinates (the others 0): GAN Lab's
     picture of how G warps the latent space. Gaussian noise: [-2, 2]; uniform: [-1, 1]."""
     cfg = trainer.config
@@ -287,16 +310,21 @@ def manifold(trainer: Trainer, m: int) -> Tensor:
         return trainer.G(z).reshape(m, m, 2)
 
 
+KDE_MIN_BANDWIDTH = 1e-6  # only so that a point mass (std 0) does not divide by zero
+
+
 def kde(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Gaussian kernel density estimate with Scott's bandwidth (floored for point masses)."""
+    """Gaussian kernel density estimate at xs with Scott's bandwidth 1.06 std n^(-1/5): it
+    follows the samples' spread, however narrow (a floor tied to the axis would flatten a
+    narrow G and so p_r / (p_r + p_g))."""
     n = len(samples)
-    h = max(1.06 * float(samples.std()) * n ** (-1 / 5), 0.02 * float(xs[-1] - xs[0]))
+    h = max(1.06 * float(samples.std()) * n ** (-1 / 5), KDE_MIN_BANDWIDTH)
     z = (xs[:, None] - samples[None, :]) / h
     return np.exp(-0.5 * z**2).sum(axis=1) / (n * h * np.sqrt(2 * np.pi))
 
 
 def line_1d(
-    trainer: Trainer,
+    trainer: Run,
     view: ViewOptions,
     push_at: Callable[[Tensor], Tensor],
     fake: Tensor,
@@ -323,7 +351,7 @@ def line_1d(
 
 
 # ----- Dirac-GAN ---------------------------------------------------------------------------
-def dirac_vector_field(trainer: Trainer, theta: Tensor, psi: Tensor) -> Tensor:
+def dirac_vector_field(trainer: Run, theta: Tensor, psi: Tensor) -> Tensor:
     """(d theta/dt, d psi/dt) = (-dL_G/dtheta, -dL_D/dpsi) at each (theta, psi) pair, for
     the run's loss and penalties (perturbations averaged over a fixed set of draws).
     Constraints (clipping, spectral norm) are not part of the field."""
@@ -356,7 +384,7 @@ def dirac_vector_field(trainer: Trainer, theta: Tensor, psi: Tensor) -> Tensor:
     return field.reshape(draws, -1, 2).mean(dim=0)
 
 
-def dirac_eigenvalues(trainer: Trainer, h: float = 1e-3) -> list[list[float]]:
+def dirac_eigenvalues(trainer: Run, h: float = 1e-3) -> list[list[float]]:
     """Eigenvalues [re, im] of the field's Jacobian at the equilibrium (0, 0), by central
     differences; each point is evaluated alone with the same noise draws, so they cancel."""
     steps = torch.tensor([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]])
@@ -365,7 +393,7 @@ def dirac_eigenvalues(trainer: Trainer, h: float = 1e-3) -> list[list[float]]:
     return [[float(e.real), float(e.imag)] for e in torch.linalg.eigvals(jacobian)]
 
 
-def dirac(trainer: Trainer, view: ViewOptions, lo: float, hi: float) -> dict[str, Any]:
+def dirac(trainer: Run, view: ViewOptions, lo: float, hi: float) -> dict[str, Any]:
     _, points = grid_points(lo, hi, view.dirac_grid)
     field = dirac_vector_field(trainer, points[:, 0], points[:, 1])
     theta, psi = trainer.trajectory[-1]

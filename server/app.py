@@ -53,6 +53,11 @@ def package_version() -> str:
 
 VERSION = package_version()
 CLOSE_SECONDS = 2.0  # for a close frame to a client that does not read
+# Messages dropped by the rate limit within one second beyond which a connection is closed
+# (10 times the default rate): a flood costs the web process even unparsed.
+FLOOD_DROPS = 500
+FLOOD_CLOSE = 1008
+FLOOD_REASON = f"more than {FLOOD_DROPS} messages a second over the rate limit; reconnect"
 
 
 class WorkerHealth(BaseModel):
@@ -324,7 +329,9 @@ async def send_outbox(websocket: WebSocket, outbox: Outbox) -> None:
 class RateGate:
     """The rate limit, applied before a message is read: what comes beyond it is dropped
     unparsed, and ``tell`` gets one ``rate_limited`` error a second at most that says how
-    many were (the last one a second after the flood ends)."""
+    many were (the last one a second after the flood ends). A connection that has more than
+    FLOOD_DROPS dropped within one second is ``flooding``: even unparsed, its messages cost
+    the web process more than a careless client's would, and it is closed."""
 
     def __init__(self, limits: Limits, tell: Callable[[ProtocolError], None]) -> None:
         self.limits = limits
@@ -333,11 +340,18 @@ class RateGate:
         self.dropped = 0
         self._told_at = -1.0
         self._report: asyncio.TimerHandle | None = None
+        self._second, self._second_drops = 0, 0
+        self.flooding = False
 
     def admit(self) -> bool:
         if self.bucket.allow():
             return True
         self.dropped += 1
+        second = int(time.monotonic())
+        if second != self._second:
+            self._second, self._second_drops = second, 0
+        self._second_drops += 1
+        self.flooding = self._second_drops > FLOOD_DROPS
         if self._report is None:
             delay = max(0.0, self._told_at + 1.0 - time.monotonic())
             self._report = asyncio.get_running_loop().call_later(delay, self._tell)
@@ -381,6 +395,9 @@ async def receive_loop(
             if message["type"] == "websocket.disconnect":
                 return
             if not gate.admit():
+                if gate.flooding:
+                    await websocket.close(FLOOD_CLOSE, FLOOD_REASON)
+                    return
                 continue
             text = message.get("text")
             try:

@@ -17,6 +17,7 @@ import pytest
 from conftest import Client, Frame, ServerFactory, get_json, wait_until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from server.app import FLOOD_DROPS
 from server.http import HEADER_SECONDS
 
 Connect = Callable[..., Client]
@@ -112,17 +113,24 @@ def test_a_client_that_never_reads_its_replies_is_dropped_with_4008(
     bystander.end()
 
 
-def test_a_flood_of_messages_is_dropped_before_parsing_and_others_keep_their_frames(
+def test_a_flood_of_messages_is_closed_and_others_keep_their_frames(
     connect_ws: Connect, url: str
 ) -> None:
+    """Beyond the rate, messages are dropped unparsed; a connection with more than
+    FLOOD_DROPS of them dropped in a second is closed (1008), its session kept."""
     bystander = playing_bystander(connect_ws, url)
     flooding = connect_ws(url)
-    for i in range(5000):
-        flooding.ws.send(json.dumps({"type": "view", "id": i, "grid": 16}))
+    with pytest.raises(ConnectionClosed) as closed:
+        for i in range(20 * FLOOD_DROPS):
+            flooding.ws.send(json.dumps({"type": "view", "id": i, "grid": 16}))
+        while True:
+            flooding.ws.recv(timeout=30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "over the rate limit" in closed.value.rcvd.reason
     frames_keep_coming(bystander)
-    error = flooding.event("error", timeout=30)
-    assert error["code"] == "rate_limited" and "dropped unread" in error["message"]
-    flooding.end()
+    again = connect_ws(url, query=f"session={flooding.session}")
+    assert again.hello["resumed"] is True
+    again.end()
     bystander.end()
 
 
