@@ -157,6 +157,7 @@ class Trainer:
         """Resolve the config's names to the registered loss and regularizers."""
         cfg = self.config
         self.loss = LOSSES.get(cfg.loss)
+        self.loss_params = {name: getattr(cfg, name) for name in self.loss.config_params}
         self.regularizers = [(REGULARIZERS.get(r.kind), r) for r in cfg.regularizers]
         spectral = [s for spec, s in self.regularizers if spec.spectral_norm]
         self.D.set_spectral_norm(spectral[0].weight if spectral else None)
@@ -238,8 +239,11 @@ class Trainer:
     def _d_objective(self, real: Tensor, fake: Tensor) -> Tensor:
         """L_D plus every active penalty, on D's (perturbed) inputs (one D pass for both)."""
         real, fake = self._perturb(real), self._perturb(fake)
-        real_scores, fake_scores = self.D(torch.cat([real, fake])).split(real.shape[0])
-        d_loss = self.loss.d_loss(real_scores, fake_scores)
+        if self.D.batch_dependent:  # a batch of one kind per call (packs, batch stddev)
+            real_scores, fake_scores = self.D(real), self.D(fake)
+        else:
+            real_scores, fake_scores = self.D(torch.cat([real, fake])).split(real.shape[0])
+        d_loss = self.loss.d_loss(real_scores, fake_scores, **self.loss_params)
         total = d_loss
         self.last["d_loss"] = d_loss.detach()
         for spec, settings in self.regularizers:
@@ -250,10 +254,12 @@ class Trainer:
         return total
 
     def _g_objective(self, fake: Tensor) -> Tensor:
-        """L_G; a real batch is drawn only for losses that compare with it (relativistic)."""
-        fake_scores = self.D(self._perturb(fake))
-        uses_real = self.loss.uses_real_in_g
-        real_scores = self.D(self._perturb(self._real())) if uses_real else fake_scores
+        """L_G; a real batch is drawn only for losses that compare with it (relativistic,
+        feature matching). A feature loss sees D's last hidden features, not its scores."""
+        d_out = self.D.features if self.loss.g_on_features else self.D
+        fake_scores = d_out(self._perturb(fake))
+        uses_real = self.loss.uses_real_in_g or self.loss.g_on_features
+        real_scores = d_out(self._perturb(self._real())) if uses_real else fake_scores
         g_loss = self.loss.g_loss(real_scores, fake_scores)
         self.last["g_loss"] = g_loss.detach()
         return g_loss
