@@ -7,20 +7,28 @@ the base's seed, so they draw the same batches where their configs draw the same
 base's starts from bit-identical weights (G and D separately: a lane with another G keeps
 the base's D). ``step(n)`` advances every lane n generator iterations, whatever its d_steps;
 a lane that diverges halts alone (its ``Halt``) while the others go on.
+
+A fork copies a lane's whole state (models, optimizer moments, RNG, iteration, command
+log, trajectory) into a new lane and applies a patch there, as ``Trainer.update`` would.
+``to_replay()`` is everything needed to rebuild the lanes exactly, small enough for a URL:
+the base config, and per lane its start patch, its fork point and its command log;
+``Lanes.from_replay`` rebuilds them by replaying each lane's log from the shared start.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from gan_core.config import ConfigError, TrainConfig, merge, validate_config
-from gan_core.trainer import Part, Trainer
+from gan_core.trainer import MODEL_BUILDS, Part, Trainer, play
 
 # At most 4 lanes: the page shows 4 panels legibly at 1920x1080 (lecture mode), and 4 lanes
 # of the default model still train at a useful rate each (bench/bench_lanes.py).
 MAX_LANES = 4
+REPLAY_VERSION = 1
 
 
 class LaneError(ValueError):
@@ -40,7 +48,7 @@ class Lane:
 
 
 class Lanes:
-    """1 to MAX_LANES runs from one start: ``add``, ``close``, ``keep``, ``step``."""
+    """1 to MAX_LANES runs from one start: ``add``, ``fork``, ``close``, ``keep``, ``step``."""
 
     def __init__(
         self, base: TrainConfig | dict[str, Any] | None = None, patches: list[dict] | None = None
@@ -78,6 +86,23 @@ class Lanes:
         trainer = Trainer(config)
         trainer.begin_from(*self._shared_models(config))
         return self._append(Lane(self.next_id, trainer, start=patch))
+
+    def fork(self, lane_id: int, patch: dict[str, Any], reset_moments: bool = False) -> Lane:
+        """A new lane with lane ``lane_id``'s exact state and ``patch`` applied live, as
+        ``Trainer.update(patch, reset_moments)`` (an empty patch: an exact copy)."""
+        self._room()
+        source = self[lane_id]
+        trainer = copy.deepcopy(source.trainer)
+        trainer.models_build = next(MODEL_BUILDS)  # other models than the source's
+        if patch:
+            trainer.update(patch, reset_moments=reset_moments)
+        forked = {
+            "lane": lane_id,
+            "at": source.trainer.iteration,
+            "patch": patch,
+            "reset_moments": reset_moments,
+        }
+        return self._append(Lane(self.next_id, trainer, start=source.start, forked=forked))
 
     def close(self, lane_id: int) -> None:
         """Remove a lane (never the last one)."""
@@ -118,6 +143,42 @@ class Lanes:
         for lane in self.lanes:
             lane.trainer.step(n, part=part)
 
+    # ----- reproducibility -------------------------------------------------------------
+    def to_replay(self) -> dict[str, Any]:
+        """What rebuilds these lanes exactly (JSON-ready): the base config (its non-default
+        fields), and per lane its id, start patch, fork point, command log and the iteration
+        to replay to (a halted lane replays through the iteration that halted it)."""
+        return {
+            "version": REPLAY_VERSION,
+            "base": self.base.model_dump(mode="json", exclude_defaults=True),
+            "next_id": self.next_id,
+            "lanes": [
+                {
+                    "id": lane.id,
+                    "start": lane.start,
+                    "forked": lane.forked,
+                    "commands": [list(command) for command in lane.trainer.commands],
+                    "iterations": _replay_target(lane.trainer),
+                }
+                for lane in self.lanes
+            ],
+        }
+
+    @classmethod
+    def from_replay(cls, data: dict[str, Any]) -> Lanes:
+        """The lanes ``to_replay`` described, rebuilt bit for bit by replaying each lane's
+        command log from the shared start."""
+        if data.get("version") != REPLAY_VERSION:
+            raise LaneError(f"a lane replay of version {data.get('version')!r}; this reads 1")
+        lanes = cls(data["base"], patches=[])
+        for item in data["lanes"]:
+            lanes.next_id = item["id"]
+            lane = lanes.add(item["start"])
+            lane.forked = item["forked"]
+            play(lane.trainer, item["commands"], item["iterations"])
+        lanes.next_id = data["next_id"]
+        return lanes
+
 
 def _g_shape(config: TrainConfig) -> tuple:
     return (config.dim, config.z_dim, tuple(config.g_hidden))
@@ -125,3 +186,10 @@ def _g_shape(config: TrainConfig) -> tuple:
 
 def _d_shape(config: TrainConfig) -> tuple:
     return (config.dim, tuple(config.d_hidden))
+
+
+def _replay_target(trainer: Trainer) -> int:
+    """The iteration a replay steps to: a halted run is back at its last checkpoint, and its
+    replay must run into the iteration that halted it to halt the same way."""
+    halt = trainer.halt
+    return trainer.iteration if halt is None else max(trainer.iteration, halt.iteration + 1)

@@ -422,7 +422,12 @@ def model_tensors(G: torch.nn.Module, D: torch.nn.Module) -> list[Tensor]:
 
 def replay(config: TrainConfig | dict[str, Any], commands: list, iterations: int) -> Trainer:
     """Rebuild a run: the config, then each (iteration, kind, payload) command at its iteration."""
-    tr = Trainer(config)
+    return play(Trainer(config), commands, iterations)
+
+
+def play(tr: Trainer, commands: list, iterations: int) -> Trainer:
+    """Run a fresh Trainer through each (iteration, kind, payload) command at its iteration,
+    then on to ``iterations``."""
     for at, kind, payload in commands:
         tr.step(at - tr.iteration)
         if kind == "update":

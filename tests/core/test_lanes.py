@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 import torch
 
-from gan_core import MAX_LANES, LaneError, Lanes, Trainer
+from gan_core import MAX_LANES, LaneError, Lanes, Trainer, replay
 
 SMALL = {"g_hidden": [32, 32], "d_hidden": [32, 32], "batch_size": 64}
 WILD = {  # diverges within 200 iterations (tests/core/test_trainer.py)
@@ -96,10 +97,12 @@ def test_add_close_keep_and_the_cap() -> None:
     added = lanes.add({"loss": "hinge"})
     assert added.id == 2 and added.trainer.iteration == 0  # from the start, not from lane 1
     lanes.add()
-    lanes.add()
+    lanes.fork(1, {})
     assert [lane.id for lane in lanes] == [1, 2, 3, 4] and len(lanes) == MAX_LANES == 4
     with pytest.raises(LaneError, match="at most 4 lanes"):
         lanes.add()
+    with pytest.raises(LaneError, match="at most 4 lanes"):
+        lanes.fork(1, {})
     lanes.close(2)
     assert [lane.id for lane in lanes] == [1, 3, 4]
     assert lanes.add().id == 5  # ids are never reused: a frame's lane stays that lane
@@ -116,3 +119,57 @@ def test_a_lane_keeps_the_base_seed() -> None:
 
     with pytest.raises(ConfigError, match="seed"):
         Lanes(SMALL, [{}, {"seed": 3}])
+
+
+# ----- forks and the replay -----------------------------------------------------------------
+def lived(lanes: Lanes) -> None:
+    """Some history on lane 1: iterations, a teaching step, a live update."""
+    lanes.step(8)
+    lanes.step(2, part="d")
+    lanes[1].trainer.update({"opt_d": {"lr": 5e-4}})
+    lanes.step(4)
+
+
+def test_a_fork_with_an_empty_patch_continues_bit_for_bit_as_its_source() -> None:
+    lanes = Lanes(SMALL)
+    lived(lanes)
+    fork = lanes.fork(1, {})
+    assert fork.forked == {"lane": 1, "at": 12, "patch": {}, "reset_moments": False}
+    assert fork.trainer.commands == lanes[1].trainer.commands
+    lanes.step(15)
+    assert same_state(fork.trainer, lanes[1].trainer)
+    assert fork.trainer.iteration == 27
+
+
+def test_a_fork_continues_as_its_source_would_have_under_the_patch() -> None:
+    lanes = Lanes(SMALL)
+    lived(lanes)
+    patch = {"loss": "lsgan", "opt_g": {"lr": 2e-3}}
+    fork = lanes.fork(1, patch)
+    lanes.step(15)
+    assert fork.trainer.commands[-1] == (12, "update", {"patch": patch, "reset_moments": False})
+    again = replay(SMALL, fork.trainer.commands, fork.trainer.iteration)
+    assert same_state(fork.trainer, again)
+    assert not same_state(fork.trainer, lanes[1].trainer)  # the patch made a difference
+
+
+def test_the_replay_round_trip_rebuilds_every_lane_exactly() -> None:
+    lanes = Lanes(SMALL, [{}, {"g_hidden": [16]}])
+    lived(lanes)
+    lanes.fork(1, {"loss": "lsgan"}, reset_moments=True)
+    lanes.close(2)
+    wild = lanes.add(WILD)
+    lanes.step(150)
+    assert wild.trainer.halt is not None  # a halted lane is rebuilt halted
+    data = json.loads(json.dumps(lanes.to_replay()))  # what a URL holds
+    assert len(json.dumps(data)) < 2000
+    again = Lanes.from_replay(data)
+    assert [lane.id for lane in again] == [1, 3, 4] and again.next_id == 5
+    for mine, theirs in zip(lanes, again, strict=True):
+        assert same_state(mine.trainer, theirs.trainer)
+        assert mine.trainer.commands == [tuple(c) for c in theirs.trainer.commands]
+        assert mine.trainer.halt == theirs.trainer.halt
+        assert mine.forked == theirs.forked and mine.start == theirs.start
+    lanes.step(5)
+    again.step(5)
+    assert all(same_state(a.trainer, b.trainer) for a, b in zip(lanes, again, strict=True))
