@@ -46,11 +46,12 @@ def load_config(args: argparse.Namespace) -> dict[str, Any]:
     return {}
 
 
-def progress(done: int, total: int, started: float, stream: TextIO) -> None:
+def progress(done: int, total: int, started: float, stream: TextIO, unit: str = "it") -> None:
     width = 30
     filled = width * done // max(total, 1)
     rate = done / max(time.perf_counter() - started, 1e-9)
-    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:6.1f} it/s")
+    bar = f"[{'#' * filled}{'.' * (width - filled)}]"
+    stream.write(f"\r{bar} {done}/{total} {rate:6.1f} {unit}/s")
     stream.flush()
 
 
