@@ -35,14 +35,15 @@ from pydantic import BaseModel
 
 from gan_core import ConfigError, TrainConfig, Trainer, load_plugin, validate_config
 from gan_core.config import merge
-from server.headless import load_config, progress
+from server.headless import configured, progress
 
 METRICS = ("w1", "w1_floor", "modes_covered", "high_quality", "kl", "js")
 SHOWN = {"w1": "W1", "w1_floor": "W1 floor", "modes_covered": "modes", "high_quality": "HQ"}
 
 
-class VaryError(ValueError):
-    """A --vary argument that cannot be used; the message names the key and what is allowed."""
+class VaryError(ConfigError):
+    """A --vary argument that cannot be used: ``field`` is the argument, ``message`` names
+    the key and what is allowed."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -91,13 +92,12 @@ def check_key(key: str) -> None:
         fields = model.model_fields
         if part not in fields:
             where = ".".join(parts[:depth]) or "the config"
-            raise VaryError(
-                f"--vary {key}: {where} has no option {part!r}; allowed: {', '.join(fields)}"
-            )
+            allowed = ", ".join(fields)
+            raise VaryError(f"--vary {key}", f"{where} has no option {part!r}; allowed: {allowed}")
         annotation = fields[part].annotation
         nested = isinstance(annotation, type) and issubclass(annotation, BaseModel)
         if depth < len(parts) - 1 and not nested:
-            raise VaryError(f"--vary {key}: {'.'.join(parts[: depth + 1])} has no sub-options")
+            raise VaryError(f"--vary {key}", f"{'.'.join(parts[: depth + 1])} has no sub-options")
         if nested:
             model = annotation
 
@@ -112,7 +112,9 @@ def regularizers(value: str) -> list[dict[str, Any]]:
         try:
             out.append({"kind": kind} if not weight else {"kind": kind, "weight": float(weight)})
         except ValueError:
-            raise VaryError(f"--vary regularizers: weight of {item!r} is not a number") from None
+            raise VaryError(
+                "--vary regularizers", f"the weight of {item!r} is not a number"
+            ) from None
     return out
 
 
@@ -138,7 +140,7 @@ def parse_vary(argument: str, base: dict[str, Any]) -> list[tuple[str, dict[str,
     """One grid axis: (label, patch) per value, each value checked against the base config."""
     key, sep, values = argument.partition("=")
     if not sep or not key or not values:
-        raise VaryError(f"--vary {argument!r}: write KEY=V1,V2 (e.g. loss=wgan,hinge)")
+        raise VaryError(f"--vary {argument}", "write KEY=V1,V2 (e.g. loss=wgan,hinge)")
     check_key(key)
     axis = []
     for text in split_values(values):
@@ -146,7 +148,7 @@ def parse_vary(argument: str, base: dict[str, Any]) -> list[tuple[str, dict[str,
         try:
             validate_config(merge(base, patch))
         except ConfigError as error:
-            raise VaryError(f"--vary {key}={text}: {error}") from None
+            raise VaryError(f"--vary {key}={text}", str(error)) from None
         axis.append((f"{key}={text}", patch))
     return axis
 
@@ -163,7 +165,7 @@ def grid(base: dict[str, Any], varies: list[str]) -> list[tuple[str, TrainConfig
         try:
             rows.append((label, validate_config(config)))
         except ConfigError as error:
-            raise VaryError(f"--vary combination {label}: {error}") from None
+            raise VaryError(f"--vary combination {label}", str(error)) from None
     return rows
 
 
@@ -300,20 +302,8 @@ def compare(args: argparse.Namespace, configs: list[tuple[str, TrainConfig]]) ->
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
-    try:
-        for path in args.plugin:
-            load_plugin(path)
-        base = validate_config(load_config(args)).model_dump()
-        configs = grid(base, args.vary)
-    except (ConfigError, VaryError) as error:
-        print(f"gandyn compare: {error}", file=sys.stderr)
-        return 2
-    except json.JSONDecodeError as error:
-        print(f"gandyn compare: {args.config} is not valid JSON: {error}", file=sys.stderr)
-        return 2
-    except (OSError, ImportError) as error:
-        what = error.filename or "a plug-in"
-        print(f"gandyn compare: cannot load {what}: {error}", file=sys.stderr)
+    configs = configured(args, "gandyn compare", lambda base: grid(base.model_dump(), args.vary))
+    if configs is None:
         return 2
     rows = compare(args, configs)
     result = {

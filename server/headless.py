@@ -10,12 +10,15 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import torch
 
-from gan_core import ConfigError, Trainer, load_plugin, validate_config
+from gan_core import ConfigError, TrainConfig, Trainer, load_plugin, validate_config
+
+T = TypeVar("T")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -84,26 +87,33 @@ def train(trainer: Trainer, steps: int, eval_every: int, bar: TextIO | None) -> 
     return history
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    torch.set_num_threads(1)
+def configured(
+    args: argparse.Namespace, command: str, build: Callable[[TrainConfig], T]
+) -> T | None:
+    """Load the --plugin files and the --config or --preset config, then ``build(config)``;
+    None, with what went wrong on stderr, when any of that fails."""
     try:
         for path in args.plugin:
             load_plugin(path)
-        config = validate_config(load_config(args))
-        trainer = Trainer(config)
+        return build(validate_config(load_config(args)))
     except ConfigError as error:
-        print(f"gandyn run: bad config: {error}", file=sys.stderr)
-        return 2
+        print(f"{command}: bad config: {error}", file=sys.stderr)
     except json.JSONDecodeError as error:
-        print(f"gandyn run: {args.config} is not valid JSON: {error}", file=sys.stderr)
-        return 2
+        print(f"{command}: {args.config} is not valid JSON: {error}", file=sys.stderr)
     except (OSError, ImportError) as error:
-        print(f"gandyn run: cannot load {error.filename or 'a plug-in'}: {error}", file=sys.stderr)
+        print(f"{command}: cannot load {error.filename or 'a plug-in'}: {error}", file=sys.stderr)
+    return None
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    trainer = configured(args, "gandyn run", Trainer)
+    if trainer is None:
         return 2
     history = train(trainer, args.steps, args.eval_every, None if args.quiet else sys.stderr)
     if args.out:
-        result = {"config": config.model_dump(mode="json"), "history": history}
+        result = {"config": trainer.config.model_dump(mode="json"), "history": history}
         args.out.write_text(json.dumps(result, indent=1))
     if trainer.halt is not None:
         print(f"gandyn run: {trainer.halt.message}", file=sys.stderr)
