@@ -54,7 +54,8 @@ def progress(done: int, total: int, started: float, stream: TextIO, unit: str = 
     filled = width * done // max(total, 1)
     rate = done / max(time.perf_counter() - started, 1e-9)
     bar = f"[{'#' * filled}{'.' * (width - filled)}]"
-    stream.write(f"\r{bar} {done}/{total} {rate:6.1f} {unit}/s")
+    shown = f"{rate:6.1f}" if rate >= 1 else f"{rate:6.3f}"  # a few runs a minute
+    stream.write(f"\r{bar} {done}/{total} {shown} {unit}/s")
     stream.flush()
 
 
