@@ -85,7 +85,7 @@ class Lanes:
             raise ConfigError("seed", "lanes share the base's seed; start another lane set")
         trainer = Trainer(config)
         trainer.begin_from(*self._shared_models(config))
-        return self._append(Lane(self.next_id, trainer, start=patch))
+        return self._append(Lane(self.next_id, trainer, start=copy.deepcopy(patch)))
 
     def fork(self, lane_id: int, patch: dict[str, Any], reset_moments: bool = False) -> Lane:
         """A new lane with lane ``lane_id``'s exact state and ``patch`` applied live, as
@@ -99,7 +99,7 @@ class Lanes:
         forked = {
             "lane": lane_id,
             "at": source.trainer.iteration,
-            "patch": patch,
+            "patch": copy.deepcopy(patch),
             "reset_moments": reset_moments,
         }
         return self._append(Lane(self.next_id, trainer, start=source.start, forked=forked))
@@ -170,13 +170,18 @@ class Lanes:
         command log from the shared start."""
         if data.get("version") != REPLAY_VERSION:
             raise LaneError(f"a lane replay of version {data.get('version')!r}; this reads 1")
-        lanes = cls(data["base"], patches=[])
-        for item in data["lanes"]:
-            lanes.next_id = item["id"]
-            lane = lanes.add(item["start"])
-            lane.forked = item["forked"]
-            play(lane.trainer, item["commands"], item["iterations"])
-        lanes.next_id = data["next_id"]
+        try:
+            lanes = cls(data["base"], patches=[])
+            for item in data["lanes"]:
+                lanes.next_id = item["id"]
+                lane = lanes.add(item["start"])
+                lane.forked = item["forked"]
+                play(lane.trainer, item["commands"], item["iterations"])
+            lanes.next_id = data["next_id"]
+        except (KeyError, TypeError) as error:
+            raise LaneError(f"not a lane replay (see Lanes.to_replay): {error!r}") from None
+        if not lanes.lanes:
+            raise LaneError("a lane replay holds at least one lane")
         return lanes
 
 

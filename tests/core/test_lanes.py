@@ -173,3 +173,13 @@ def test_the_replay_round_trip_rebuilds_every_lane_exactly() -> None:
     lanes.step(5)
     again.step(5)
     assert all(same_state(a.trainer, b.trainer) for a, b in zip(lanes, again, strict=True))
+
+
+def test_a_replay_that_is_not_one_says_so() -> None:
+    data = Lanes(SMALL).to_replay()
+    with pytest.raises(LaneError, match="version 7"):
+        Lanes.from_replay({**data, "version": 7})
+    with pytest.raises(LaneError, match=r"not a lane replay.*'commands'"):
+        Lanes.from_replay({**data, "lanes": [{"id": 1, "start": {}, "forked": None}]})
+    with pytest.raises(LaneError, match="at least one lane"):
+        Lanes.from_replay({**data, "lanes": []})
