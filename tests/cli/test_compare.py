@@ -96,3 +96,17 @@ def test_a_preset_warm_up_is_applied_to_every_seed_as_the_page_applies_it() -> N
     trainer = warmed_up_trainer(preset.config | {"d_hidden": [8]}, "js_blind_to_distance")
     assert trainer.commands == [(0, "step_d", {"n": n}) for part, n in preset.warmup]
     assert trainer.iteration == 0
+
+
+def test_a_preset_base_records_its_warm_up(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = compare(
+        "--preset", "js_blind_to_distance", "--seeds", "1", "--steps", "5", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["warmup"] == [["d", 100]]
+    (row,) = result["rows"]
+    assert row["label"] == "base" and row["config"]["dataset"] == "separated1d"
+    assert set(row["metrics"]) == METRICS and row["modes_total"] == 1  # N(4, 0.25^2)
+    assert done.stdout.splitlines()[2].startswith("| base | 1 | 0 | ")
