@@ -23,7 +23,14 @@ import torch
 
 from bench.report import markdown_section
 
-MODULES = ["bench_engine", "bench_server", "bench_concurrency", "bench_isolation", "bench_browser"]
+MODULES = [
+    "bench_engine",
+    "bench_lanes",
+    "bench_server",
+    "bench_concurrency",
+    "bench_isolation",
+    "bench_browser",
+]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 

@@ -1,4 +1,4 @@
-"""The ``gandyn`` command: ``serve`` the lab, ``run`` headless, ``bench``."""
+"""The ``gandyn`` command: ``serve`` the lab, ``run`` and ``compare`` headless, ``bench``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 
 from server.settings import Settings, default_max_sessions, default_workers
 
-USAGE = """usage: gandyn {serve,run,bench} [options]
+USAGE = """usage: gandyn {serve,run,compare,bench} [options]
 
   serve   start the lab (a web server); open the printed URL in a browser
   run     train without a browser (gandyn run --help)
+  compare train a grid of configs over seeds: a table of mean and sd (gandyn compare --help)
   bench   measure the engine and the server (gandyn bench --help)
 """
 
@@ -151,6 +152,12 @@ def run(argv: list[str]) -> int:
     return headless_main(argv)
 
 
+def compare(argv: list[str]) -> int:
+    from server.compare import main as compare_main
+
+    return compare_main(argv)
+
+
 def bench(argv: list[str]) -> int:
     """bench/ lives in the source tree, next to server/."""
     root = str(Path(__file__).resolve().parent.parent)
@@ -166,7 +173,7 @@ def bench(argv: list[str]) -> int:
     return bench_main(argv)
 
 
-COMMANDS = {"serve": serve, "run": run, "bench": bench}
+COMMANDS = {"serve": serve, "run": run, "compare": compare, "bench": bench}
 
 
 def main(argv: list[str] | None = None) -> int:
