@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gan_core.config import ConfigError, TrainConfig, merge, validate_config
-from gan_core.trainer import MODEL_BUILDS, Part, Trainer, play
+from gan_core.trainer import Part, Trainer, play
 
 # At most 4 lanes: the page shows 4 panels legibly at 1920x1080 (lecture mode), and 4 lanes
 # of the default model still train at a useful rate each (bench/bench_lanes.py).
@@ -93,7 +93,6 @@ class Lanes:
         self._room()
         source = self[lane_id]
         trainer = copy.deepcopy(source.trainer)
-        trainer.models_build = next(MODEL_BUILDS)  # other models than the source's
         if patch:
             trainer.update(patch, reset_moments=reset_moments)
         forked = {
