@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import STARTUP_SECONDS, Client, ServerProcess
+from conftest import STARTUP_SECONDS, Client, ServerProcess, worker_pids
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -162,12 +162,31 @@ def check_the_hall(
         open_session(origin="http://elsewhere.example")
     assert refused.value.response.status_code == 403
 
-    # replica r1 goes away: a resume of its session gets a new session on r2
+    # replica r1 dies (SIGKILL, as a crash): a resume of its session gets a new session on r2
     for client in resumed:
         client.ws.close()
-    replicas["r1"].stop()
+    dead = replicas["r1"].process
+    workers = worker_pids(dead.pid)
+    dead.kill()
+    dead.wait()
     lost = next(session for session in ids if session.startswith("r1."))
     again = open_session(f"?session={lost}")
     assert again.hello["resumed"] is False
     assert again.session.startswith("r2.") and again.session != lost
     again.ws.close()
+    assert workers and all(gone(pid) for pid in workers), "its workers end with it"
+
+
+def gone(pid: int) -> bool:
+    """``pid`` has exited, within a minute (a worker ends when its web process's pipe does);
+    a zombie counts as exited (its new parent may never reap it)."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
