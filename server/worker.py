@@ -83,7 +83,7 @@ TURN_MIN = 0.004  # ...with at least this much training a turn (frames then come
 TURN_MAX = 0.02  # and at most this much: a turn never holds the worker longer (+1 iteration)
 STEP_SECONDS = 10.0  # one step command trains at most this long (its ack says how far)
 EVAL_INTERVAL = 0.5  # costly metrics at most twice a second,
-EVAL_SHARE = 0.05  # taking at most 5 % of a session's time when that allows them,
+EVAL_SHARE = 0.05  # taking at most 5 % of the worker's time when that allows them,
 EVAL_MAX_INTERVAL = 2.0  # and at least every 2 s while the run changes
 FRAME_SHARE = 0.5  # a session's frames take at most half of the wall clock (adaptive fps)
 CHECKPOINT_SECONDS = 5.0  # a session changed since its last checkpoint sends one this often
@@ -176,19 +176,19 @@ class WorkerSession:
         due = self._next_eval_at if self._evaluation_wanted() else math.inf
         return min(self._next_frame_at, due) if self.playing else due
 
-    def turn(self, budget: float, shared: bool) -> None:
-        """One bounded slice of work: about ``budget`` seconds of training. ``shared``: other
-        sessions wait for this worker, so the turn trains for its whole budget (the next
-        frame comes at the next turn: turns of equal length are what makes it fair); alone,
-        it stops at its frame clock."""
+    def turn(self, budget: float, sharing: int) -> None:
+        """One bounded slice of work: about ``budget`` seconds of training. ``sharing``: the
+        sessions that wait for this worker now; when others do, the turn trains for its
+        whole budget (the next frame comes at the next turn: turns of equal length are what
+        makes it fair); alone, it stops at its frame clock."""
         try:
             if self.job is not None:
                 if self._frame_due and self.job.cuttable:  # the last step's, before the next
                     self._send_frame()
                 self._run_job(budget)
             else:
-                self._play(budget, shared)
-            self._maybe_evaluate()
+                self._play(budget, shared=sharing > 1)
+            self._maybe_evaluate(sharing)
         except Exception as error:  # a bug, or a plug-in failing in a probe: say so, pause
             log.exception("session %s failed", self.id)
             self.playing = False
@@ -413,7 +413,9 @@ class WorkerSession:
         tr = self.trainer
         return tr.iteration != self._eval_iteration and tr.halt is None
 
-    def _maybe_evaluate(self) -> None:
+    def _maybe_evaluate(self, sharing: int) -> None:
+        """The costly metrics when due: they take at most EVAL_SHARE of the time of the
+        worker, shared by ``sharing`` sessions (at least every EVAL_MAX_INTERVAL)."""
         now = time.monotonic()
         if not self.attached or not self._evaluation_wanted() or now < self._next_eval_at:
             return
@@ -431,7 +433,7 @@ class WorkerSession:
                 metrics=plain(metrics),
             )
         )
-        spacing = seconds / EVAL_SHARE
+        spacing = seconds * sharing / EVAL_SHARE
         self._next_eval_at = now + min(max(EVAL_INTERVAL, spacing), EVAL_MAX_INTERVAL)
 
     # ----- commands -----------------------------------------------------------------------
@@ -694,7 +696,7 @@ class Worker:
                 if session.id not in self.sessions:
                     continue  # ended by a command read between two turns
                 start = time.perf_counter()
-                session.turn(budget, shared=len(waiting) > 1)
+                session.turn(budget, sharing=len(waiting))
                 self._busy += time.perf_counter() - start
                 if not self._read(0):
                     return
