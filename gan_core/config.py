@@ -121,7 +121,13 @@ class TrainConfig(Strict):
     opt_d: OptimizerConfig = Field(default_factory=OptimizerConfig)
     d_steps: int = Field(2, ge=1, le=20, description="D updates per generator iteration")
     g_steps: int = Field(1, ge=1, le=20, description="G updates per generator iteration")
-    update_scheme: Literal["alternating", "simultaneous"] = "alternating"
+    update_scheme: Literal["alternating", "simultaneous", "extragradient"] = Field(
+        "alternating",
+        description=(
+            "alternating: D then G; simultaneous: both from the same point; extragradient: "
+            "both extrapolate a step, then update from the start with the gradients there"
+        ),
+    )
     batch_size: int = Field(256, ge=1, le=2048)
     z_dim: int = Field(2, ge=1, le=64, description="latent dimension")
     noise: Literal["gaussian", "uniform"] = Field("gaussian", description="latent distribution")

@@ -2,7 +2,11 @@
 
 One generator iteration (alternating scheme) is ``d_steps`` discriminator updates followed by
 ``g_steps`` generator updates. The simultaneous scheme computes both players' gradients at
-the same point and applies them together (the Dirac-GAN lesson needs both).
+the same point and applies them together (the Dirac-GAN lesson needs both). The
+extragradient scheme (Korpelevich 1976; Gidel et al. 2019) takes a simultaneous step to an
+extrapolated point, then steps from the original point with the gradients found there.
+In both joint schemes the first ``d_steps - 1`` D updates and the last ``g_steps - 1`` G
+updates are plain ones.
 
 Reproducible: the same config and the same ``commands`` replay the same run bit for bit on
 the same machine (see ``replay``). Nothing raises past the Trainer while training: a
@@ -177,10 +181,13 @@ class Trainer:
 
     def _iteration(self) -> None:
         cfg = self.config
-        if cfg.update_scheme == "simultaneous":
+        if cfg.update_scheme != "alternating":
             for _ in range(cfg.d_steps - 1):
                 self._d_step()
-            self._simultaneous_step()
+            if cfg.update_scheme == "extragradient":
+                self._extragradient_step()
+            else:
+                self._simultaneous_step()
             for _ in range(cfg.g_steps - 1):
                 self._g_step()
         else:
@@ -254,8 +261,8 @@ class Trainer:
                 p.requires_grad_(True)
         self._apply(self.opt_g, self.g_params, loss, "g")
 
-    def _simultaneous_step(self) -> None:
-        """Both players' gradients at the same parameters, then both updates."""
+    def _joint_gradients(self) -> tuple[Tensor, Tensor]:
+        """Both players' gradients at the same parameters, into ``.grad``; (L_D total, L_G)."""
         real = self._real()
         fake = self.G(self._noise(self.config.batch_size))
         d_total = self._d_objective(real, fake.detach())
@@ -265,9 +272,34 @@ class Trainer:
         for params, grads in ((self.d_params, d_grads), (self.g_params, g_grads)):
             for p, grad in zip(params, grads, strict=True):
                 p.grad = grad
+        return d_total, g_loss
+
+    def _joint_update(self, d_total: Tensor, g_loss: Tensor) -> None:
         self._apply(self.opt_d, self.d_params, d_total, "d")
         self._apply(self.opt_g, self.g_params, g_loss, "g")
         self._constrain()
+
+    def _simultaneous_step(self) -> None:
+        """Both players' gradients at the same parameters, then both updates."""
+        self._joint_update(*self._joint_gradients())
+
+    def _extragradient_step(self) -> None:
+        """Extragradient (Korpelevich 1976; Gidel et al. 2019, Algorithm "extra" + optimizer):
+
+            w_{t+1/2} = w_t - eta F(w_t),   w_{t+1} = w_t - eta F(w_{t+1/2})
+
+        with F = (grad_theta L_G, grad_psi L_D) and each "- eta F" the player's own optimizer
+        step (a fresh batch at each point). As in Gidel et al.'s Extra-Adam
+        (GauthierGidel/Variational-Inequality-GAN, optim/extragradient.py), both steps update
+        the optimizer's state, and constraints (clipping) project both points. With SGD on the
+        bilinear game the map is (1 - h^2) I + h A: it contracts by sqrt(1 - h^2 + h^4)."""
+        start = [p.detach().clone() for p in self.g_params + self.d_params]
+        self._simultaneous_step()
+        gradients = self._joint_gradients()
+        with torch.no_grad():
+            for p, value in zip(self.g_params + self.d_params, start, strict=True):
+                p.copy_(value)
+        self._joint_update(*gradients)
 
     def _constrain(self) -> None:
         for spec, settings in self.regularizers:
