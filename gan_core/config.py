@@ -57,11 +57,17 @@ class TargetConfig(Strict):
 
 
 class OptimizerConfig(Strict):
-    name: Literal["sgd", "adam", "rmsprop"] = "adam"
+    name: Literal["sgd", "adam", "rmsprop", "optimistic", "optimistic_adam"] = Field(
+        "adam",
+        description=(
+            "optimistic: gradient descent with 2 g_t - g_(t-1); optimistic_adam: Adam with "
+            "2 u_t - u_(t-1) (Daskalakis et al. 2018)"
+        ),
+    )
     lr: float = Field(1e-3, gt=0.0, le=10.0, description="learning rate (log scale)")
     betas: tuple[
         Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]
-    ] = Field((0.5, 0.9), description="adam: (beta1, beta2)")
+    ] = Field((0.5, 0.9), description="adam and optimistic_adam: (beta1, beta2)")
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="sgd and rmsprop: momentum")
 
 
