@@ -249,24 +249,104 @@ def dirac_vector_field(trainer: Trainer, theta: Tensor, psi: Tensor) -> Tensor:
     return field.reshape(draws, -1, 2).mean(dim=0)
 
 
-def dirac_eigenvalues(trainer: Trainer, h: float = 1e-3) -> list[list[float]]:
-    """Eigenvalues [re, im] of the field's Jacobian at the equilibrium (0, 0), by central
-    differences; each point is evaluated alone with the same noise draws, so they cancel."""
+def dirac_jacobian(trainer: Trainer, h: float = 1e-3) -> np.ndarray:
+    """The field's Jacobian at the equilibrium (0, 0), (2, 2), by central differences; each
+    point is evaluated alone with the same noise draws, so they cancel."""
     steps = torch.tensor([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]])
     v = torch.cat([dirac_vector_field(trainer, at[:1], at[1:]) for at in steps]).double()
-    jacobian = torch.stack([(v[0] - v[1]) / (2 * h), (v[2] - v[3]) / (2 * h)], dim=1)
-    return [[float(e.real), float(e.imag)] for e in torch.linalg.eigvals(jacobian)]
+    return torch.stack([(v[0] - v[1]) / (2 * h), (v[2] - v[3]) / (2 * h)], dim=1).numpy()
+
+
+def as_pairs(values: np.ndarray) -> list[list[float]]:
+    return [[float(e.real), float(e.imag)] for e in values]
+
+
+# The optimizers whose step is linear in the gradient, so that the update has a one-step map.
+LINEAR_OPTIMIZERS = ("sgd", "optimistic")
+
+
+def player_step(rows: np.ndarray, k: int, grad: np.ndarray, opt: Any) -> np.ndarray:
+    """One optimizer step of player k (0: theta, 1: psi) on the linearised game. ``rows`` are
+    the state (theta, psi, slot_theta, slot_psi) as linear functions of the state before
+    the iteration; ``grad`` is the player's gradient as such a function. The slot is SGD's
+    momentum buffer (buf = mu buf + g; z -= lr buf, as torch.optim.SGD) or optimistic's
+    last gradient (z -= lr (2 g - g_last))."""
+    rows = rows.copy()
+    z, slot = rows[k].copy(), rows[2 + k].copy()
+    if opt.name == "sgd":
+        rows[2 + k] = opt.momentum * slot + grad
+        rows[k] = z - opt.lr * rows[2 + k]
+    else:
+        rows[k] = z - opt.lr * (2 * grad - slot)
+        rows[2 + k] = grad
+    return rows
+
+
+def dirac_step_map(trainer: Trainer, jacobian: np.ndarray) -> np.ndarray | None:
+    """The matrix M of one training iteration on the game linearised at (0, 0), z' = J z:
+    x_{t+1} = M x_t for the state x = (theta, psi) plus the optimizers' linear state where
+    they keep one (SGD momentum, optimistic's last gradient), for the run's scheme, step
+    counts and learning rates. None when an optimizer's step is not linear in the gradient
+    (adam, rmsprop, optimistic_adam rescale it).
+    Constraints (clipping) and historical averaging are not part of it."""
+    cfg = trainer.config
+    opts = (cfg.opt_g, cfg.opt_d)
+    if any(o.name not in LINEAR_OPTIMIZERS for o in opts):
+        return None
+
+    def grad(rows: np.ndarray, k: int) -> np.ndarray:
+        return -jacobian[k] @ rows[:2]  # the gradient is minus the field
+
+    def alone(rows: np.ndarray, k: int) -> np.ndarray:
+        return player_step(rows, k, grad(rows, k), opts[k])
+
+    def joint(rows: np.ndarray, grads: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        for k in (0, 1):
+            rows = player_step(rows, k, grads[k], opts[k])
+        return rows
+
+    rows = np.eye(4)
+    if cfg.update_scheme == "alternating":
+        for _ in range(cfg.d_steps):
+            rows = alone(rows, 1)
+        for _ in range(cfg.g_steps):
+            rows = alone(rows, 0)
+    else:
+        for _ in range(cfg.d_steps - 1):
+            rows = alone(rows, 1)
+        grads = (grad(rows, 0), grad(rows, 1))
+        if cfg.update_scheme == "extragradient":
+            half = joint(rows, grads)
+            grads = (grad(half, 0), grad(half, 1))
+            rows = np.concatenate([rows[:2], half[2:]])  # from the start, the moved slots
+        rows = joint(rows, grads)
+        for _ in range(cfg.g_steps - 1):
+            rows = alone(rows, 0)
+    kept = [0, 1] + [2 + k for k in (0, 1) if opts[k].name == "optimistic" or opts[k].momentum]
+    return rows[np.ix_(kept, kept)]  # a slot nothing reads only adds an eigenvalue 0
+
+
+def dirac_eigenvalues(trainer: Trainer) -> tuple[list[list[float]], list[list[float]] | None]:
+    """(flow, step): eigenvalues [re, im] of the field's Jacobian at (0, 0), and of the
+    one-step map of the discrete update (``dirac_step_map``; None where there is none).
+    The flow spirals in where every Re < 0; the iteration where every modulus < 1."""
+    jacobian = dirac_jacobian(trainer)
+    step = dirac_step_map(trainer, jacobian)
+    flow = as_pairs(np.linalg.eigvals(jacobian))
+    return flow, None if step is None else as_pairs(np.linalg.eigvals(step))
 
 
 def dirac(trainer: Trainer, view: ViewOptions, lo: float, hi: float) -> dict[str, Any]:
     _, points = grid_points(lo, hi, view.dirac_grid)
     field = dirac_vector_field(trainer, points[:, 0], points[:, 1])
     theta, psi = trainer.trajectory[-1]
+    flow, step = dirac_eigenvalues(trainer)
     return {
         "theta": theta,
         "psi": psi,
         "dirac_extent": [lo, hi],
         "dirac_field": f32(field.reshape(view.dirac_grid, view.dirac_grid, 2)),
         "trajectory": np.asarray(trainer.trajectory, dtype=np.float32),
-        "eigenvalues": dirac_eigenvalues(trainer),
+        "eigenvalues": flow,
+        "step_eigenvalues": step,
     }

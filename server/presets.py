@@ -271,9 +271,11 @@ PRESETS: dict[str, Preset] = {
         title="Dirac-GAN",
         note=(
             "Mescheder et al. (2018): the data is a point at 0, G is one point theta, "
-            "D(x) = psi x. Plain gradient descent circles the equilibrium (0, 0) and never "
-            "reaches it; its eigenvalues are +-0.5i, no damping. Add R1 and they get a negative "
-            "real part: the trajectory spirals in. Move gamma and watch the eigenvalues."
+            "D(x) = psi x. The flow's eigenvalues are +-0.5i and one alternating step's have "
+            "modulus 1: no damping, only the loss's curvature shrinks the circles, slowly (the "
+            "radius falls like t^-1/2: 0.19 after 1,200 iterations). Simultaneous steps "
+            "(modulus 1.005) spiral out to a circle of radius 0.63. Add R1 and the eigenvalues "
+            "get a negative real part: it spirals in within a few turns."
         ),
         config={
             "dataset": "dirac",

@@ -150,3 +150,68 @@ def test_extragradient_and_optimistic_runs_replay_bit_for_bit() -> None:
     tr.step(5)
     again = replay(config, tr.commands, tr.iteration)
     np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+
+
+# ----- the one-step map of the Dirac-GAN snapshot --------------------------------------------
+def ordered(values: list) -> list[complex]:
+    """Complex numbers (or [re, im] pairs) in a fixed order."""
+    numbers = [complex(*v) if isinstance(v, list) else complex(v) for v in values]
+    return sorted(numbers, key=lambda c: (round(c.real, 3), round(c.imag, 3)))
+
+
+def moduli(pairs: list[list[float]]) -> list[float]:
+    return sorted(math.hypot(re, im) for re, im in pairs)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "optimizer", "expected"),
+    [
+        ("simultaneous", "sgd", [complex(1, H), complex(1, -H)]),
+        ("extragradient", "sgd", [complex(1 - H**2, H), complex(1 - H**2, -H)]),
+        # alternating (D then G): theta' = (1 - h^2) theta + h psi, psi' = psi - h theta
+        ("alternating", "sgd", list(np.linalg.eigvals([[1 - H**2, H], [-H, 1]]))),
+        (
+            "simultaneous",
+            "optimistic",
+            [*np.roots([1, -(1 + 2j * H), 1j * H]), *np.roots([1, -(1 - 2j * H), -1j * H])],
+        ),
+    ],
+)
+def test_step_eigenvalues_of_the_bilinear_game_match_the_closed_forms(
+    scheme: str, optimizer: str, expected: list[complex]
+) -> None:
+    snap = bilinear(scheme, optimizer, steps=1).snapshot()
+    np.testing.assert_allclose(ordered(snap["step_eigenvalues"]), ordered(expected), atol=1e-3)
+    np.testing.assert_allclose(ordered(snap["eigenvalues"]), [-1j, 1j], atol=1e-3)  # rotation
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"loss": "nonsaturating", "regularizers": [{"kind": "r1", "weight": 0.3}]},
+        {"loss": "wgan", "update_scheme": "simultaneous", "d_steps": 3},
+        {"loss": "nonsaturating", "opt_d": {"name": "sgd", "lr": 0.1, "momentum": 0.5}},
+        {"loss": "minimax", "update_scheme": "extragradient", "g_steps": 2},
+        {"loss": "wgan", "opt_g": {"name": "optimistic", "lr": 0.1}},
+    ],
+)
+def test_step_eigenvalues_give_the_growth_rate_of_a_run_near_the_equilibrium(config) -> None:
+    """Near (0, 0) every loss is its linearisation: the radius grows or shrinks per iteration
+    by the largest modulus of the one-step map (measured on the run, not computed from it)."""
+    sgd = {"name": "sgd", "lr": H}
+    full = {"dataset": "dirac", "regularizers": [], "opt_g": sgd, "opt_d": sgd, "d_steps": 1}
+    full = {**full, **config, "dirac_init": (1e-3, 1e-3)}
+    tr = Trainer(full)
+    rate = max(moduli(tr.snapshot()["step_eigenvalues"]))
+    tr.step(400)
+    r = radii(tr)
+    envelope = [r[t - 40 : t].max() for t in (200, 400)]  # over several turns
+    assert (envelope[1] / envelope[0]) ** (1 / 200) == pytest.approx(rate, abs=2e-3)
+
+
+def test_step_eigenvalues_are_none_where_the_step_is_not_linear() -> None:
+    for name in ("adam", "rmsprop", "optimistic_adam"):
+        opt = {"name": name, "lr": 0.01}
+        tr = Trainer({"dataset": "dirac", "opt_d": opt})
+        snap = tr.snapshot()
+        assert snap["step_eigenvalues"] is None and len(snap["eigenvalues"]) == 2
