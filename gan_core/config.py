@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gan_core.losses import LOSSES
 from gan_core.regularizers import REGULARIZERS
@@ -20,6 +28,9 @@ DatasetName = Literal[DATASETS_1D + DATASETS_2D]  # type: ignore[valid-type]
 Width = Annotated[int, Field(ge=1, le=1024)]
 Coord = Annotated[float, Field(ge=-10.0, le=10.0)]
 Std = Annotated[float, Field(ge=0.01, le=5.0)]
+
+# The D optimizers whose step unroll_steps differentiates through (gan_core.unrolled).
+UNROLLABLE = ("sgd", "adam", "optimistic")
 
 # Changing these changes the shape of a model or of the data: they apply on reset only.
 RESET_ONLY = ("g_hidden", "d_hidden", "activation", "z_dim", "seed", "dirac_init")
@@ -127,6 +138,15 @@ class TrainConfig(Strict):
     opt_d: OptimizerConfig = Field(default_factory=OptimizerConfig)
     d_steps: int = Field(2, ge=1, le=20, description="D updates per generator iteration")
     g_steps: int = Field(1, ge=1, le=20, description="G updates per generator iteration")
+    unroll_steps: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description=(
+            "G's update sees D after this many further D steps, differentiated through "
+            "(Metz et al. 2016); 0 off; D's optimizer must be sgd, adam or optimistic"
+        ),
+    )
     update_scheme: Literal["alternating", "simultaneous", "extragradient"] = Field(
         "alternating",
         description=(
@@ -149,6 +169,18 @@ class TrainConfig(Strict):
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; allowed: {allowed(LOSSES)}")
         return loss
+
+    @field_validator("unroll_steps")
+    @classmethod
+    def _unrollable_optimizer(cls, steps: int, info: ValidationInfo) -> int:
+        opt_d = info.data.get("opt_d")
+        if steps and opt_d is not None and opt_d.name not in UNROLLABLE:
+            raise ValueError(
+                f"unrolling differentiates through D's optimizer steps, which is done for "
+                f"{', '.join(UNROLLABLE)}; opt_d is {opt_d.name}: choose one of those or "
+                f"set unroll_steps to 0"
+            )
+        return steps
 
     @property
     def dim(self) -> int:

@@ -287,11 +287,11 @@ def dirac_step_map(trainer: Trainer, jacobian: np.ndarray) -> np.ndarray | None:
     x_{t+1} = M x_t for the state x = (theta, psi) plus the optimizers' linear state where
     they keep one (SGD momentum, optimistic's last gradient), for the run's scheme, step
     counts and learning rates. None when an optimizer's step is not linear in the gradient
-    (adam, rmsprop, optimistic_adam rescale it).
+    (adam, rmsprop, optimistic_adam rescale it) or G's update is unrolled (not worked out).
     Constraints (clipping) and historical averaging are not part of it."""
     cfg = trainer.config
     opts = (cfg.opt_g, cfg.opt_d)
-    if any(o.name not in LINEAR_OPTIMIZERS for o in opts):
+    if any(o.name not in LINEAR_OPTIMIZERS for o in opts) or cfg.unroll_steps:
         return None
 
     def grad(rows: np.ndarray, k: int) -> np.ndarray:

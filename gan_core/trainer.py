@@ -32,7 +32,8 @@ from gan_core.metrics import evaluator_for
 from gan_core.models import build_models
 from gan_core.optimizers import make_optimizer
 from gan_core.probes import snapshot
-from gan_core.regularizers import REGULARIZERS
+from gan_core.regularizers import REGULARIZERS, Critic
+from gan_core.unrolled import unrolled_critic
 
 CHECKPOINT_EVERY = 50
 # A loss or gradient norm beyond this has exploded: a few more steps overflow float32.
@@ -122,12 +123,14 @@ class Trainer:
         self.config = new
         if new.dataset != old.dataset or new.target != old.target:
             self.target = make_target(new)
-        self.opt_g = self._updated_optimizer(
-            self.opt_g, self.g_params, old.opt_g, new.opt_g, reset_moments
-        )
-        self.opt_d = self._updated_optimizer(
-            self.opt_d, self.d_params, old.opt_d, new.opt_d, reset_moments
-        )
+        for who, params in (("opt_g", self.g_params), ("opt_d", self.d_params)):
+            opt = getattr(self, who)
+            updated = self._updated_optimizer(
+                opt, params, getattr(old, who), getattr(new, who), reset_moments
+            )
+            if updated is not opt:  # a halt must not load the old kind's state into it
+                self._checkpoint[who] = copy.deepcopy(updated.state_dict())
+            setattr(self, who, updated)
         self._configure()
         self.halt = None
         self.commands.append(
@@ -215,25 +218,47 @@ class Trainer:
                 x = spec.perturb(x, settings, self.iteration, self.rng)
         return x
 
-    def _d_objective(self, real: Tensor, fake: Tensor) -> Tensor:
-        """L_D plus every active penalty, on D's (perturbed) inputs (one D pass for both)."""
+    def _d_objective(
+        self, real: Tensor, fake: Tensor, critic: Critic | None = None, record: bool = True
+    ) -> Tensor:
+        """L_D plus every active penalty, on D's (perturbed) inputs (one D pass for both);
+        ``critic`` is D unless given (an unrolled D); ``record``: keep the values in last."""
+        critic = self.D if critic is None else critic
         real, fake = self._perturb(real), self._perturb(fake)
-        real_scores, fake_scores = self.D(torch.cat([real, fake])).split(real.shape[0])
+        real_scores, fake_scores = critic(torch.cat([real, fake])).split(real.shape[0])
         d_loss = self.loss.d_loss(real_scores, fake_scores)
         total = d_loss
-        self.last["d_loss"] = d_loss.detach()
+        if record:
+            self.last["d_loss"] = d_loss.detach()
         for spec, settings in self.regularizers:
             if spec.penalty is not None:
-                value = spec.penalty(self.D, real, fake, settings, self.rng)
-                self.last[f"penalty.{spec.name}"] = value.detach()
+                value = spec.penalty(critic, real, fake, settings, self.rng)
+                if record:
+                    self.last[f"penalty.{spec.name}"] = value.detach()
                 total = total + value
         return total
 
     def _g_objective(self, fake: Tensor) -> Tensor:
-        """L_G; a real batch is drawn only for losses that compare with it (relativistic)."""
-        fake_scores = self.D(self._perturb(fake))
+        """L_G, against D or, with unroll_steps = k, against D after k differentiable D steps
+        on one real and this fake batch (gan_core.unrolled); a real batch is drawn for losses
+        that compare with it (relativistic)."""
+        k = self.config.unroll_steps
+        if not k:
+            return self._g_loss_against(self.D, fake)
+        real = self._real()
+        self.D.eval()  # spectral norm's power iteration is not part of the lookahead
+        try:
+            critic = unrolled_critic(
+                self.D, self.opt_d, lambda c: self._d_objective(real, fake, c, False), k
+            )
+            return self._g_loss_against(critic, fake)
+        finally:
+            self.D.train()
+
+    def _g_loss_against(self, critic: Critic, fake: Tensor) -> Tensor:
+        fake_scores = critic(self._perturb(fake))
         uses_real = self.loss.uses_real_in_g
-        real_scores = self.D(self._perturb(self._real())) if uses_real else fake_scores
+        real_scores = critic(self._perturb(self._real())) if uses_real else fake_scores
         g_loss = self.loss.g_loss(real_scores, fake_scores)
         self.last["g_loss"] = g_loss.detach()
         return g_loss
