@@ -154,6 +154,15 @@ class TrainConfig(Strict):
             "both extrapolate a step, then update from the start with the gradients there"
         ),
     )
+    g_ema: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.9999,
+        description=(
+            "decay of a moving average of G's weights, shown beside G (Yazici et al. 2019); "
+            "0 off, 0.999 as in StudioGAN and GAN_stability"
+        ),
+    )
     batch_size: int = Field(256, ge=1, le=2048)
     z_dim: int = Field(2, ge=1, le=64, description="latent dimension")
     noise: Literal["gaussian", "uniform"] = Field("gaussian", description="latent distribution")

@@ -142,6 +142,7 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
             "real": f32(real),
             "fake": f32(fake),
             "fake_grad": f32(push(loss, fake_scores, fake_slopes, real_scores)),
+            **averaged_fakes(trainer, view),
             "metrics": {
                 **trainer.cheap_metrics(),
                 "grad_norm_real": float(real_slopes.norm(dim=1).mean()),
@@ -156,6 +157,14 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
         if cfg.dataset == "dirac":
             out.update(dirac(trainer, view, lo, hi))
     return out
+
+
+def averaged_fakes(trainer: Trainer, view: ViewOptions) -> dict[str, np.ndarray]:
+    """``fake_ema``: the averaged generator on the displayed latent batch, when g_ema is on."""
+    if trainer.config.g_ema == 0:
+        return {}
+    with torch.no_grad():
+        return {"fake_ema": f32(trainer.G_ema(display_latent(trainer, view.samples)))}
 
 
 def surface_2d(trainer: Trainer, view: ViewOptions, real_scores: Tensor) -> dict[str, Any]:

@@ -92,9 +92,10 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.G, self.D = build_models(cfg)
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
         self.models_build = next(MODEL_BUILDS)
         self.g_params, self.d_params = list(self.G.parameters()), list(self.D.parameters())
-        self.tensors = model_tensors(self.G, self.D)
+        self.tensors = model_tensors(self.G, self.D, self.G_ema)
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.opt_g = make_optimizer(self.g_params, cfg.opt_g)
         self.opt_d = make_optimizer(self.d_params, cfg.opt_d)
@@ -171,6 +172,7 @@ class Trainer:
                     self._d_step()
                 elif part == "g":
                     self._g_step()
+                    self._average_generator()
                 else:
                     self._iteration()
             except NonFinite as bad:
@@ -198,11 +200,24 @@ class Trainer:
                 self._d_step()
             for _ in range(cfg.g_steps):
                 self._g_step()
+        self._average_generator()
         self.iteration += 1
         self._record_trajectory()
         if self.iteration % CHECKPOINT_EVERY == 0:
             self._check_parameters()
             self._checkpoint = self._state()
+
+    def _average_generator(self) -> None:
+        """The generator's exponential moving average (Yazici et al. 2019), once per
+        generator iteration (and per teaching G step), after its updates:
+
+            theta_ema <- beta theta_ema + (1 - beta) theta,   beta = g_ema
+
+        With beta = 0 (off) it is G itself, so switching it on starts the average at G."""
+        beta = self.config.g_ema
+        with torch.no_grad():
+            for ema, p in zip(self.G_ema.parameters(), self.g_params, strict=True):
+                ema.lerp_(p, 1.0 - beta)
 
     def _noise(self, n: int) -> Tensor:
         if self.config.noise == "uniform":
@@ -351,6 +366,7 @@ class Trainer:
         return copy.deepcopy(
             {
                 "G": self.G.state_dict(),
+                "G_ema": self.G_ema.state_dict(),
                 "D": self.D.state_dict(),
                 "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(),
@@ -364,6 +380,7 @@ class Trainer:
         at = self.iteration
         state = self._checkpoint
         self.G.load_state_dict(state["G"])
+        self.G_ema.load_state_dict(state["G_ema"])
         self.D.load_state_dict(state["D"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -392,9 +409,9 @@ class Trainer:
             self.trajectory.append((self.G.theta.item(), self.D.body.weight.item()))
 
     # ----- reading -----------------------------------------------------------------------
-    def sample(self, n: int) -> np.ndarray:
-        """n fake samples as numpy (n, dim); uses its own fixed-seed latent draw, so reading
-        never changes the training run."""
+    def sample(self, n: int, averaged: bool = False) -> np.ndarray:
+        """n fake samples as numpy (n, dim), of G or (``averaged``) of its moving average;
+        uses its own fixed-seed latent draw, so reading never changes the training run."""
         rng = torch.Generator().manual_seed(self.config.seed + 1)
         z = (
             torch.rand(n, self.config.z_dim, generator=rng) * 2 - 1
@@ -402,7 +419,7 @@ class Trainer:
             else torch.randn(n, self.config.z_dim, generator=rng)
         )
         with torch.no_grad():
-            return self.G(z).numpy().astype(np.float32)
+            return (self.G_ema if averaged else self.G)(z).numpy().astype(np.float32)
 
     def reading_state(self) -> ReadingState:
         """The run as it is now, for ``follow`` in another process (a session builds its
@@ -450,8 +467,15 @@ class Trainer:
         return snapshot(self, view)
 
     def evaluate(self, n: int = 2500) -> dict[str, float]:
-        """Costly metrics of n fake samples: W1 (and its real-vs-real floor), modes, KL/JS."""
-        fake = self.sample(n)
+        """Costly metrics of n fake samples: W1 (and its real-vs-real floor), modes, KL/JS;
+        with g_ema on, the same of the averaged generator's samples as ``<name>_ema``."""
+        metrics = self._evaluate(self.sample(n))
+        if self.config.g_ema > 0:
+            averaged = self._evaluate(self.sample(n, averaged=True))
+            metrics.update({f"{key}_ema": value for key, value in averaged.items()})
+        return metrics
+
+    def _evaluate(self, fake: np.ndarray) -> dict[str, float]:
         if not np.isfinite(fake).all():
             return {}  # samples far out of range: no honest number to give
         return evaluator_for(self.target).evaluate(fake)
@@ -461,9 +485,9 @@ class Trainer:
         return {key: float(value) for key, value in self.last.items()}
 
 
-def model_tensors(G: torch.nn.Module, D: torch.nn.Module) -> list[Tensor]:
-    """Every parameter and buffer of G and D, in a fixed order."""
-    return [*G.parameters(), *G.buffers(), *D.parameters(), *D.buffers()]
+def model_tensors(*models: torch.nn.Module) -> list[Tensor]:
+    """Every parameter and buffer of the models, in a fixed order."""
+    return [t for m in models for t in (*m.parameters(), *m.buffers())]
 
 
 def replay(config: TrainConfig | dict[str, Any], commands: list, iterations: int) -> Trainer:

@@ -88,3 +88,48 @@ def test_unrolling_switches_live_with_penalties_and_replays_bit_for_bit() -> Non
     assert tr.halt is None and np.isfinite(tr.sample(100)).all()
     again = replay(config, tr.commands, tr.iteration)
     np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+
+
+# ----- the generator's moving average ---------------------------------------------------------
+def test_g_ema_is_the_exponential_average_of_g_after_each_iteration() -> None:
+    beta = 0.9
+    tr = Trainer({**SMALL, "g_ema": 0.0})
+    tr.step(2)
+    tr.update({"g_ema": beta})  # switched on: the average starts at G as it is now
+    average = [p.detach().clone() for p in tr.G.parameters()]
+    for _ in range(5):
+        tr.step(1)
+        now = [p.detach() for p in tr.G.parameters()]
+        average = [beta * a + (1 - beta) * p for a, p in zip(average, now, strict=True)]
+    for a, p in zip(average, tr.G_ema.parameters(), strict=True):
+        torch.testing.assert_close(p, a, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(next(tr.G_ema.parameters()), next(tr.G.parameters()))
+
+
+def test_g_ema_shows_in_the_snapshot_and_the_metrics_only_while_on() -> None:
+    tr = Trainer({**SMALL, "g_ema": 0.99})
+    tr.step(20)
+    snap = tr.snapshot({"samples": 64})
+    assert snap["fake_ema"].shape == snap["fake"].shape
+    assert not np.array_equal(snap["fake_ema"], snap["fake"])
+    metrics = tr.evaluate(500)
+    assert {"w1_ema", "modes_covered_ema"} <= metrics.keys()
+    assert metrics["w1_ema"] != metrics["w1"]
+    tr.update({"g_ema": 0.0})
+    tr.step(1)
+    assert "fake_ema" not in tr.snapshot() and "w1_ema" not in tr.evaluate(500)
+    np.testing.assert_array_equal(tr.sample(50, averaged=True), tr.sample(50))  # off: G itself
+
+
+def test_g_ema_replays_and_a_follower_sees_the_average() -> None:
+    config = {**SMALL, "seed": 2, "g_ema": 0.95}
+    tr = Trainer(config)
+    tr.step(4)
+    tr.update({"g_ema": 0.5})
+    tr.step(1, part="g")
+    tr.step(3)
+    again = replay(config, tr.commands, tr.iteration)
+    np.testing.assert_array_equal(again.sample(200, averaged=True), tr.sample(200, averaged=True))
+    follower = Trainer(SMALL)
+    follower.follow(tr.reading_state())
+    np.testing.assert_array_equal(follower.snapshot()["fake_ema"], tr.snapshot()["fake_ema"])
