@@ -131,7 +131,7 @@ class TrainConfig(Strict):
     loss: str = Field("wgan", description="adversarial loss", json_schema_extra=_enum_of(LOSSES))
     regularizers: list[RegularizerConfig] = Field(
         default_factory=lambda: [RegularizerConfig(kind="gp", weight=0.1)],
-        max_length=8,
+        max_length=16,
         description="active penalties and constraints",
     )
     opt_g: OptimizerConfig = Field(default_factory=OptimizerConfig)

@@ -227,8 +227,9 @@ def line_1d(
 # ----- Dirac-GAN ---------------------------------------------------------------------------
 def dirac_vector_field(trainer: Trainer, theta: Tensor, psi: Tensor) -> Tensor:
     """(d theta/dt, d psi/dt) = (-dL_G/dtheta, -dL_D/dpsi) at each (theta, psi) pair, for
-    the run's loss and penalties (perturbations averaged over a fixed set of draws).
-    Constraints (clipping, spectral norm) are not part of the field."""
+    the run's loss and penalties (perturbations averaged over a fixed set of draws), joint
+    penalties (consensus) included. Constraints (clipping, spectral norm) and historical
+    averaging (a pull towards the past, not a field on the plane) are not part of it."""
     regs = trainer.regularizers
     draws = DIRAC_NOISE_DRAWS if any(spec.perturb for spec, _ in regs) else 1
     rng = torch.Generator().manual_seed(DISPLAY_SEED)
@@ -246,15 +247,21 @@ def dirac_vector_field(trainer: Trainer, theta: Tensor, psi: Tensor) -> Tensor:
 
     real = perturb(torch.zeros(theta.shape[0], 1))
     fake = perturb(theta.unsqueeze(1))
-    d_total = trainer.loss.d_loss(critic(real), critic(fake.detach()))
+    d_total = trainer.loss.d_loss(critic(real), critic(fake))  # grad_psi L_D depends on theta
     for spec, s in regs:
         if spec.penalty is not None:
             d_total = d_total + spec.penalty(critic, real, fake.detach(), s, rng)
-    g_loss = trainer.loss.g_loss(critic(real).detach(), psi.detach() * fake[:, 0])
+    g_loss = trainer.loss.g_loss(critic(real), critic(fake))
     scale = theta.shape[0]  # undo the batch mean: each row is its own (theta, psi)
-    (d_theta,) = torch.autograd.grad(g_loss, theta)
-    (d_psi,) = torch.autograd.grad(d_total, psi)
-    field = -torch.stack([d_theta, d_psi], dim=1) * scale
+    joint = trainer.joint
+    (d_theta,) = torch.autograd.grad(g_loss, theta, create_graph=bool(joint))
+    (d_psi,) = torch.autograd.grad(d_total, psi, create_graph=bool(joint))
+    d_theta, d_psi = d_theta * scale, d_psi * scale
+    if joint:  # rows are independent, so the sum's gradient is each row's own
+        penalty = sum(spec.joint_penalty([d_theta, d_psi], s) for spec, s in joint)
+        extra_theta, extra_psi = torch.autograd.grad(penalty, (theta, psi))
+        d_theta, d_psi = d_theta + extra_theta, d_psi + extra_psi
+    field = -torch.stack([d_theta, d_psi], dim=1).detach()
     return field.reshape(draws, -1, 2).mean(dim=0)
 
 

@@ -104,6 +104,7 @@ class Trainer:
         self.commands: list[tuple[int, str, dict[str, Any]]] = []
         self.last: dict[str, Tensor | float] = {}  # floats in a follower
         self.trajectory: list[tuple[float, float]] = []
+        self.averages: dict[str, Any] | None = None
         self._configure()
         self._record_trajectory()
         self._checkpoint = self._state()
@@ -157,6 +158,15 @@ class Trainer:
         self.regularizers = [(REGULARIZERS.get(r.kind), r) for r in cfg.regularizers]
         spectral = [s for spec, s in self.regularizers if spec.spectral_norm]
         self.D.set_spectral_norm(spectral[0].weight if spectral else None)
+        self.joint = [(spec, s) for spec, s in self.regularizers if spec.joint_penalty]
+        if not any(spec.param_penalty for spec, _ in self.regularizers):
+            self.averages = None
+        elif self.averages is None:  # switched on: the mean starts at the parameters now
+            self.averages = {
+                "count": 1,
+                "g": [p.detach().clone() for p in self.g_params],
+                "d": [p.detach().clone() for p in self.d_params],
+            }
 
     # ----- training ----------------------------------------------------------------------
     def step(self, n: int = 1, part: Part = "both") -> None:
@@ -201,6 +211,7 @@ class Trainer:
             for _ in range(cfg.g_steps):
                 self._g_step()
         self._average_generator()
+        self._average_parameters()
         self.iteration += 1
         self._record_trajectory()
         if self.iteration % CHECKPOINT_EVERY == 0:
@@ -218,6 +229,29 @@ class Trainer:
         with torch.no_grad():
             for ema, p in zip(self.G_ema.parameters(), self.g_params, strict=True):
                 ema.lerp_(p, 1.0 - beta)
+
+    def _average_parameters(self) -> None:
+        """The running means of both players' parameters that historical averaging pulls
+        towards: theta_bar <- theta_bar + (theta - theta_bar) / t, once per iteration."""
+        if self.averages is None:
+            return
+        self.averages["count"] += 1
+        with torch.no_grad():
+            for who, params in (("g", self.g_params), ("d", self.d_params)):
+                for mean, p in zip(self.averages[who], params, strict=True):
+                    mean.add_((p - mean) / self.averages["count"])
+
+    def _param_penalty(self, who: str, params: list[Tensor]) -> Tensor | float:
+        """The terms of ``param_penalty`` regularizers for one player ('g' or 'd')."""
+        total: Tensor | float = 0.0
+        if self.averages is None:
+            return total
+        for spec, settings in self.regularizers:
+            if spec.param_penalty is not None:
+                value = spec.param_penalty(params, self.averages[who], settings)
+                self.last[f"penalty.{spec.name}.{who}"] = value.detach()
+                total = total + value
+        return total
 
     def _noise(self, n: int) -> Tensor:
         if self.config.noise == "uniform":
@@ -251,6 +285,8 @@ class Trainer:
                 if record:
                     self.last[f"penalty.{spec.name}"] = value.detach()
                 total = total + value
+        if critic is self.D:
+            total = total + self._param_penalty("d", self.d_params)
         return total
 
     def _g_objective(self, fake: Tensor) -> Tensor:
@@ -276,19 +312,26 @@ class Trainer:
         real_scores = critic(self._perturb(self._real())) if uses_real else fake_scores
         g_loss = self.loss.g_loss(real_scores, fake_scores)
         self.last["g_loss"] = g_loss.detach()
-        return g_loss
+        return g_loss + self._param_penalty("g", self.g_params)
 
     def _d_step(self) -> None:
-        real = self._real()
-        with torch.no_grad():
-            fake = self.G(self._noise(self.config.batch_size))
-        loss = self._d_objective(real, fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.joint:  # a joint penalty needs both players' gradients
+            loss, _ = self._joint_gradients()
+        else:
+            real = self._real()
+            with torch.no_grad():
+                fake = self.G(self._noise(self.config.batch_size))
+            loss = self._d_objective(real, fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss.backward()
         self._apply(self.opt_d, self.d_params, loss, "d")
         self._constrain()
 
     def _g_step(self) -> None:
+        if self.joint:
+            _, loss = self._joint_gradients()
+            self._apply(self.opt_g, self.g_params, loss, "g")
+            return
         fake = self.G(self._noise(self.config.batch_size))
         for p in self.d_params:
             p.requires_grad_(False)
@@ -302,17 +345,36 @@ class Trainer:
         self._apply(self.opt_g, self.g_params, loss, "g")
 
     def _joint_gradients(self) -> tuple[Tensor, Tensor]:
-        """Both players' gradients at the same parameters, into ``.grad``; (L_D total, L_G)."""
+        """Both players' gradients at the same parameters, into ``.grad``; (L_D total, L_G).
+        A joint penalty P(v) of the field v = (grad_G L_G, grad_D L_D) (consensus) adds
+        grad P to both: v is kept in the graph, and L_D sees G's samples undetached so that
+        grad_D L_D depends on G."""
         real = self._real()
         fake = self.G(self._noise(self.config.batch_size))
-        d_total = self._d_objective(real, fake.detach())
+        joint = bool(self.joint)
+        d_total = self._d_objective(real, fake if joint else fake.detach())
         g_loss = self._g_objective(fake)
-        d_grads = torch.autograd.grad(d_total, self.d_params)
-        g_grads = torch.autograd.grad(g_loss, self.g_params)
+        d_grads = torch.autograd.grad(d_total, self.d_params, create_graph=joint)
+        g_grads = torch.autograd.grad(g_loss, self.g_params, create_graph=joint)
+        if joint:
+            d_grads, g_grads = self._with_joint_penalty(d_grads, g_grads)
         for params, grads in ((self.d_params, d_grads), (self.g_params, g_grads)):
             for p, grad in zip(params, grads, strict=True):
                 p.grad = grad
         return d_total, g_loss
+
+    def _with_joint_penalty(self, d_grads: tuple, g_grads: tuple) -> tuple[list, list]:
+        penalty: Tensor | float = 0.0
+        for spec, settings in self.joint:
+            value = spec.joint_penalty([*d_grads, *g_grads], settings)
+            self.last[f"penalty.{spec.name}"] = value.detach()
+            penalty = penalty + value
+        extra = torch.autograd.grad(penalty, self.d_params + self.g_params, allow_unused=True)
+        total = [
+            v.detach() if e is None else (v + e).detach()
+            for v, e in zip([*d_grads, *g_grads], extra, strict=True)
+        ]
+        return total[: len(d_grads)], total[len(d_grads) :]
 
     def _joint_update(self, d_total: Tensor, g_loss: Tensor) -> None:
         self._apply(self.opt_d, self.d_params, d_total, "d")
@@ -367,6 +429,7 @@ class Trainer:
             {
                 "G": self.G.state_dict(),
                 "G_ema": self.G_ema.state_dict(),
+                "averages": self.averages,
                 "D": self.D.state_dict(),
                 "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(),
@@ -381,6 +444,8 @@ class Trainer:
         state = self._checkpoint
         self.G.load_state_dict(state["G"])
         self.G_ema.load_state_dict(state["G_ema"])
+        self.averages = copy.deepcopy(state["averages"])
+        self._configure()  # averaging switched on or off since that checkpoint
         self.D.load_state_dict(state["D"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])

@@ -133,3 +133,113 @@ def test_g_ema_replays_and_a_follower_sees_the_average() -> None:
     follower = Trainer(SMALL)
     follower.follow(tr.reading_state())
     np.testing.assert_array_equal(follower.snapshot()["fake_ema"], tr.snapshot()["fake_ema"])
+
+
+# ----- regularizers of the game ----------------------------------------------------------------
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def minimax_field(theta: float, psi: float) -> np.ndarray:
+    """The minimax Dirac-GAN field in this engine's convention (L_D = softplus(psi theta) +
+    log 2, L_G = -softplus(psi theta)): (psi s, -theta s), s = sigmoid(psi theta)."""
+    s = sigmoid(psi * theta)
+    return np.array([psi * s, -theta * s])
+
+
+def consensus_field(theta: float, psi: float, gamma: float) -> np.ndarray:
+    """v - gamma grad(||v||^2 / 2) of the minimax field, the gradient by central differences.
+    (GAN_stability's DiracGAN notebook writes its GAN_Consensus with half of the second term
+    of that gradient; this is the gradient itself.)"""
+    e = 1e-6
+
+    def half_norm(t: float, p: float) -> float:
+        return 0.5 * float(np.sum(minimax_field(t, p) ** 2))
+
+    grad = np.array(
+        [
+            (half_norm(theta + e, psi) - half_norm(theta - e, psi)) / (2 * e),
+            (half_norm(theta, psi + e) - half_norm(theta, psi - e)) / (2 * e),
+        ]
+    )
+    return minimax_field(theta, psi) - gamma * grad
+
+
+def test_consensus_field_of_the_dirac_gan_is_v_minus_gamma_grad_half_norm_v() -> None:
+    points = [(0.5, 1.0), (-1.0, 0.3), (1.5, -0.7)]
+    tr = dirac(loss="minimax", regularizers=[{"kind": "consensus", "weight": 2.0}])
+    snap = tr.snapshot({"dirac_grid": 5})
+    lo, hi = snap["dirac_extent"]
+    axis = np.linspace(lo, hi, 5)
+    for i, psi in enumerate(axis):
+        for j, theta in enumerate(axis):
+            want = consensus_field(theta, psi, 2.0)
+            np.testing.assert_allclose(snap["dirac_field"][i, j], want, rtol=1e-4, atol=1e-5)
+    for theta, psi in points:  # and one simultaneous SGD step of the trainer follows it
+        sgd = {"name": "sgd", "lr": 0.1}
+        step = dirac(
+            loss="minimax",
+            regularizers=[{"kind": "consensus", "weight": 2.0}],
+            update_scheme="simultaneous",
+            d_steps=1,
+            opt_g=sgd,
+            opt_d=sgd,
+            dirac_init=(theta, psi),
+        )
+        step.step(1)
+        want = np.array([theta, psi]) + 0.1 * consensus_field(theta, psi, 2.0)
+        np.testing.assert_allclose(theta_psi(step), want, rtol=1e-4, atol=1e-5)
+
+
+def test_consensus_makes_the_dirac_gan_converge() -> None:
+    sgd = {"name": "sgd", "lr": 0.2}
+    tr = dirac(loss="minimax", opt_g=sgd, opt_d=sgd, update_scheme="simultaneous", d_steps=1)
+    tr.update({"regularizers": [{"kind": "consensus", "weight": 1.0}]})
+    eigenvalues = tr.snapshot()["eigenvalues"]
+    assert max(re for re, _ in eigenvalues) < -0.1  # -0.125 +- 0.48i: damped
+    tr.step(300)
+    assert math.hypot(*theta_psi(tr)) < 0.01
+
+
+def test_gp0_is_lambda_times_the_squared_slope_at_interpolates() -> None:
+    """D(x) = psi x has slope psi everywhere, so gp0 = lambda psi^2 whatever the interpolates."""
+    tr = dirac(regularizers=[{"kind": "gp0", "weight": 3.0}], dirac_init=(0.5, 0.7))
+    tr.step(1, part="d")
+    assert float(tr.last["penalty.gp0"]) == pytest.approx(3.0 * 0.7**2, rel=1e-6)
+
+
+def test_historical_averaging_follows_the_running_mean_of_the_past() -> None:
+    """Bilinear game, alternating SGD: each player's gradient gains 2 lambda (z - mean), the
+    mean of the parameters at every iteration since the penalty was switched on."""
+    h, lam = 0.2, 0.1
+    sgd = {"name": "sgd", "lr": h}
+    tr = dirac(opt_g=sgd, opt_d=sgd, d_steps=1)
+    tr.step(5)
+    theta, psi = theta_psi(tr)
+    tr.update({"regularizers": [{"kind": "historical_averaging", "weight": lam}]})
+    means, count = np.array([theta, psi]), 1
+    for _ in range(40):
+        psi = psi - h * (theta + 2 * lam * (psi - means[1]))  # dL_D/dpsi = theta
+        theta = theta - h * (-psi + 2 * lam * (theta - means[0]))  # dL_G/dtheta = -psi
+        count += 1
+        means = means + (np.array([theta, psi]) - means) / count
+    tr.step(40)
+    np.testing.assert_allclose(theta_psi(tr), [theta, psi], rtol=1e-4, atol=1e-6)
+    tr.step(300)
+    assert math.hypot(*theta_psi(tr)) < 0.02  # the circling stops: 0.007 here
+
+
+@pytest.mark.parametrize("kind", ["consensus", "historical_averaging", "gp0"])
+def test_game_regularizers_switch_live_and_replay_bit_for_bit(kind: str) -> None:
+    config = {**SMALL, "seed": 4, "loss": "nonsaturating", "regularizers": []}
+    tr = Trainer(config)
+    tr.step(2)
+    tr.update({"regularizers": [{"kind": kind}, {"kind": "r1"}]})
+    tr.step(3)
+    tr.update({"update_scheme": "extragradient", "unroll_steps": 1})
+    tr.step(2)
+    tr.update({"regularizers": [], "update_scheme": "alternating", "unroll_steps": 0})
+    tr.step(2)
+    assert tr.halt is None and np.isfinite(tr.sample(100)).all()
+    again = replay(config, tr.commands, tr.iteration)
+    np.testing.assert_array_equal(again.sample(300), tr.sample(300))
