@@ -371,3 +371,163 @@ PRESETS: dict[str, Preset] = {
         ],
     ),
 }
+
+
+# ----- methods of the research on the game's dynamics (issue 13) --------------------------------
+OPTIMISTIC = {"name": "optimistic", "lr": 0.2}
+DIRAC_SGD = {
+    "dataset": "dirac",
+    "opt_g": SGD_DIRAC,
+    "opt_d": SGD_DIRAC,
+    "d_steps": 1,
+    "dirac_init": [1.0, 1.0],
+}
+
+
+def minimax_with(*regularizers: dict[str, Any]) -> dict[str, Any]:
+    return {"loss": "minimax", "regularizers": list(regularizers)}
+
+
+PRESETS.update(
+    {
+        "bilinear_game": Preset(
+            title="The bilinear game min max psi theta",
+            note=(
+                "The Dirac-GAN with the WGAN loss is the bilinear game min_theta max_psi "
+                "psi theta: its flow is a pure rotation (eigenvalues +-i). Simultaneous steps "
+                "of 0.2 multiply the radius by sqrt(1 + h^2) = 1.02 per step and spiral out; "
+                "alternating steps circle on an ellipse for ever; extragradient (0.98 per step), "
+                "optimistic steps (0.979) and historical averaging converge. Compare the "
+                "one-step eigenvalues of each scheme."
+            ),
+            config={
+                **DIRAC_SGD,
+                "loss": "wgan",
+                "regularizers": [],
+                "update_scheme": "simultaneous",
+            },
+            view={"dirac_grid": 21},
+            try_next=[
+                TryNext("Alternating steps", patch={"update_scheme": "alternating"}),
+                TryNext("Extragradient", patch={"update_scheme": "extragradient"}),
+                TryNext(
+                    "Optimistic gradient descent",
+                    patch={
+                        "update_scheme": "simultaneous",
+                        "opt_g": OPTIMISTIC,
+                        "opt_d": OPTIMISTIC,
+                    },
+                ),
+                TryNext(
+                    "Historical averaging, lambda = 0.1",
+                    patch={"regularizers": [{"kind": "historical_averaging", "weight": 0.1}]},
+                ),
+                TryNext("Start again", preset="bilinear_game"),
+            ],
+        ),
+        "dirac_gan_methods": Preset(
+            title="Dirac-GAN: which methods converge",
+            note=(
+                "The methods of GAN_stability's DiracGAN notebook, simultaneous steps of 0.2 "
+                "from (1, 1). As Mescheder et al. (2018) report, the unregularised GAN spirals "
+                "out (radius 3.4 after 500 steps), non-saturating settles on a circle (0.64), "
+                "WGAN clipped at 1 and WGAN-GP keep circling (1.2, 1.8); instance noise, R1 "
+                "with gamma 0.3 or 1, consensus and non-saturating + R1 converge to (0, 0)."
+            ),
+            config={**DIRAC_SGD, **minimax_with(), "update_scheme": "simultaneous"},
+            view={"dirac_grid": 21},
+            try_next=[
+                TryNext("Non-saturating", patch={"loss": "nonsaturating", "regularizers": []}),
+                TryNext(
+                    "WGAN, clipped at 1",
+                    patch={
+                        "loss": "wgan",
+                        "regularizers": [{"kind": "weight_clip", "weight": 1.0}],
+                    },
+                ),
+                TryNext(
+                    "WGAN-GP",
+                    patch={"loss": "wgan", "regularizers": [{"kind": "gp", "weight": 0.35}]},
+                ),
+                TryNext(
+                    "Instance noise, sigma = 0.7",
+                    patch=minimax_with({"kind": "instance_noise", "weight": 0.7}),
+                ),
+                TryNext("R1, gamma = 0.3", patch=minimax_with({"kind": "r1", "weight": 0.3})),
+                TryNext("R1, gamma = 1", patch=minimax_with({"kind": "r1", "weight": 1.0})),
+                TryNext(
+                    "Consensus, gamma = 1",
+                    patch=minimax_with({"kind": "consensus", "weight": 1.0}),
+                ),
+                TryNext(
+                    "Non-saturating + R1, gamma = 0.3",
+                    patch={
+                        "loss": "nonsaturating",
+                        "regularizers": [{"kind": "r1", "weight": 0.3}],
+                    },
+                ),
+                TryNext("Alternating steps", patch={"update_scheme": "alternating"}),
+                TryNext("Back to the GAN", preset="dirac_gan_methods"),
+            ],
+        ),
+        "unrolled_ring": Preset(
+            title="Unrolled GAN on the ring",
+            note=(
+                "Metz et al. (2016): the non-saturating GAN with a slow D gathers its fakes "
+                "in one cloud that sits on no mode (0 of 8 covered after 1,000 iterations, "
+                "seeds 0-2). Unroll D: G's loss is taken against D after 5 more D steps, "
+                "differentiated through them, so G sees how D would answer. With k = 5 the "
+                "fakes spread out: 7 of 8 modes after 250 iterations here, 2, 8 and 7 after "
+                "1,000 on seeds 0-2. Each G step costs about six times more."
+            ),
+            config={
+                "dataset": "ring8",
+                "loss": "nonsaturating",
+                "regularizers": [],
+                "d_steps": 1,
+                "batch_size": 128,
+                "z_dim": 2,
+                "g_hidden": [64, 64],
+                "d_hidden": [64, 64],
+                "opt_g": ADAM_FAST_G,
+                "opt_d": ADAM_SLOW_D,
+                "seed": 1,
+            },
+            view=VIEW_2D,
+            try_next=[
+                TryNext("Unroll D, k = 5", patch={"unroll_steps": 5}),
+                TryNext("Unroll D, k = 1", patch={"unroll_steps": 1}),
+                TryNext("No unrolling", patch={"unroll_steps": 0}),
+            ],
+        ),
+        "ema_generator": Preset(
+            title="An averaged generator settles",
+            note=(
+                "Yazici et al. (2019): keep an exponential moving average of the generator's "
+                "weights. Here G circles the equilibrium of the bilinear game for ever (WGAN "
+                "loss, alternating steps, |theta| up to 1.35), while its average with decay "
+                "0.99 stays within 0.08 of the real point 0: the dashed arrow in the data view. "
+                "Its W1 (w1_ema) is 0.02 where the raw G's is 1.3."
+            ),
+            config={
+                **DIRAC_SGD,
+                "loss": "wgan",
+                "regularizers": [],
+                "update_scheme": "alternating",
+                "g_ema": 0.99,
+            },
+            view={"dirac_grid": 21},
+            try_next=[
+                TryNext("A shorter average, decay 0.9", patch={"g_ema": 0.9}),
+                TryNext("A longer average, decay 0.999", patch={"g_ema": 0.999}),
+                TryNext(
+                    "R1: the raw generator converges too",
+                    patch={
+                        "loss": "nonsaturating",
+                        "regularizers": [{"kind": "r1", "weight": 1.0}],
+                    },
+                ),
+            ],
+        ),
+    }
+)

@@ -5,7 +5,8 @@
 import { C, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, fmt } from "./theme.js";
 
 // ghost*: after a step while paused, (θ, ψ), D(x) = ψ x and δ_θ before the step (faded)
-const T = { field: 0, traj: 1, start: 2, eq: 3, now: 4, dline: 5, real: 6, fake: 7, push: 8, ghostNow: 9, ghostLine: 10, ghostFake: 11 };
+// fakeEma: the averaged generator δ_θ̄ (g_ema on), dashed
+const T = { field: 0, traj: 1, start: 2, eq: 3, now: 4, dline: 5, real: 6, fake: 7, push: 8, ghostNow: 9, ghostLine: 10, ghostFake: 11, fakeEma: 12 };
 
 export function createViewDirac(div) {
   let yR = 0;
@@ -67,6 +68,11 @@ export function createViewDirac(div) {
     const gpsi = gOn ? g.psi : 0;
     data[T.ghostLine] = { type: "scatter", mode: "lines", name: "D before", showlegend: false, x: gOn ? [lo, hi] : [], y: gOn ? [gpsi * lo, gpsi * hi] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", visible: gOn, line: { color: "rgba(20,20,20,0.35)", width: s.line, dash: "dot" } };
     data[T.ghostFake] = { type: "scatter", mode: "lines", name: "δ_θ before", showlegend: false, x: gOn ? [g.theta, g.theta] : [], y: gOn ? [0, h * 0.8] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", visible: gOn, line: { color: faded, width: s.line, dash: "dot" } };
+
+    // ---- the averaged generator (g_ema > 0): δ at θ̄, dashed ----
+    const emaOn = !!(f.fake_ema && f.fake_ema.length && Number.isFinite(f.fake_ema[0]));
+    const tEma = emaOn ? f.fake_ema[0] : 0;
+    data[T.fakeEma] = { type: "scatter", mode: "lines+markers", name: "averaged G δ_θ̄ (EMA)", showlegend: emaOn, visible: emaOn, x: emaOn ? [tEma, tEma] : [], y: emaOn ? [0, h * 0.65] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", line: { color: C.fake, width: s.line * 1.3, dash: "dash" }, marker: { size: [0, s.marker + 6], symbol: "triangle-up-open", color: C.fake } };
 
     // ---- eigenvalues at the equilibrium ----
     const ev = f.eigenvalues || [];
