@@ -23,7 +23,7 @@ import torch
 
 from bench.report import markdown_section
 
-MODULES = ["bench_engine", "bench_server", "bench_concurrency", "bench_browser"]
+MODULES = ["bench_engine", "bench_server", "bench_concurrency", "bench_browser", "bench_unrolled"]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
