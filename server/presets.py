@@ -384,6 +384,11 @@ DIRAC_SGD = {
 }
 
 
+# the mode_collapse_ring lecture's run: non-saturating, a fast G and a slow D
+RING_COLLAPSE = PRESETS["mode_collapse_ring"].config
+ADAM_SLOW = {"name": "adam", "lr": 1e-4, "betas": [0.5, 0.9]}
+
+
 def minimax_with(*regularizers: dict[str, Any]) -> dict[str, Any]:
     return {"loss": "minimax", "regularizers": list(regularizers)}
 
@@ -480,19 +485,7 @@ PRESETS.update(
                 "the fakes spread out: 7 of 8 modes after 250 iterations here, 6.6 on average "
                 "after 1,000. Each G step costs about six times more."
             ),
-            config={
-                "dataset": "ring8",
-                "loss": "nonsaturating",
-                "regularizers": [],
-                "d_steps": 1,
-                "batch_size": 128,
-                "z_dim": 2,
-                "g_hidden": [64, 64],
-                "d_hidden": [64, 64],
-                "opt_g": ADAM_FAST_G,
-                "opt_d": ADAM_SLOW_D,
-                "seed": 1,
-            },
+            config={**RING_COLLAPSE, "seed": 1},
             view=VIEW_2D,
             try_next=[
                 TryNext("Unroll D, k = 5", patch={"unroll_steps": 5}),
@@ -511,17 +504,10 @@ PRESETS.update(
                 "again (W1 0.6-1.2)."
             ),
             config={
-                "dataset": "ring8",
-                "loss": "nonsaturating",
-                "regularizers": [],
+                **RING_COLLAPSE,
                 "update_scheme": "simultaneous",
-                "d_steps": 1,
-                "batch_size": 128,
-                "z_dim": 2,
-                "g_hidden": [64, 64],
-                "d_hidden": [64, 64],
-                "opt_g": {"name": "adam", "lr": 1e-4, "betas": [0.5, 0.9]},
-                "opt_d": {"name": "adam", "lr": 1e-4, "betas": [0.5, 0.9]},
+                "opt_g": ADAM_SLOW,
+                "opt_d": ADAM_SLOW,
                 "seed": 1,
             },
             view=VIEW_2D,

@@ -12,7 +12,6 @@ contract by the largest root of lambda^2 - (1 + 2 h mu) lambda + h mu, mu = +-i.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -25,12 +24,7 @@ H = 0.2
 SMALL = {"g_hidden": [16, 16], "d_hidden": [16, 16], "batch_size": 32}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def bilinear(scheme: str, optimizer: str = "sgd", steps: int = 200, h: float = H) -> Trainer:

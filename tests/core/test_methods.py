@@ -4,7 +4,6 @@ independent computation in the test, switched live, and replayed."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -15,12 +14,7 @@ from gan_core import ConfigError, Trainer, replay
 SMALL = {"g_hidden": [16, 16], "d_hidden": [16, 16], "batch_size": 32}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def dirac(**config) -> Trainer:

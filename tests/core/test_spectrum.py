@@ -4,7 +4,6 @@ closed forms, finite differences, and the iterative top-k against the exact eige
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -16,12 +15,7 @@ from gan_core import Trainer
 SMALL = {"g_hidden": [8, 8], "d_hidden": [8, 8], "loss": "nonsaturating"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def closed_form(f1: float, gamma: float) -> list[complex]:

@@ -5,22 +5,14 @@ would be right after loading the lecture; the numbers in the comments are this m
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import torch
 
 from gan_core import Trainer
 from server.presets import PRESETS
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pressed(name: str, words: str | None, steps: int) -> Trainer:
