@@ -23,7 +23,14 @@ import torch
 
 from bench.report import markdown_section
 
-MODULES = ["bench_engine", "bench_server", "bench_concurrency", "bench_browser", "bench_unrolled"]
+MODULES = [
+    "bench_engine",
+    "bench_server",
+    "bench_concurrency",
+    "bench_isolation",
+    "bench_browser",
+    "bench_unrolled",
+]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 

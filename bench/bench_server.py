@@ -3,11 +3,9 @@
 - Streaming overhead: generator iterations/s of a session playing the default preset and
   streaming 30 frames/s to a client that reads every frame, divided by a headless Trainer's
   on the same config, measured alternately in the same run (never at the same time: they
-  would share the cores). Target: at least 0.9. The session's frames are built in a frame
-  process (server.frames), so the CPU ratio, which counts that process too, is reported.
-- What the frame process buys: in this process, without sockets, a Trainer making 30
-  frames/s in its own thread and one handing them to a FrameBuilder, each against the
-  headless rate.
+  would share the cores). Target: at least 0.9. The session's worker process (server.worker)
+  trains and builds its frames and evaluations in turns; the CPU ratio counts every process
+  of the server.
 - Command latency: from sending an ``update`` to receiving the first frame computed with the
   new config version, over 200 updates while playing. Target: p95 at most 100 ms.
 - Frames: bytes of one frame for each view, the time to build its snapshot and to encode it.
@@ -18,7 +16,6 @@ The server runs as ``gandyn serve`` in a subprocess, as in use; the client is th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -26,7 +23,6 @@ import statistics
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,11 +36,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from bench.procfs import child_pids
 from gan_core import Trainer
-from server.frames import FrameBuilder, FrameJob, FrameProcesses
-from server.outbox import Outbox
 from server.presets import DEFAULT_PRESET, PRESETS
 from server.protocol import FrameHeader, ViewOptions, snapshot_frame
-from server.session import EVAL_INTERVAL, EVAL_MAX_INTERVAL, EVAL_SHARE
+from server.worker import EVAL_INTERVAL, EVAL_MAX_INTERVAL, EVAL_SHARE
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = PRESETS[DEFAULT_PRESET].config
@@ -80,7 +74,7 @@ def server() -> Iterator[tuple[str, int]]:
 
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds (user + system) of each thread of a process and of its child processes
-    (the frame processes), by "pid/tid" (Linux /proc)."""
+    (the worker processes), by "pid/tid" (Linux /proc)."""
     seconds = {}
     for process in [pid, *child_pids(pid)]:
         for task in Path(f"/proc/{process}/task").iterdir():
@@ -96,8 +90,8 @@ def thread_cpu(pid: int) -> dict[str, float]:
 @dataclass(frozen=True)
 class Rate:
     """Generator iterations per wall-clock second and per CPU second of the process (with
-    its frame processes), and the share of that CPU outside the training thread (server:
-    frame process, event loop, sockets)."""
+    its worker processes), and the share of that CPU outside the session's worker (the web
+    process: event loop, sockets)."""
 
     wall: float
     cpu: float
@@ -129,7 +123,7 @@ def command(ws: ClientConnection, **fields: Any) -> dict[str, Any]:
 
 def session_rate(ws: ClientConnection, pid: int, seconds: float) -> Rate:
     """Iterations/s while playing at 30 fps, reading every frame; CPU of the whole server
-    (with its frame processes)."""
+    (with its worker processes)."""
     command(ws, type="reset", preset=DEFAULT_PRESET)
     command(ws, type="pace", fps=30, steps_per_frame=0)
     command(ws, type="play")
@@ -156,87 +150,6 @@ def headless_rate(seconds: float) -> Rate:
         trainer.step(10)
         done += 10
     return Rate(done / (time.perf_counter() - wall), done / (time.process_time() - cpu))
-
-
-@contextmanager
-def read_outbox() -> Iterator[Outbox]:
-    """An Outbox that a private event loop (on a thread) reads to the end, as a client that
-    reads every frame."""
-    loop = asyncio.new_event_loop()
-    outbox = Outbox(loop)
-
-    async def read() -> None:
-        while True:
-            await outbox.get()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    reader = asyncio.run_coroutine_threadsafe(read(), loop)
-    try:
-        yield outbox
-    finally:
-        reader.cancel()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
-
-
-def framing_rate(seconds: float, builder: FrameBuilder | None, outbox: Outbox) -> float:
-    """Iterations/s of a Trainer that makes 30 default frames/s, in this thread (``builder``
-    None) or by handing reading states to ``builder`` as a session does."""
-    trainer = Trainer(CONFIG)
-    trainer.step(5)
-    view = ViewOptions()
-    start = next_frame = time.perf_counter()
-    while (now := time.perf_counter()) - start < seconds:
-        if now < next_frame:
-            trainer.step(1)
-            continue
-        next_frame += 1 / 30
-        header = FrameHeader(seq=0, iteration=trainer.iteration, version=0, playing=True, part=None)
-        if builder is None:
-            snapshot = trainer.snapshot(view.probe_options())
-            outbox.put_frame(snapshot_frame(snapshot, header, view))
-        else:
-            builder.build(
-                FrameJob(
-                    state=trainer.reading_state(),
-                    header=header,
-                    view=view,
-                    trails_epoch=0,
-                    outbox=outbox,
-                    place=outbox.reserve_frame(),
-                )
-            )
-    return (trainer.iteration - 5) / (time.perf_counter() - start)
-
-
-def builder_effect(repeats: int, seconds: float) -> list[list[str]]:
-    """Rows: frames made in the training thread and by a FrameBuilder, against headless."""
-    inline, built = [], []
-    with read_outbox() as outbox:
-        processes = FrameProcesses(1)
-        builder = processes.builder(on_error=print, on_evaluated=lambda _: None)
-        for _ in range(repeats):
-            baseline = headless_rate(seconds).wall
-            inline.append(framing_rate(seconds, None, outbox) / baseline)
-            built.append(framing_rate(seconds, builder, outbox) / baseline)
-        builder.stop()
-        processes.close()
-    return [
-        [
-            "in this process, no sockets: 30 frames/s made in the training thread, it/s vs "
-            "headless",
-            spread(inline),
-            "",
-        ],
-        [
-            "in this process, no sockets: 30 frames/s made by a frame process (as a "
-            "session does), it/s vs headless",
-            spread(built),
-            "",
-        ],
-    ]
 
 
 def update_latencies(ws: ClientConnection, count: int) -> list[float]:
@@ -345,7 +258,6 @@ def run(quick: bool = False) -> dict[str, Any]:
             session.append(session_rate(ws, pid, seconds))
         latencies = [s * 1000 for s in update_latencies(ws, updates)]
         command(ws, type="end")
-    effect = builder_effect(min(repeats, 7), seconds)
     wall_ratios = [s.wall / h.wall for s, h in zip(session, headless, strict=True)]
     cpu_ratios = [s.cpu / h.cpu for s, h in zip(session, headless, strict=True)]
     rows = [
@@ -367,9 +279,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         ],
         ["streaming overhead, session / headless (wall)", spread(wall_ratios), "≥ 0.9"],
         ["streaming overhead, session / headless (CPU)", spread(cpu_ratios), "≥ 0.9"],
-        *effect,
         [
-            "server CPU outside the session's worker (frame process, event loop), share",
+            "server CPU outside the session's worker (web process, other workers), share",
             spread([s.outside for s in session], 3),
             "",
         ],
@@ -396,15 +307,12 @@ def run(quick: bool = False) -> dict[str, Any]:
         "rows": rows,
         "notes": (
             f"Default preset ({DEFAULT_PRESET}: ring of 8, WGAN-GP, 3x64 MLPs, batch 256). "
-            f"Rates over {seconds:g} s, {repeats} alternating runs of each (in this "
-            f"process: {min(repeats, 7)}); the server is "
-            "`gandyn serve` in its own process, the headless Trainer runs in the bench "
-            "process, never both at once. The session's worker trains; a frame process "
-            "builds the frames and evaluations from the Trainer's reading states, on the "
-            "second core when it is free, so the wall ratio (the target) shows what a "
-            "student sees. What streaming costs in all is the CPU ratio: CPU seconds of the "
-            "whole server (all threads and the frame process) against the headless loop's, "
-            "i.e. the ratio when no second core is free, as with many sessions. "
+            f"Rates over {seconds:g} s, {repeats} alternating runs of each; the server is "
+            "`gandyn serve` in its own processes, the headless Trainer runs in the bench "
+            "process, never both at once. The session's worker process trains and, in the "
+            "same thread, builds its frames and evaluations: the wall ratio (the target) is "
+            "what a student sees. The CPU ratio counts every process of the server (the web "
+            "process that writes the sockets, the workers). "
             "A frame's CPU is almost all the engine's snapshot (gan_core.probes); encoding "
             "is the rest. "
             "Frame sizes include the JSON header; q16 unless "

@@ -1,4 +1,4 @@
-"""What Linux /proc says of the server under benchmark: its child processes (the frame
+"""What Linux /proc says of the server under benchmark: its child processes (the worker
 processes), and its memory."""
 
 from __future__ import annotations

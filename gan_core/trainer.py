@@ -17,7 +17,7 @@ non-finite loss, gradient or parameter (or a plug-in that fails) halts the run i
 from __future__ import annotations
 
 import copy
-import itertools
+import io
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gan_core.config import TrainConfig, apply_patch, validate_config
+from gan_core.config import ConfigError, TrainConfig, apply_patch, merge, validate_config
 from gan_core.datasets import make_target
 from gan_core.losses import LOSSES
 from gan_core.metrics import evaluator_for
@@ -38,8 +38,14 @@ from gan_core.unrolled import unrolled_critic
 CHECKPOINT_EVERY = 50
 # A loss or gradient norm beyond this has exploded: a few more steps overflow float32.
 EXPLODED = 1e10
+# The Dirac trajectory keeps at most this many points (plus the current one): when it is
+# full, every other point is dropped and points are then kept half as often, so that it
+# always spans the whole run (iterations 0, s, 2s, ... for a stride s that doubles).
+TRAJECTORY_POINTS = 1024
+# The command log (for replay) keeps at most this many entries; live edits made at one
+# iteration are merged into one entry (see ``_log``). Past the cap, ``update`` refuses.
+MAX_COMMANDS = 10_000
 Part = Literal["both", "d", "g"]
-MODEL_BUILDS = itertools.count()  # numbers every build of a (G, D) pair, for followers
 
 
 @dataclass(frozen=True)
@@ -53,21 +59,6 @@ class Halt:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("kind", "quantity", "iteration", "message")}
-
-
-@dataclass(frozen=True)
-class ReadingState:
-    """A run as it was at one moment: what ``snapshot`` and ``evaluate`` read. Picklable,
-    so that another process can ``follow`` it; ``values`` are every model tensor
-    (``model_tensors`` order) flattened, a copy."""
-
-    config: TrainConfig
-    models_build: int
-    values: np.ndarray
-    iteration: int
-    last: dict[str, float]
-    trajectory: list[tuple[float, float]]
-    halt: Halt | None
 
 
 class NonFinite(Exception):
@@ -93,18 +84,18 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             self.G, self.D = build_models(cfg)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
-        self.models_build = next(MODEL_BUILDS)
         self.g_params, self.d_params = list(self.G.parameters()), list(self.D.parameters())
-        self.tensors = model_tensors(self.G, self.D, self.G_ema)
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.opt_g = make_optimizer(self.g_params, cfg.opt_g)
         self.opt_d = make_optimizer(self.d_params, cfg.opt_d)
         self.iteration = 0
         self.halt: Halt | None = None
         self.commands: list[tuple[int, str, dict[str, Any]]] = []
-        self.last: dict[str, Tensor | float] = {}  # floats in a follower
+        self.last: dict[str, Tensor | float] = {}
         self.trajectory: list[tuple[float, float]] = []
         self.averages: dict[str, Any] | None = None
+        self._trajectory_stride, self._trajectory_tail = 1, False
+        self._merge_next_update = False
         self._configure()
         self._record_trajectory()
         self._checkpoint = self._state()
@@ -121,6 +112,12 @@ class Trainer:
         An update clears a halt, training resumes from the restored finite state.
         """
         new = apply_patch(self.config, patch)
+        if self.commands_full():
+            raise ConfigError(
+                "patch",
+                f"this run has had {MAX_COMMANDS} changes, as many as its replay keeps; "
+                "reset (or export the run and start again) to change it further",
+            )
         old = self.config
         self.config = new
         if new.dataset != old.dataset or new.target != old.target:
@@ -135,9 +132,23 @@ class Trainer:
             setattr(self, who, updated)
         self._configure()
         self.halt = None
-        self.commands.append(
-            (self.iteration, "update", {"patch": patch, "reset_moments": reset_moments})
-        )
+        # An edit that keeps both optimizers' kinds merges with one made just before it at
+        # the same iteration: applying the merged patch once is the same change.
+        keeps_kinds = new.opt_g.name == old.opt_g.name and new.opt_d.name == old.opt_d.name
+        last = self.commands[-1] if self.commands else None
+        if keeps_kinds and self._merge_next_update and last and last[0] == self.iteration:
+            merged = merge(last[2]["patch"], patch)
+            reset = last[2]["reset_moments"] or reset_moments
+            self.commands[-1] = (
+                self.iteration,
+                "update",
+                {"patch": merged, "reset_moments": reset},
+            )
+        else:
+            self.commands.append(
+                (self.iteration, "update", {"patch": patch, "reset_moments": reset_moments})
+            )
+        self._merge_next_update = keeps_kinds
         return new
 
     def _updated_optimizer(self, opt: Any, params: list, old: Any, new: Any, reset: bool) -> Any:
@@ -175,7 +186,7 @@ class Trainer:
         if self.halt is not None:
             return
         if part != "both":
-            self.commands.append((self.iteration, f"step_{part}", {"n": n}))
+            self._log_part_step(f"step_{part}", n)
         for _ in range(n):
             try:
                 if part == "d":
@@ -193,6 +204,21 @@ class Trainer:
             except Exception as error:  # a plug-in, or torch, failed: report it, keep serving
                 self._stop("error", type(error).__name__, str(error))
                 return
+
+    def commands_full(self) -> bool:
+        """The command log holds MAX_COMMANDS entries: ``update`` refuses, and a server
+        should refuse part steps too (they are logged)."""
+        return len(self.commands) >= MAX_COMMANDS
+
+    def _log_part_step(self, kind: str, n: int) -> None:
+        """Log a D-only or G-only step; one of the same kind just before, at the same
+        iteration, grows by n instead (the same updates in the same order)."""
+        last = self.commands[-1] if self.commands else None
+        if last and last[0] == self.iteration and last[1] == kind:
+            self.commands[-1] = (self.iteration, kind, {"n": last[2]["n"] + n})
+        else:
+            self.commands.append((self.iteration, kind, {"n": n}))
+        self._merge_next_update = False
 
     def _iteration(self) -> None:
         cfg = self.config
@@ -213,6 +239,7 @@ class Trainer:
         self._average_generator()
         self._average_parameters()
         self.iteration += 1
+        self._merge_next_update = False
         self._record_trajectory()
         if self.iteration % CHECKPOINT_EVERY == 0:
             self._check_parameters()
@@ -435,24 +462,15 @@ class Trainer:
                 "opt_d": self.opt_d.state_dict(),
                 "rng": self.rng.get_state(),
                 "iteration": self.iteration,
-                "trajectory": len(self.trajectory),
+                "trajectory": (self.trajectory, self._trajectory_stride, self._trajectory_tail),
             }
         )
 
     def _stop(self, kind: Literal["diverged", "error"], quantity: str, what: str) -> None:
         at = self.iteration
-        state = self._checkpoint
-        self.G.load_state_dict(state["G"])
-        self.G_ema.load_state_dict(state["G_ema"])
-        self.averages = copy.deepcopy(state["averages"])
-        self._configure()  # averaging switched on or off since that checkpoint
-        self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.rng.set_state(state["rng"])
-        self.iteration = state["iteration"]
-        del self.trajectory[state["trajectory"] :]
+        self._load(self._checkpoint)
         self.last = {}  # the losses of the failed step do not describe the restored models
+        self._merge_next_update = False
         advice = (
             "Lower the learning rate or reset"
             if kind == "diverged"
@@ -469,9 +487,67 @@ class Trainer:
             ),
         )
 
+    def _load(self, state: dict[str, Any]) -> None:
+        """Back to a ``_state()``."""
+        self.G.load_state_dict(state["G"])
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.averages = copy.deepcopy(state["averages"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.rng.set_state(state["rng"])
+        self.iteration = state["iteration"]
+        trajectory, self._trajectory_stride, self._trajectory_tail = state["trajectory"]
+        self.trajectory = list(trajectory)
+        self._configure()  # historical averaging switched on or off since that state
+
     def _record_trajectory(self) -> None:
-        if self.config.dataset == "dirac":
-            self.trajectory.append((self.G.theta.item(), self.D.body.weight.item()))
+        """Keep (theta, psi) of the Dirac-GAN: its last point is always the current one, the
+        others lie every ``_trajectory_stride`` iterations (TRAJECTORY_POINTS at most)."""
+        if self.config.dataset != "dirac":
+            return
+        point = (self.G.theta.item(), self.D.body.weight.item())
+        if self._trajectory_tail:  # the previous current point lies between strides
+            self.trajectory.pop()
+        self.trajectory.append(point)
+        self._trajectory_tail = self.iteration % self._trajectory_stride != 0
+        if not self._trajectory_tail and len(self.trajectory) > TRAJECTORY_POINTS:
+            self.trajectory = self.trajectory[::2]  # iterations 0, 2s, 4s, ...
+            self._trajectory_stride *= 2
+            if self.iteration % self._trajectory_stride:  # the current point went: keep it
+                self.trajectory.append(point)
+                self._trajectory_tail = True
+
+    # ----- saving ------------------------------------------------------------------------
+    def save(self) -> bytes:
+        """The whole run as bytes (models, optimizer moments, RNG, iteration, trajectory,
+        command log, halt): ``Trainer.restore`` continues it exactly where it was. A few
+        times the models' size (Adam keeps two moments per parameter)."""
+        buffer = io.BytesIO()
+        torch.save(
+            {
+                "config": self.config.model_dump(mode="json"),
+                "state": self._state(),
+                "commands": self.commands,
+                "halt": self.halt,
+                "last": self.cheap_metrics(),
+            },
+            buffer,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def restore(cls, data: bytes) -> Trainer:
+        """The run ``save`` returned, to go on training (from our own ``save`` only: it is
+        unpickled)."""
+        saved = torch.load(io.BytesIO(data), weights_only=False)
+        tr = cls(saved["config"])
+        tr._checkpoint = saved["state"]
+        tr._load(saved["state"])
+        tr.commands = saved["commands"]
+        tr.halt = saved["halt"]
+        tr.last = saved["last"]
+        return tr
 
     # ----- reading -----------------------------------------------------------------------
     def sample(self, n: int, averaged: bool = False) -> np.ndarray:
@@ -485,47 +561,6 @@ class Trainer:
         )
         with torch.no_grad():
             return (self.G_ema if averaged else self.G)(z).numpy().astype(np.float32)
-
-    def reading_state(self) -> ReadingState:
-        """The run as it is now, for ``follow`` in another process (a session builds its
-        frames that way): a copy, about 0.03 ms, that training does not change."""
-        with torch.no_grad():
-            values = torch.cat([t.reshape(-1) for t in self.tensors]).numpy()
-        return ReadingState(
-            config=self.config,
-            models_build=self.models_build,
-            values=values,
-            iteration=self.iteration,
-            last={key: float(value) for key, value in self.last.items()},
-            trajectory=list(self.trajectory),
-            halt=self.halt,
-        )
-
-    def follow(self, state: ReadingState) -> None:
-        """Become the run ``state`` was taken from, for ``snapshot`` and ``evaluate``: its
-        config, parameters and buffers, iteration, last losses, trajectory and halt. New
-        models are built only when the run built new ones (a reset). Never step a Trainer
-        that follows another one: its optimizers and RNG are not the run's."""
-        if state.models_build != getattr(self, "followed_build", None):
-            self.reset(state.config)
-            self.D.eval()  # for good: a follower is only read
-            self.followed_build = state.models_build
-        elif state.config != self.config:
-            self.config = state.config
-            self.target = make_target(state.config)
-            self._configure()
-        values = torch.from_numpy(state.values)
-        with torch.no_grad():
-            for mine, theirs in zip(self.tensors, values.split(self._sizes), strict=True):
-                mine.copy_(theirs.view_as(mine))
-        self.iteration = state.iteration
-        self.last = dict(state.last)
-        self.trajectory = state.trajectory
-        self.halt = state.halt
-
-    @property
-    def _sizes(self) -> list[int]:
-        return [t.numel() for t in self.tensors]
 
     def snapshot(self, view: Any = None) -> dict[str, Any]:
         """What a view needs now: see docs/engine-contract.md."""
@@ -548,11 +583,6 @@ class Trainer:
     def cheap_metrics(self) -> dict[str, float]:
         """The losses and penalty values of the last updates."""
         return {key: float(value) for key, value in self.last.items()}
-
-
-def model_tensors(*models: torch.nn.Module) -> list[Tensor]:
-    """Every parameter and buffer of the models, in a fixed order."""
-    return [t for m in models for t in (*m.parameters(), *m.buffers())]
 
 
 def replay(config: TrainConfig | dict[str, Any], commands: list, iterations: int) -> Trainer:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -20,7 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from gan_core import LOSSES, REGULARIZERS, TrainConfig
 from gan_core.config import RESET_ONLY
-from server.outbox import Close, Outbox
+from server.outbox import NOT_READING, Close, Outbox
 from server.presets import PRESETS, TryNext
 from server.protocol import (
     PROTOCOL_VERSION,
@@ -29,12 +32,11 @@ from server.protocol import (
     PaceOptions,
     ProtocolError,
     ViewOptions,
-    addressed,
     decode,
     parse_command,
 )
-from server.session import FRAME_PROCESSES, Session, SessionRegistry
-from server.settings import Settings
+from server.sessions import Refused, Session, SessionRegistry
+from server.settings import Limits, Settings
 
 log = logging.getLogger("gandyn.app")
 
@@ -50,18 +52,33 @@ def package_version() -> str:
 
 
 VERSION = package_version()
+CLOSE_SECONDS = 2.0  # for a close frame to a client that does not read
+# Messages dropped by the rate limit within one second beyond which a connection is closed
+# (10 times the default rate): a flood costs the web process even unparsed.
+FLOOD_DROPS = 500
+FLOOD_CLOSE = 1008
+FLOOD_REASON = f"more than {FLOOD_DROPS} messages a second over the rate limit; reconnect"
+
+
+class WorkerHealth(BaseModel):
+    index: int
+    pid: int | None
+    ready: bool
+    sessions: int
+    playing: int
+    busy: float = Field(description="share of the last second spent in turns of its sessions")
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description='"starting" until every worker can serve, then "ok"')
     protocol: int
     version: str
     sessions: int
     detached: int
     workers: int
-    builders: int
-    frame_processes: int
+    worker_details: list[WorkerHealth]
     max_sessions: int
+    max_sessions_per_client: int
 
 
 class PresetSummary(BaseModel):
@@ -83,15 +100,55 @@ class PresetDetail(PresetSummary):
     )
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
-    """Same origin (the Origin's host:port is the request's Host), a listed origin, or no
-    Origin at all (not a browser, which Origin checks cannot protect against anyway)."""
+def normal_origin(origin: str) -> str | None:
+    """``scheme://host:port`` in lower case with the port always written; None if it is
+    not an http(s) origin."""
+    try:
+        parts = urlsplit(origin.strip().rstrip("/"))
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    host = parts.hostname
+    if parts.scheme.lower() not in ("http", "https") or not host or parts.path or port is None:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme.lower()}://{host}:{port}"
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def own_origins(host: str, port: int) -> set[str]:
+    """The origins of the page this server serves: the addresses it listens on (every
+    loopback name for a loopback address; this machine's names and addresses for a wildcard),
+    at its port. A DNS name the operator gives the machine goes in --allow-origin."""
+    hosts = {host}
+    if host in LOOPBACK:
+        hosts.update(LOOPBACK)
+    elif host in ("0.0.0.0", "::", ""):
+        hosts.update(LOOPBACK)
+        name = socket.gethostname()
+        hosts.update({name, socket.getfqdn()})
+        with contextlib.suppress(OSError):
+            hosts.update(info[4][0] for info in socket.getaddrinfo(name, None))
+    origins = set()
+    for name in hosts:
+        for scheme in ("http", "https"):
+            shown = f"[{name}]" if ":" in name else name
+            normal = normal_origin(f"{scheme}://{shown}:{port}")
+            if normal:
+                origins.add(normal)
+    return origins
+
+
+def origin_allowed(origin: str | None, allowed: set[str]) -> bool:
+    """A listed origin (the server's own and --allow-origin), compared case-insensitively
+    with default ports filled in, or no Origin at all (not a browser, which Origin checks
+    cannot protect against anyway). The Host header is not trusted: a page of another site
+    whose name was made to resolve here (DNS rebinding) sends its own Host."""
     if origin is None:
         return True
-    if origin.rstrip("/").lower() in allowed:
-        return True
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and host is not None and parts.netloc == host.lower()
+    return normal_origin(origin) in allowed
 
 
 def schema(settings: Settings) -> dict[str, Any]:
@@ -146,17 +203,20 @@ def try_next_json(item: TryNext) -> dict[str, Any]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The gandyn app; ``gandyn serve`` runs it with uvicorn."""
+    """The gandyn app; ``gandyn serve`` runs it with uvicorn. Its lifespan starts the worker
+    processes (server.workers) and ends them."""
     settings = settings or Settings()
     registry = SessionRegistry(settings)
-    allowed = tuple(origin.rstrip("/").lower() for origin in settings.allowed_origins)
+    allowed = own_origins(settings.host, settings.port)
+    allowed.update(filter(None, map(normal_origin, settings.allowed_origins)))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        FRAME_PROCESSES.start()  # now, so that the first session does not wait for them
-        yield
-        registry.end_all()
-        FRAME_PROCESSES.close()
+        await registry.start()
+        try:
+            yield
+        finally:
+            await registry.close()
 
     app = FastAPI(
         title="gandyn",
@@ -168,8 +228,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/health", response_model=Health, tags=["api"])
     async def health() -> Health:
-        """Liveness, protocol version and session counts."""
-        return Health(status="ok", protocol=PROTOCOL_VERSION, version=VERSION, **registry.stats())
+        """Liveness, protocol version, sessions and workers ("starting" until all are up)."""
+        return Health(protocol=PROTOCOL_VERSION, version=VERSION, **registry.stats())
 
     @app.get("/api/schema", tags=["api"])
     def get_schema() -> dict[str, Any]:
@@ -203,16 +263,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         websocket: WebSocket, session: str | None = None, preset: str | None = None
     ) -> None:
         """One training session per connection (docs/protocol.md)."""
-        headers = websocket.headers
-        if not origin_allowed(headers.get("origin"), headers.get("host"), allowed):
-            log.warning("refused a websocket from origin %s", headers.get("origin"))
+        origin = websocket.headers.get("origin")
+        if not origin_allowed(origin, allowed):
+            log.warning("refused a websocket from origin %s", origin)
             await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
             return
         await websocket.accept()
-        outbox = Outbox(asyncio.get_running_loop())
-        opened = registry.open(session, preset, outbox)
-        if opened is None:
-            await refuse_busy(websocket, settings.max_sessions)
+        outbox = Outbox(settings.max_unread_bytes)
+        client = websocket.client.host if websocket.client else "unknown"
+        try:
+            opened = registry.open(session, preset, client, outbox)
+        except Refused as refusal:
+            await refuse_busy(websocket, str(refusal))
             return
         await serve_connection(websocket, opened, outbox, registry)
 
@@ -223,24 +285,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def refuse_busy(websocket: WebSocket, max_sessions: int) -> None:
-    """The one message a connection gets when the server is full, then close 1013."""
-    busy = ErrorReply(
-        code="busy",
-        message=f"server busy: all {max_sessions} training sessions are in use; "
-        "try again in a minute",
-    )
-    await websocket.send_text(busy.to_json())
+async def refuse_busy(websocket: WebSocket, message: str) -> None:
+    """The one message a connection gets when there is no room for it, then close 1013."""
+    await websocket.send_text(ErrorReply(code="busy", message=message).to_json())
     await websocket.close(code=1013, reason="server busy")
 
 
 async def serve_connection(
     websocket: WebSocket, session: Session, outbox: Outbox, registry: SessionRegistry
 ) -> None:
-    """Pump the outbox to the socket and commands from it until either side stops."""
+    """Pump the outbox to the socket and commands from it until either side stops, or the
+    client stops reading (the outbox overflows)."""
     tasks = [
         asyncio.create_task(send_outbox(websocket, outbox)),
-        asyncio.create_task(receive_commands(websocket, session, registry.settings)),
+        asyncio.create_task(receive_commands(websocket, session, registry)),
+        asyncio.create_task(outbox.not_reading.wait()),
     ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -249,6 +308,9 @@ async def serve_connection(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         registry.release(session, outbox)
+    if outbox.not_reading.is_set():  # the close frame waits behind what the client left
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(NOT_READING, outbox.reason), CLOSE_SECONDS)
 
 
 async def send_outbox(websocket: WebSocket, outbox: Outbox) -> None:
@@ -264,15 +326,79 @@ async def send_outbox(websocket: WebSocket, outbox: Outbox) -> None:
             await websocket.send_text(item)
 
 
-async def receive_commands(websocket: WebSocket, session: Session, settings: Settings) -> None:
-    """Check each message against the limits, parse it, hand it to the session's worker."""
-    limits = settings.limits
-    rate = CommandRate(limits.commands_per_second, limits.command_burst)
+class RateGate:
+    """The rate limit, applied before a message is read: what comes beyond it is dropped
+    unparsed, and ``tell`` gets one ``rate_limited`` error a second at most that says how
+    many were (the last one a second after the flood ends). A connection that has more than
+    FLOOD_DROPS dropped within one second is ``flooding``: even unparsed, its messages cost
+    the web process more than a careless client's would, and it is closed."""
+
+    def __init__(self, limits: Limits, tell: Callable[[ProtocolError], None]) -> None:
+        self.limits = limits
+        self.tell = tell
+        self.bucket = CommandRate(limits.commands_per_second, limits.command_burst)
+        self.dropped = 0
+        self._told_at = -1.0
+        self._report: asyncio.TimerHandle | None = None
+        self._second, self._second_drops = 0, 0
+        self.flooding = False
+
+    def admit(self) -> bool:
+        if self.bucket.allow():
+            return True
+        self.dropped += 1
+        second = int(time.monotonic())
+        if second != self._second:
+            self._second, self._second_drops = second, 0
+        self._second_drops += 1
+        self.flooding = self._second_drops > FLOOD_DROPS
+        if self._report is None:
+            delay = max(0.0, self._told_at + 1.0 - time.monotonic())
+            self._report = asyncio.get_running_loop().call_later(delay, self._tell)
+        return False
+
+    def _tell(self) -> None:
+        self._report, self._told_at = None, time.monotonic()
+        dropped, self.dropped = self.dropped, 0
+        self.tell(
+            ProtocolError(
+                "rate_limited",
+                f"more than {self.limits.commands_per_second:g} commands a second: {dropped} "
+                "were dropped unread (no reply will come for them); send fewer",
+            )
+        )
+
+    def close(self) -> None:
+        if self._report is not None:
+            self._report.cancel()
+
+
+async def receive_commands(
+    websocket: WebSocket, session: Session, registry: SessionRegistry
+) -> None:
+    """Rate-limit, size-check and parse each message, and hand it to the session's worker."""
+    limits = registry.settings.limits
+    gate = RateGate(limits, lambda error: registry.reject(session, error))
     try:
+        await receive_loop(websocket, session, registry, gate)
+    finally:
+        gate.close()
+
+
+async def receive_loop(
+    websocket: WebSocket, session: Session, registry: SessionRegistry, gate: RateGate
+) -> None:
+    limits = registry.settings.limits
+    with contextlib.suppress(WebSocketDisconnect):
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            if not gate.admit():
+                if gate.flooding:
+                    await websocket.close(FLOOD_CLOSE, FLOOD_REASON)
+                    return
+                continue
             text = message.get("text")
             try:
                 if text is None:
@@ -284,18 +410,6 @@ async def receive_commands(websocket: WebSocket, session: Session, settings: Set
                         "too_large",
                         f"a command may be at most {limits.max_message_bytes} bytes",
                     )
-                data = decode(text)
-                if not rate.allow():
-                    raise addressed(
-                        ProtocolError(
-                            "rate_limited",
-                            f"more than {limits.commands_per_second:g} commands a second; "
-                            "this one was ignored, send fewer",
-                        ),
-                        data,
-                    )
-                session.submit(parse_command(data, limits))
+                registry.command(session, parse_command(decode(text), limits))
             except ProtocolError as error:
-                session.reject(error)
-    except WebSocketDisconnect:
-        return
+                registry.reject(session, error)

@@ -7,7 +7,7 @@ import socket
 import sys
 from pathlib import Path
 
-from server.settings import Settings, default_max_sessions
+from server.settings import Settings, default_max_sessions, default_workers
 
 USAGE = """usage: gandyn {serve,run,bench} [options]
 
@@ -42,6 +42,21 @@ def serve_parser() -> argparse.ArgumentParser:
         f"here {default_max_sessions()})",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"worker processes that train the sessions (default: one per CPU core; "
+        f"here {default_workers()})",
+    )
+    parser.add_argument(
+        "--max-sessions-per-client",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sessions one client address may hold (default: half of --max-sessions, at "
+        "least 2); a class behind one NAT router or proxy shares an address: raise it",
+    )
+    parser.add_argument(
         "--allow-origin",
         action="append",
         default=[],
@@ -56,6 +71,13 @@ def serve_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a dropped connection may come back to its session (default 60)",
     )
+    parser.add_argument(
+        "--max-unread-mib",
+        type=float,
+        default=8.0,
+        metavar="MIB",
+        help="replies a client may leave unread before it is dropped (default 8)",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn's log level")
     return parser
 
@@ -63,13 +85,20 @@ def serve_parser() -> argparse.ArgumentParser:
 def serve(argv: list[str]) -> int:
     """Load the plug-ins, bind the port, print the URL, serve until interrupted."""
     args = serve_parser().parse_args(argv)
-    if args.max_sessions is not None and args.max_sessions < 1:
-        print("gandyn serve: --max-sessions must be at least 1", file=sys.stderr)
+    for name in ("max_sessions", "workers", "max_sessions_per_client"):
+        value = getattr(args, name)
+        if value is not None and not 1 <= value <= 4096:
+            flag = "--" + name.replace("_", "-")
+            print(f"gandyn serve: {flag} must be from 1 to 4096, got {value}", file=sys.stderr)
+            return 2
+    if not 0.01 <= args.max_unread_mib <= 1024:
+        print("gandyn serve: --max-unread-mib must be from 0.01 to 1024", file=sys.stderr)
         return 2
     import uvicorn
 
     from gan_core import load_plugin
     from server.app import create_app
+    from server.http import MAX_CONNECTIONS, GuardedH11Protocol, raise_file_limit
 
     for path in args.plugin:
         try:
@@ -77,13 +106,6 @@ def serve(argv: list[str]) -> int:
         except (OSError, ImportError) as error:
             print(f"gandyn serve: cannot load plug-in {path}: {error}", file=sys.stderr)
             return 2
-    settings = Settings(
-        host=args.host,
-        port=args.port,
-        max_sessions=args.max_sessions or default_max_sessions(),
-        allowed_origins=tuple(args.allow_origin),
-        grace_seconds=args.grace,
-    )
     try:
         sock = socket.create_server((args.host, args.port))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)  # inherited
@@ -91,16 +113,32 @@ def serve(argv: list[str]) -> int:
         print(f"gandyn serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
     port = sock.getsockname()[1]
+    settings = Settings(
+        host=args.host,
+        port=port,
+        workers=args.workers or default_workers(),
+        max_sessions=args.max_sessions or default_max_sessions(),
+        max_sessions_per_client=args.max_sessions_per_client or 0,
+        allowed_origins=tuple(args.allow_origin),
+        grace_seconds=args.grace,
+        max_unread_bytes=int(args.max_unread_mib * 2**20),
+    )
+    raise_file_limit()
     config = uvicorn.Config(
         create_app(settings),
         log_level=args.log_level,
         ws_max_size=WS_MAX_BYTES,
         ws_per_message_deflate=False,
+        http=GuardedH11Protocol,
+        timeout_keep_alive=5,  # seconds an idle keep-alive connection stays open
+        limit_concurrency=MAX_CONNECTIONS,
+        h11_max_incomplete_event_size=16 * 1024,  # request line and headers
+        timeout_graceful_shutdown=3,
     )
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(
         f"gandyn: the lab is at http://{shown}:{port}/ "
-        f"(up to {settings.max_sessions} sessions; Ctrl-C stops)",
+        f"(up to {settings.max_sessions} sessions on {settings.workers} workers; Ctrl-C stops)",
         flush=True,
     )
     uvicorn.Server(config).run(sockets=[sock])

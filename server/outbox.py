@@ -1,22 +1,23 @@
-"""What a session sends to its websocket: one ordered queue, filled from threads, drained by
-the connection's sender task on the event loop.
+"""What the web process sends to one websocket: one ordered queue, used on the event loop only.
 
-Order is the order in which places were taken. A frame or an evaluation built on another
-thread takes its place when it is asked for and is filled when it is ready; the sender waits
-for a place that is not filled yet, so nothing overtakes it. JSON messages are never dropped.
-At most one frame waits unsent: a newer frame takes the end of the queue and the older one
-is dropped, built or not (latest frame wins).
+Messages come finished from the session's worker process, in the order it made them, and
+leave in that order. At most one frame waits unsent: a newer frame takes the end of the
+queue and the older one is dropped (latest frame wins). JSON messages are never dropped;
+they are bounded instead: a client that leaves more than ``max_text_bytes`` of them unread is
+not reading, and its connection is closed with 4008 (docs/protocol.md §9) rather than
+buffered without limit. The bound is Settings.max_unread_bytes (8 MiB; the largest reply is
+an export of at most MAX_COMMANDS log entries of a few hundred bytes, about 2 MiB). Its
+session is kept for the grace period, as after any drop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import deque
-from contextlib import suppress
 from dataclasses import dataclass
 
 Item = str | bytes
+NOT_READING = 4008
 
 
 @dataclass(frozen=True)
@@ -27,85 +28,60 @@ class Close:
     reason: str
 
 
-class Place:
-    """A reserved position in an Outbox, filled later (with None: nothing to send)."""
-
-    __slots__ = ("filled", "item")
-
-    def __init__(self) -> None:
-        self.filled = False
-        self.item: Item | None = None
-
-
 class Outbox:
     """What a session sends to one websocket, in order; at most one unsent frame at a time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._items: deque[Place | Close] = deque()
-        self._frame: Place | None = None
+    def __init__(self, max_text_bytes: int) -> None:
+        self._items: deque[Item | Close] = deque()
+        self._frame: bytes | None = None
+        self._text_bytes = 0
+        self._max_text_bytes = max_text_bytes
         self._ready = asyncio.Event()
+        self.not_reading = asyncio.Event()  # set on overflow: the sender may be stuck
+        self.closed = False
+        self.reason = ""
         self.frames_replaced = 0
 
-    def put_message(self, text: str) -> None:
-        self.fill(self.reserve_message(), text)
-
-    def put_frame(self, data: bytes) -> None:
-        self.fill(self.reserve_frame(), data)
-
-    def reserve_message(self) -> Place:
-        """A place for a message that is still being made (the sender has nothing new to
-        send until it is filled, so it is not woken)."""
-        place = Place()
-        with self._lock:
-            self._items.append(place)
-        return place
-
-    def reserve_frame(self) -> Place:
-        """A place for a frame that is still being built; an older frame not yet sent is
-        dropped (latest frame wins), and the sender woken to look past it."""
-        place = Place()
-        with self._lock:
-            old = self._frame
-            if old is not None:
-                self._items = deque(item for item in self._items if item is not old)
+    def put(self, item: Item) -> None:
+        if self.closed:
+            return
+        if isinstance(item, bytes):
+            if self._frame is not None:
+                self._items.remove(self._frame)
                 self.frames_replaced += 1
-            self._frame = place
-            self._items.append(place)
-        if old is not None:
-            self._notify()
-        return place
-
-    def fill(self, place: Place, item: Item | None) -> None:
-        """Put the item in its place; None when there is nothing to send after all."""
-        with self._lock:
-            place.item, place.filled = item, True
-        self._notify()
+            self._frame = item
+        else:
+            self._text_bytes += len(item)
+            if self._text_bytes > self._max_text_bytes:
+                self._overflow()
+                return
+        self._items.append(item)
+        self._ready.set()
 
     def close(self, code: int, reason: str) -> None:
-        with self._lock:
+        """Send what is queued, then close (nothing is queued after this)."""
+        if not self.closed:
             self._items.append(Close(code, reason))
-        self._notify()
+            self.closed = True
+            self._ready.set()
 
-    def _notify(self) -> None:
-        with suppress(RuntimeError):  # the loop is closed: the server is shutting down
-            self._loop.call_soon_threadsafe(self._ready.set)
+    def _overflow(self) -> None:
+        """The client does not read: drop what waits and close at once."""
+        self._items.clear()
+        self._frame, self._text_bytes = None, 0
+        mib = self._max_text_bytes / 2**20
+        self.reason = f"more than {mib:g} MiB of replies unread; reconnect to resume"
+        self.close(NOT_READING, self.reason)
+        self.not_reading.set()
 
     async def get(self) -> Item | Close:
-        """The next item to send (on the event loop); waits while the next place is empty."""
-        while True:
-            with self._lock:
-                while self._items:
-                    head = self._items[0]
-                    if isinstance(head, Place) and not head.filled:
-                        break
-                    self._items.popleft()
-                    if head is self._frame:
-                        self._frame = None
-                    if isinstance(head, Close):
-                        return head
-                    if head.item is not None:
-                        return head.item
-                self._ready.clear()
+        """The next item to send; waits while there is none."""
+        while not self._items:
+            self._ready.clear()
             await self._ready.wait()
+        item = self._items.popleft()
+        if item is self._frame:
+            self._frame = None
+        elif isinstance(item, str):
+            self._text_bytes -= len(item)
+        return item

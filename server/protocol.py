@@ -7,6 +7,7 @@ frames are a small binary container of a JSON header and row-major arrays.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import struct
@@ -47,7 +48,6 @@ def _check_id(value: Any) -> CommandId:
 ClientId = Annotated[Any, AfterValidator(_check_id)]
 Part = Literal["both", "d", "g"]
 PROBE_OPTIONS = {"grid", "samples", "field", "manifold", "line", "dirac_grid"}
-MAX_TRAJECTORY = 2000  # Dirac trajectory points sent per frame (the most recent)
 
 
 class ProtocolError(Exception):
@@ -67,6 +67,9 @@ class ProtocolError(Exception):
         self.field = field
         self.command = command
         self.id = id
+
+    def __reduce__(self) -> tuple[Any, ...]:  # sent to a worker process whole
+        return (ProtocolError, (self.code, self.message, self.field, self.command, self.id))
 
 
 # --- the state a client tunes: what frames contain, how fast they come ------------------
@@ -273,6 +276,14 @@ def parse_command(data: dict[str, Any], limits: Limits) -> Command:
 
 def check_ranges(values: dict[str, Any], limits: Limits) -> None:
     """View and pace options against the server's limits."""
+    slow = values.get("slow_motion", 0)
+    if 0 < slow < limits.slow_motion_min:
+        raise ProtocolError(
+            "invalid",
+            f"slow_motion must be 0 (off) or from {limits.slow_motion_min:g} to "
+            f"{limits.slow_motion[1]:g} seconds, got {slow:g}",
+            "slow_motion",
+        )
     for name, value in values.items():
         bounds = getattr(limits, name, None)
         if isinstance(bounds, tuple) and not bounds[0] <= value <= bounds[1]:
@@ -282,8 +293,42 @@ def check_ranges(values: dict[str, Any], limits: Limits) -> None:
             )
 
 
+def iteration_work(config: Any) -> float:
+    """Multiply-adds of one generator iteration, roughly: each D update passes a real and a
+    fake batch forward and back (x3) after a G forward pass, a gradient penalty adds about a
+    double-backward pass over D (x3 more); each G update passes G and D forward and back."""
+    g_widths = [config.z_dim, *config.g_hidden, 2]
+    d_widths = [2, *config.d_hidden, 1]
+    g = sum(a * b for a, b in itertools.pairwise(g_widths))
+    d = sum(a * b for a, b in itertools.pairwise(d_widths))
+    penalties = sum(1 for r in config.regularizers if r.kind not in ("clip", "spectral_norm"))
+    batch = config.batch_size
+    d_update = 3 * 2 * batch * d + batch * g + 3 * penalties * batch * d
+    g_update = 3 * batch * (g + d)
+    return config.d_steps * d_update + config.g_steps * g_update
+
+
 def check_config_limits(config: Any, limits: Limits) -> None:
-    """A validated TrainConfig against the server's (stricter) limits on size."""
+    """A validated TrainConfig against the server's (stricter) limits on size, and on the
+    work of one iteration: a worker's turn must not wait long for one (server.worker)."""
+    work = iteration_work(config)
+    if work > limits.max_iteration_work:
+        heavy = {
+            "batch_size": config.batch_size,
+            "d_hidden": config.d_hidden,
+            "g_hidden": config.g_hidden,
+            "d_steps": config.d_steps,
+            "g_steps": config.g_steps,
+        }
+        shown = ", ".join(f"{name} {value}" for name, value in heavy.items())
+        raise ProtocolError(
+            "too_heavy",
+            f"one iteration of this config is about {work / 1e9:.1f} G multiply-adds, more "
+            f"than the {limits.max_iteration_work / 1e9:g} G a shared server allows ({shown}): "
+            "lower the batch size, the hidden widths or the steps per iteration, or run it "
+            "headless with gandyn run",
+            "batch_size",
+        )
     if config.batch_size > limits.max_batch_size:
         raise ProtocolError(
             "invalid",
@@ -374,6 +419,16 @@ class Diverged(Message):
     iteration: int
     message: str
     version: int
+
+
+class Restored(Message):
+    """The session's worker process died and the session was rebuilt on another (§5)."""
+
+    type: Literal["restored"] = "restored"
+    iteration: int
+    version: int
+    playing: bool = False
+    message: str
 
 
 class Evaluation(Message):
@@ -486,8 +541,6 @@ def snapshot_frame(
     data section, its other values as header keys next to the session's own (``header``)."""
     arrays = {k: v for k, v in snapshot.items() if isinstance(v, np.ndarray)}
     extras = {k: plain(v) for k, v in snapshot.items() if k not in arrays}
-    if "trajectory" in arrays:
-        arrays["trajectory"] = arrays["trajectory"][-MAX_TRAJECTORY:]
     if trails is not None:
         arrays["trails"] = trails
     for name in view.omit:

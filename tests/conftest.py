@@ -97,8 +97,8 @@ class ServerProcess:
             self.process.wait()
 
 
-def frame_process_pids(pid: int) -> list[int]:
-    """The frame processes (server.frames) that process ``pid`` started (Linux /proc)."""
+def worker_pids(pid: int) -> list[int]:
+    """The worker processes (server.workers) that process ``pid`` started (Linux /proc)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -116,10 +116,12 @@ def frame_process_pids(pid: int) -> list[int]:
 
 
 def answers(url: str) -> bool:
+    """/api/health answers, and says every worker is ready to serve sessions."""
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        response = httpx.get(url, timeout=2)
     except httpx.TransportError:
         return False
+    return response.status_code == 200 and response.json().get("status") == "ok"
 
 
 class ServerFactory:

@@ -115,18 +115,23 @@ def test_g_ema_shows_in_the_snapshot_and_the_metrics_only_while_on() -> None:
     np.testing.assert_array_equal(tr.sample(50, averaged=True), tr.sample(50))  # off: G itself
 
 
-def test_g_ema_replays_and_a_follower_sees_the_average() -> None:
+def test_g_ema_and_historical_averaging_replay_and_survive_save_and_restore() -> None:
     config = {**SMALL, "seed": 2, "g_ema": 0.95}
     tr = Trainer(config)
     tr.step(4)
-    tr.update({"g_ema": 0.5})
+    tr.update({"g_ema": 0.5, "regularizers": [{"kind": "historical_averaging"}]})
     tr.step(1, part="g")
     tr.step(3)
     again = replay(config, tr.commands, tr.iteration)
     np.testing.assert_array_equal(again.sample(200, averaged=True), tr.sample(200, averaged=True))
-    follower = Trainer(SMALL)
-    follower.follow(tr.reading_state())
-    np.testing.assert_array_equal(follower.snapshot()["fake_ema"], tr.snapshot()["fake_ema"])
+    restored = Trainer.restore(tr.save())
+    np.testing.assert_array_equal(restored.snapshot()["fake_ema"], tr.snapshot()["fake_ema"])
+    tr.step(3)
+    restored.step(3)  # goes on exactly as the run: the average and the means came along
+    for averaged in (True, False):
+        np.testing.assert_array_equal(
+            restored.sample(200, averaged=averaged), tr.sample(200, averaged=averaged)
+        )
 
 
 # ----- regularizers of the game ----------------------------------------------------------------

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import itertools
 import math
-import pickle
 import textwrap
 
 import numpy as np
 import pytest
 import torch
 
+import gan_core.trainer as trainer_module
 from gan_core import LOSSES, REGULARIZERS, ConfigError, TrainConfig, Trainer, load_plugin, replay
-from gan_core.trainer import ReadingState
+from gan_core.trainer import TRAJECTORY_POINTS
 
 SMALL = {"g_hidden": [32, 32], "d_hidden": [32, 32], "batch_size": 64}
 
@@ -137,53 +137,85 @@ def assert_same_snapshot(a: dict, b: dict) -> None:
             assert value == b[key], key
 
 
-def shipped(state: ReadingState) -> ReadingState:
-    """The state as another process receives it."""
-    return pickle.loads(pickle.dumps(state))
-
-
 @pytest.mark.parametrize("dataset", ["ring8", "mixture1d", "dirac"])
-def test_a_follower_reads_the_moment_its_state_was_taken_while_training_goes_on(dataset) -> None:
+def test_a_saved_run_restores_and_goes_on_exactly_as_the_original(dataset) -> None:
     view = {"grid": 16, "samples": 32, "field": 4, "manifold": 4}
     regularizers = [{"kind": "spectral_norm"}, {"kind": "instance_noise", "weight": 0.1}]
     tr = Trainer(small(dataset=dataset, regularizers=regularizers))
     tr.step(3)
-    expected, expected_metrics = tr.snapshot(view), tr.evaluate(300)
-    state = shipped(tr.reading_state())
-    tr.step(2)
-    tr.update({"loss": "hinge", "regularizers": []})
-    follower = Trainer(small())
-    follower.follow(state)
-    assert_same_snapshot(follower.snapshot(view), expected)
-    assert follower.evaluate(300) == expected_metrics
-    assert tr.snapshot(view)["iteration"] == 5  # the live run went on
+    tr.update({"opt_d": {"lr": 5e-4}})
+    saved = tr.save()
+    copy = Trainer.restore(saved)
+    assert_same_snapshot(copy.snapshot(view), tr.snapshot(view))
+    assert copy.commands == tr.commands and copy.iteration == tr.iteration == 3
+    for run in (tr, copy):
+        run.step(4, part="d")
+        run.step(5)
+    assert_same_snapshot(copy.snapshot(view), tr.snapshot(view))
+    assert copy.evaluate(300) == tr.evaluate(300)
 
 
-def test_a_follower_keeps_its_models_until_the_run_builds_new_ones() -> None:
-    tr = Trainer(small())
-    follower = Trainer(small())
-    follower.follow(shipped(tr.reading_state()))
-    models = follower.D
-    tr.step(2)
-    tr.update({"loss": "hinge", "regularizers": [{"kind": "spectral_norm"}]})
-    follower.follow(shipped(tr.reading_state()))
-    assert follower.D is models and follower.config == tr.config
-    assert_same_snapshot(follower.snapshot(), tr.snapshot())
-    tr.reset(small(d_hidden=[16]))  # new models: the follower's do not fit any more
-    follower.follow(shipped(tr.reading_state()))
-    assert follower.D is not models
-    assert_same_snapshot(follower.snapshot(), tr.snapshot())
-
-
-def test_a_follower_shows_the_halt_of_the_run() -> None:
+def test_a_saved_halted_run_keeps_its_halt() -> None:
     sgd = {"name": "sgd", "lr": 10.0}
     tr = Trainer(small(loss="lsgan", regularizers=[], opt_d=sgd, opt_g=sgd))
     tr.step(200)
     assert tr.halt is not None
-    follower = Trainer(small())
-    follower.follow(shipped(tr.reading_state()))
-    assert follower.halt == tr.halt
-    assert_same_snapshot(follower.snapshot(), tr.snapshot())
+    copy = Trainer.restore(tr.save())
+    assert copy.halt == tr.halt
+    assert_same_snapshot(copy.snapshot(), tr.snapshot())
+
+
+def test_the_dirac_trajectory_is_bounded_spans_the_run_and_ends_at_the_current_point() -> None:
+    tr = Trainer({"dataset": "dirac", "loss": "wgan", "opt_g": {"name": "sgd", "lr": 0.01},
+                  "opt_d": {"name": "sgd", "lr": 0.01}})  # fmt: skip
+    first = tr.trajectory[0]
+    for steps in (1000, 2500, 7):
+        tr.step(steps)
+        assert len(tr.trajectory) <= TRAJECTORY_POINTS + 1
+        assert tr.trajectory[0] == first, "it starts where the run started"
+        assert tr.trajectory[-1] == (tr.G.theta.item(), tr.D.body.weight.item())
+    assert len(tr.trajectory) > TRAJECTORY_POINTS // 2
+    # The same points as an unbounded record taken every stride iterations.
+    again = Trainer(tr.config)
+    points = [again.trajectory[0]]
+    for _ in range(tr.iteration):
+        again.step(1)
+        points.append(again.trajectory[-1])
+    stride = tr.iteration // (len(tr.trajectory) - 2)
+    stride = 1 << (stride.bit_length() - 1)  # a power of two
+    assert tr.trajectory[:-1] == points[: tr.iteration : stride][: len(tr.trajectory) - 1]
+
+
+def test_live_edits_at_one_iteration_are_one_log_entry_that_replays_the_same() -> None:
+    tr = Trainer(small(seed=3))
+    tr.step(2)
+    for i in range(500):  # a slider dragged while paused
+        tr.update({"opt_d": {"lr": 1e-4 * (1 + i % 7)}})
+    tr.update({"loss": "hinge"})
+    tr.step(1, part="d")
+    tr.step(1, part="d")
+    tr.update({"opt_g": {"name": "sgd", "lr": 0.01}})  # a change of kind is not merged
+    tr.update({"opt_g": {"lr": 0.02}})
+    tr.step(3)
+    assert [kind for _, kind, _ in tr.commands] == ["update", "step_d", "update", "update"]
+    assert tr.commands[0][2]["patch"] == {"opt_d": {"lr": pytest.approx(3e-4)}, "loss": "hinge"}
+    assert tr.commands[1][2] == {"n": 2}
+    again = replay(small(seed=3), tr.commands, tr.iteration)
+    np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+
+
+def test_the_command_log_is_capped_with_an_error_that_says_what_to_do(monkeypatch) -> None:
+    monkeypatch.setattr(trainer_module, "MAX_COMMANDS", 3)
+    tr = Trainer(small())
+    for _ in range(3):
+        tr.update({"opt_d": {"lr": 2e-4}}, reset_moments=True)  # at one iteration: merged
+        tr.step(1)
+    assert tr.commands_full()
+    with pytest.raises(ConfigError) as error:
+        tr.update({"opt_d": {"lr": 3e-4}})
+    assert error.value.field == "patch" and "reset" in error.value.message
+    tr.reset()
+    tr.update({"opt_d": {"lr": 3e-4}})  # a reset starts a new log
 
 
 def test_spectral_norm_bounds_the_critic_slope() -> None:

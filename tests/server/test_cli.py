@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess, frame_process_pids, get_json, wait_until
+from conftest import ServerProcess, get_json, wait_until, worker_pids
 
 from server.cli import main, serve_parser
 
@@ -32,7 +32,7 @@ def test_serve_refuses_bad_options_with_a_message(
     capsys: pytest.CaptureFixture[str], tmp_path
 ) -> None:
     assert main(["serve", "--max-sessions", "0"]) == 2
-    assert "--max-sessions must be at least 1" in capsys.readouterr().err
+    assert "--max-sessions must be from 1 to 4096, got 0" in capsys.readouterr().err
     missing = tmp_path / "nope.py"
     assert main(["serve", "--plugin", str(missing)]) == 2
     assert "cannot load plug-in" in capsys.readouterr().err
@@ -63,15 +63,17 @@ def test_bench_only_replaces_its_own_sections_of_the_results() -> None:
 
 
 @pytest.mark.parametrize("ending", ["terminate", "kill"])
-def test_the_frame_process_ends_with_the_server(ending: str, tmp_path: Path) -> None:
-    """Stopped (Ctrl-C, SIGTERM) or killed, the server leaves no frame process behind: the
-    frame process returns when its pipe closes."""
-    server = ServerProcess({}, tmp_path / "server.log")
-    assert get_json(server.url + "/api/health")["frame_processes"] == 1  # started with the server
-    [frames] = frame_process_pids(server.process.pid)
+def test_the_worker_processes_end_with_the_server(ending: str, tmp_path: Path) -> None:
+    """Stopped (SIGTERM) or killed, the server leaves no worker process behind: a worker
+    returns when its pipe closes."""
+    server = ServerProcess({"workers": 2}, tmp_path / "server.log")
+    health = get_json(server.url + "/api/health")
+    assert health["workers"] == 2 and all(w["ready"] for w in health["worker_details"])
+    workers = worker_pids(server.process.pid)
+    assert sorted(workers) == sorted(w["pid"] for w in health["worker_details"])
     getattr(server.process, ending)()
-    server.process.wait(timeout=10)
-    wait_until(lambda: ended(frames), 10, "the frame process ended")
+    server.process.wait(timeout=30)
+    wait_until(lambda: all(map(ended, workers)), 30, "every worker process ended")
 
 
 def ended(pid: int) -> bool:

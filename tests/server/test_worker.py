@@ -1,39 +1,75 @@
-"""A session's worker in-process: the parts a socket cannot reach."""
+"""A worker (server.worker) and an outbox (server.outbox) in-process: the parts a socket
+cannot reach. The worker runs its real loop in a thread, on one end of a real pipe."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import textwrap
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from conftest import SMALL, wait_until
+import pytest
+from conftest import SMALL
 
 from gan_core import load_plugin
-from server.outbox import Close, Outbox
-from server.session import FRAME_PROCESSES, FairSlots, Session
-from server.settings import Settings
+from server import presets
+from server.channel import receive, send
+from server.outbox import NOT_READING, Close, Outbox
+from server.presets import Preset
+from server.protocol import parse_command
+from server.settings import Limits, Settings
+from server.worker import Worker
 
 
-def test_a_session_that_cannot_start_says_why_and_ends() -> None:
-    async def scenario() -> tuple[dict, Close | str | bytes, Session]:
-        outbox = Outbox(asyncio.get_running_loop())
-        session = Session({"loss": "no_such_loss"}, None, Settings())
-        session.start()
-        session.attach(outbox, resumed=False)
-        error = await asyncio.wait_for(outbox.get(), 10)
-        close = await asyncio.wait_for(outbox.get(), 10)
-        return json.loads(error), close, session  # type: ignore[arg-type]
+@contextmanager
+def worker() -> Iterator[Any]:
+    """A Worker looping in a thread; yields our end of its pipe."""
+    ours, theirs = multiprocessing.Pipe()
+    thread = threading.Thread(target=Worker(theirs, Settings()).run, daemon=True)
+    thread.start()
+    assert receive(ours)[0] == "ready"
+    try:
+        yield ours
+    finally:
+        ours.close()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "a worker returns when its pipe closes"
 
-    error, close, session = asyncio.run(scenario())
-    assert error["code"] == "internal" and "no_such_loss" in error["message"]
-    assert close == Close(1011, "session could not start")
-    session.thread.join(timeout=1)
-    assert session.ended and not session.thread.is_alive()
+
+def messages_for(pipe: Any, sid: str, until: str, timeout: float = 30) -> list[tuple]:
+    """The messages of session ``sid`` up to the first one whose kind (or JSON type) is
+    ``until`` (checkpoints and load reports skipped)."""
+    seen = []
+    while pipe.poll(timeout):
+        message = receive(pipe)
+        if message[1] != sid or message[0] == "checkpoint":
+            continue
+        seen.append(message)
+        kind = message[0]
+        if kind == "out" and isinstance(message[3], str):
+            kind = json.loads(message[3])["type"]
+        if kind == until:
+            return seen
+    raise AssertionError(f"no {until} for {sid} within {timeout} s: {seen}")
+
+
+def test_a_session_that_cannot_start_says_why_and_ends(monkeypatch) -> None:
+    monkeypatch.setitem(presets.PRESETS, "broken", Preset("Broken", "", {"loss": "no_loss"}))
+    with worker() as pipe:
+        send(pipe, ("open", "s1", "broken"))
+        out, close, ended = messages_for(pipe, "s1", "ended")
+    error = json.loads(out[3])
+    assert error["code"] == "internal" and "no_loss" in error["message"]
+    assert close == ("close", "s1", None, 1011, "session could not start")
+    assert ended == ("ended", "s1")
 
 
 def test_a_frame_that_cannot_be_built_pauses_the_session_and_says_why(tmp_path) -> None:
-    """A plug-in loss that works in training but fails in the frame process's probe."""
+    """A plug-in loss that works in training but fails in the probe of a frame."""
     plugin = tmp_path / "probe_fails.py"
     plugin.write_text(
         textwrap.dedent(
@@ -53,89 +89,80 @@ def test_a_frame_that_cannot_be_built_pauses_the_session_and_says_why(tmp_path) 
         )
     )
     load_plugin(plugin)
+    reset = parse_command(
+        {"type": "reset", "id": 1, "config": {**SMALL, "loss": "fails_on_probe_for_test"}},
+        Limits(),
+    )
+    with worker() as pipe:
+        send(pipe, ("open", "s1", None))
+        send(pipe, ("attach", "s1", False, 1))
+        messages_for(pipe, "s1", "hello")
+        send(pipe, ("command", "s1", reset))
+        seen = messages_for(pipe, "s1", "error")
+        error = json.loads(seen[-1][3])
+        assert error["code"] == "internal" and "no probes, please" in error["message"]
+        assert "paused" in error["message"]
+        step = parse_command({"type": "step", "id": 2}, Limits())
+        send(pipe, ("command", "s1", step))  # the session goes on serving
+        ack = json.loads(messages_for(pipe, "s1", "ack")[-1][3])
+        assert (ack["id"], ack["iteration"]) == (2, 1)
 
-    async def scenario() -> tuple[list[dict], Session]:
-        outbox = Outbox(asyncio.get_running_loop())
-        session = Session({**SMALL, "loss": "fails_on_probe_for_test"}, None, Settings())
-        session.start()
-        session.attach(outbox, resumed=False)
-        messages: list[dict] = []
-        while not messages or messages[-1]["type"] != "error":
-            item = await asyncio.wait_for(outbox.get(), 10)
-            assert isinstance(item, str), "no frame can be built"
-            messages.append(json.loads(item))
-        return messages, session
 
-    messages, session = asyncio.run(scenario())
-    assert [m["type"] for m in messages if m["type"] != "evaluation"] == ["hello", "error"]
-    error = messages[-1]
-    assert error["code"] == "internal" and "no probes, please" in error["message"]
-    assert "paused" in error["message"]
-    session.stop()
-    session.thread.join(timeout=2)
-    assert not session.thread.is_alive()
-    wait_until(lambda: FRAME_PROCESSES.stats()["builders"] == 0, 2, "the builder is gone")
+def test_what_the_worker_sends_names_the_connection_it_was_for() -> None:
+    """A resumed session's earlier connection must not get the new one's messages: each
+    message carries the epoch of the connection that owned the session."""
+    with worker() as pipe:
+        send(pipe, ("open", "s1", None))
+        send(pipe, ("attach", "s1", False, 1))
+        assert {m[2] for m in messages_for(pipe, "s1", "hello")} == {1}
+        send(pipe, ("detach", "s1"))
+        send(pipe, ("attach", "s1", True, 2))
+        hello = messages_for(pipe, "s1", "hello")[-1]
+        assert hello[2] == 2 and json.loads(hello[3])["resumed"] is True
+
+
+def collect(outbox: Outbox) -> list[Any]:
+    async def drain() -> list[Any]:
+        items = []
+        while True:
+            item = await outbox.get()
+            items.append(item)
+            if isinstance(item, Close):
+                return items
+
+    return asyncio.run(asyncio.wait_for(drain(), 10))
 
 
 def test_an_unsent_frame_is_replaced_but_messages_are_kept_in_order() -> None:
-    async def scenario() -> list[str | bytes | Close]:
-        outbox = Outbox(asyncio.get_running_loop())
-        outbox.put_message("a")
-        outbox.put_frame(b"1")
-        outbox.put_message("b")
-        outbox.put_frame(b"2")
-        outbox.put_frame(b"3")
+    async def scenario() -> list[Any]:
+        outbox = Outbox(1024)
+        outbox.put("a")
+        outbox.put(b"frame 1")
+        outbox.put("b")
+        outbox.put(b"frame 2")  # frame 1 was not sent yet: it goes
+        outbox.put("c")
         outbox.close(1000, "done")
-        return [await outbox.get() for _ in range(4)]
+        outbox.put("after the close")  # nothing is queued after a close
+        return [await outbox.get() for _ in range(5)]
 
-    assert asyncio.run(scenario()) == ["a", "b", b"3", Close(1000, "done")]
-
-
-def test_a_place_not_yet_filled_holds_back_what_comes_after_it() -> None:
-    """A frame built on another thread keeps the place it was asked for: the message
-    after it waits; a newer frame drops it even unbuilt; a place filled with None is
-    skipped."""
-
-    async def scenario() -> list[str | bytes | Close]:
-        outbox = Outbox(asyncio.get_running_loop())
-        evaluation = outbox.reserve_message()
-        frame = outbox.reserve_frame()
-        outbox.put_message("ack")
-        waiting = asyncio.ensure_future(outbox.get())
-        await asyncio.sleep(0)  # let it run: it must wait on the empty place
-        assert not waiting.done()
-        outbox.fill(evaluation, "evaluation")
-        received = [await asyncio.wait_for(waiting, 5)]
-        newer = outbox.reserve_frame()  # the first frame, never filled, is dropped
-        outbox.fill(frame, b"late")
-        skipped = outbox.reserve_message()
-        outbox.fill(newer, b"newer")
-        outbox.fill(skipped, None)
-        outbox.close(1000, "done")
-        return received + [await asyncio.wait_for(outbox.get(), 5) for _ in range(3)]
-
-    assert asyncio.run(scenario()) == ["evaluation", "ack", b"newer", Close(1000, "done")]
+    assert asyncio.run(scenario()) == ["a", "b", b"frame 2", "c", Close(1000, "done")]
 
 
-def test_compute_slots_pass_to_the_longest_waiter_not_back_to_the_releaser() -> None:
-    """A worker that frees its slot and asks again queues behind the sessions already
-    waiting: with threading.Semaphore it would take the slot straight back and starve them."""
-    slots = FairSlots(1)
-    order: list[str] = []
+@pytest.mark.parametrize("size", [100, 400])
+def test_unread_replies_beyond_the_bound_close_the_connection_with_4008(size: int) -> None:
+    async def scenario() -> tuple[Outbox, list[Any]]:
+        outbox = Outbox(1000)
+        for _ in range(5):
+            outbox.put("x" * size)
+        outbox.close(1000, "end")
+        items = []
+        while not items or not isinstance(items[-1], Close):
+            items.append(await outbox.get())
+        return outbox, items
 
-    def worker(name: str) -> None:
-        with slots:
-            order.append(name)
-
-    slots.__enter__()
-    threads = []
-    for waiting, name in enumerate(("b", "c"), start=1):
-        threads.append(threading.Thread(target=worker, args=(name,)))
-        threads[-1].start()
-        wait_until(lambda n=waiting: len(slots._waiting) == n, 5, f"{name} waits")
-    slots.__exit__(None, None, None)
-    threads.append(threading.Thread(target=worker, args=("a",)))  # the releaser asks again
-    threads[-1].start()
-    for thread in threads:
-        thread.join(5)
-    assert order == ["b", "c", "a"]
+    outbox, items = asyncio.run(scenario())
+    if size * 5 <= 1000:
+        assert items[-1] == Close(1000, "end") and not outbox.not_reading.is_set()
+    else:
+        assert items == [Close(NOT_READING, outbox.reason)] and outbox.not_reading.is_set()
+        assert "unread" in outbox.reason

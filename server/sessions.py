@@ -1,0 +1,193 @@
+"""The sessions of a server, as the web process keeps them: who may open one, which worker
+holds it, which connection owns it, its grace period, and its last checkpoint.
+
+Used from the event loop only. A session is attached while a connection owns it and
+detached between a drop and its resume or expiry. Admission (docs/protocol.md §1):
+- at most ``max_sessions`` sessions, and ``max_sessions_per_client`` of them per client
+  address (behind a proxy, the address it forwards: uvicorn's proxy headers);
+- a full server ends a detached session to make room only for that session's own client
+  (same address); a stranger gets ``busy``, and detached sessions otherwise end by age
+  (``grace_seconds`` after their drop).
+The checkpoint (server.worker, at most every few seconds while a run changes) is what a
+session is rebuilt from when its worker dies: one per session, its models' size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from server.outbox import Outbox
+from server.protocol import Command, End, ProtocolError
+from server.settings import Settings
+from server.workers import Worker, WorkerPool
+
+
+@dataclass(eq=False)
+class Session:
+    id: str
+    client: str
+    worker: Worker
+    preset: str | None
+    owner: Outbox | None = None
+    epoch: int = 0  # counts the connections that owned it; the worker tags what it sends
+    expiry: asyncio.TimerHandle | None = None
+    ending: bool = False  # an ``end`` was sent: it goes with its connection
+    saved: bytes | None = None
+    meta: dict[str, Any] | None = None
+
+
+class Refused(Exception):
+    """No session for this connection: ``busy`` with a message that says why."""
+
+
+class SessionRegistry:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sessions: dict[str, Session] = {}
+        self.pool = WorkerPool(settings, settings.workers, self._dispatch, self._rebuild)
+
+    # ----- connections --------------------------------------------------------------------
+    def open(
+        self, session_id: str | None, preset: str | None, client: str, outbox: Outbox
+    ) -> Session:
+        """Resume ``session_id`` or start a new session; Refused when there is no room."""
+        session = self.sessions.get(session_id or "")
+        resumed = session is not None and not session.ending
+        if session is None or session.ending:
+            session = self._new(preset, client)
+        else:
+            self._cancel_expiry(session)
+            if session.owner is not None:
+                session.owner.close(4001, "session taken over by another connection")
+        session.owner = outbox
+        session.epoch += 1
+        session.worker.send(("attach", session.id, resumed, session.epoch))
+        return session
+
+    def _new(self, preset: str | None, client: str) -> Session:
+        settings = self.settings
+        own = [s for s in self.sessions.values() if s.client == client]
+        if len(own) >= settings.max_sessions_per_client and not self._end_own_detached(own):
+            raise Refused(
+                f"this address already has {len(own)} sessions, as many as one client may "
+                "have; end one (close its tab) or wait a minute. Behind one router or proxy, "
+                "ask the operator to raise gandyn serve --max-sessions-per-client"
+            )
+        if len(self.sessions) >= settings.max_sessions and not self._end_own_detached(own):
+            raise Refused(
+                f"server busy: all {settings.max_sessions} training sessions are in use; "
+                "try again in a minute"
+            )
+        worker = self.pool.place()
+        session = Session(secrets.token_urlsafe(16), client, worker, preset)
+        self.sessions[session.id] = session
+        worker.sessions.add(session.id)
+        worker.send(("open", session.id, preset))
+        return session
+
+    def _end_own_detached(self, own: list[Session]) -> bool:
+        """Make room by ending this client's session detached longest ago; False if none."""
+        detached = [s for s in own if s.owner is None and s.expiry is not None]
+        if not detached:
+            return False
+        self.end(min(detached, key=lambda s: s.expiry.when()))  # type: ignore[union-attr]
+        return True
+
+    def command(self, session: Session, command: Command) -> None:
+        if isinstance(command, End):
+            session.ending = True
+        session.worker.send(("command", session.id, command))
+
+    def reject(self, session: Session, error: ProtocolError) -> None:
+        """Answer a message refused here, through the worker: in order with the rest."""
+        session.worker.send(("reject", session.id, error))
+
+    def release(self, session: Session, outbox: Outbox) -> None:
+        """The connection that owned ``session`` through ``outbox`` is gone."""
+        if session.owner is not outbox:
+            return  # taken over by a newer connection
+        session.owner = None
+        if session.ending or session.id not in self.sessions:
+            self.end(session)
+            return
+        session.worker.send(("detach", session.id))
+        session.expiry = asyncio.get_running_loop().call_later(
+            self.settings.grace_seconds, self._expire, session
+        )
+
+    def end(self, session: Session) -> None:
+        """Forget a session; its worker drops it."""
+        self._cancel_expiry(session)
+        if self.sessions.pop(session.id, None) is not None:
+            session.worker.sessions.discard(session.id)
+            session.worker.send(("end", session.id))
+
+    def _expire(self, session: Session) -> None:
+        session.expiry = None
+        if session.owner is None:
+            self.end(session)
+
+    def _cancel_expiry(self, session: Session) -> None:
+        if session.expiry is not None:
+            session.expiry.cancel()
+            session.expiry = None
+
+    # ----- workers ------------------------------------------------------------------------
+    def _dispatch(self, worker: Worker, message: tuple[Any, ...]) -> None:
+        kind, sid, *rest = message
+        session = self.sessions.get(sid)
+        if session is None or session.worker is not worker:
+            return
+        if kind in ("out", "close"):
+            epoch, *rest = rest
+            if session.owner is None or epoch not in (None, session.epoch):
+                return  # for a connection that is gone
+            if kind == "out":
+                session.owner.put(rest[0])
+            else:
+                session.owner.close(*rest)
+        elif kind == "ended":
+            session.ending = True
+            if session.owner is None:
+                self.end(session)
+        elif kind == "checkpoint":
+            session.saved, session.meta = rest
+
+    def _rebuild(self, old: Worker, new: Worker, why: str) -> None:
+        """A worker died: its sessions go to its successor, from their checkpoints (or from
+        their preset, when they had none yet)."""
+        for session in [s for s in self.sessions.values() if s.worker is old]:
+            session.worker = new
+            new.sessions.add(session.id)
+            epoch = session.epoch if session.owner is not None else None
+            if session.saved is None or session.meta is None:
+                new.send(("open", session.id, session.preset, why))
+                if epoch is not None:
+                    new.send(("attach", session.id, True, epoch))
+            else:
+                new.send(("restore", session.id, session.saved, session.meta, why, epoch))
+
+    # ----- reports ------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        workers = [worker.stats() for worker in self.pool.workers]
+        return {
+            "status": "ok" if self.pool.ready else "starting",
+            "sessions": len(self.sessions),
+            "detached": sum(1 for s in self.sessions.values() if s.owner is None),
+            "workers": sum(1 for w in self.pool.workers if w.process.is_alive()),
+            "worker_details": workers,
+            "max_sessions": self.settings.max_sessions,
+            "max_sessions_per_client": self.settings.max_sessions_per_client,
+        }
+
+    async def start(self) -> None:
+        await self.pool.start()
+
+    async def close(self) -> None:
+        for session in list(self.sessions.values()):
+            if session.owner is not None:
+                session.owner.close(1012, "the server is shutting down")
+        await self.pool.close()
