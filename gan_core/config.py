@@ -6,6 +6,7 @@ regularizers registered by plug-ins appear in that schema as allowed names.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -97,18 +98,26 @@ class RegularizerConfig(BaseModel):
             raise ValueError(f"unknown regularizer {kind!r}; allowed: {allowed(REGULARIZERS)}")
         return kind
 
+    @field_validator("weight")
+    @classmethod
+    def _weight_in_range(cls, weight: float | None, info: ValidationInfo) -> float | None:
+        kind = info.data.get("kind")  # absent when the kind itself was refused
+        if weight is None or kind is None:
+            return weight
+        spec = REGULARIZERS.get(kind)
+        lo, hi = spec.weight_range
+        if not lo <= weight <= hi:
+            raise ValueError(
+                f"{kind} {spec.weight_name} (weight) must be in [{lo:g}, {hi:g}], got {weight:g}"
+            )
+        return weight
+
     @model_validator(mode="after")
     def _weight_and_params(self) -> RegularizerConfig:
         spec = REGULARIZERS.get(self.kind)
-        lo, hi = spec.weight_range
         if self.weight is None:
             self.weight = spec.default_weight
-        if not lo <= self.weight <= hi:
-            raise ValueError(
-                f"{self.kind} {spec.weight_name} (weight) must be in [{lo:g}, {hi:g}], "
-                f"got {self.weight:g}"
-            )
-        params = spec.params.model_validate(self.model_extra or {})
+        params = spec.params.model_validate_json(json.dumps(self.model_extra or {}), strict=True)
         for key, value in params.model_dump().items():
             setattr(self, key, value)
         return self
@@ -191,6 +200,25 @@ class TrainConfig(Strict):
             )
         return steps
 
+    @field_validator("regularizers")
+    @classmethod
+    def _fit_the_loss(
+        cls, regularizers: list[RegularizerConfig], info: ValidationInfo
+    ) -> list[RegularizerConfig]:
+        """Regularizers that need a logistic loss (label smoothing) with a logistic loss."""
+        loss = info.data.get("loss")  # absent when the loss itself was refused
+        if loss is None or LOSSES.get(loss).shows_probability:
+            return regularizers
+        for i, reg in enumerate(regularizers):
+            if REGULARIZERS.get(reg.kind).logistic_only:
+                logistic = ", ".join(spec.name for spec in LOSSES if spec.shows_probability)
+                raise ValueError(
+                    f"{reg.kind} (regularizers.{i}) sets the BCE target of a logistic D, and "
+                    f"loss {loss!r} has none (with wgan or rsgan it would drive D without "
+                    f"bound); use a logistic loss ({logistic}) or remove {reg.kind}"
+                )
+        return regularizers
+
     @property
     def dim(self) -> int:
         """1 for the 1D targets (dirac included), 2 for the others."""
@@ -213,15 +241,29 @@ def first_error(error: ValidationError) -> ConfigError:
     message = item["msg"].removeprefix("Value error, ")
     if item["type"] == "extra_forbidden":
         message = "is not an option here"
+    elif item["type"].endswith("_type"):  # the wrong JSON type: show what was sent
+        shown = json.dumps(item["input"], default=str)
+        message += f", got {shown if len(shown) <= 40 else shown[:39] + '…'}"
     return ConfigError(field, message)
 
 
 def validate_config(data: Any) -> TrainConfig:
-    """TrainConfig from a dict (or a TrainConfig), raising ConfigError on the first problem."""
+    """TrainConfig from a dict (or a TrainConfig), raising ConfigError on the first problem.
+
+    Values are taken as the JSON types they are (strict): "64" is not an integer, true is
+    not 1, 64.0 is not an integer. The one conversion: an integer where a number is expected
+    (lr 1 is 1.0). Tuples may be given as lists (JSON has only arrays).
+    """
     if isinstance(data, TrainConfig):
         return data
     try:
-        return TrainConfig.model_validate(data)
+        text = json.dumps(data)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            "config", f"must be JSON data (objects, arrays, numbers): {error}"
+        ) from None
+    try:
+        return TrainConfig.model_validate_json(text, strict=True)
     except ValidationError as error:
         raise first_error(error) from None
 

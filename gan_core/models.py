@@ -28,7 +28,10 @@ class SNLinear(nn.Linear):
 
     With ``sigma`` set: y = x (sigma * W / sigma_max(W))^T + b, where sigma_max comes from
     the power-iteration vector u: v = normalise(W^T u), sigma_max = u^T W v. One power
-    iteration runs per forward pass in training mode only; in eval mode (probes) u is kept.
+    iteration runs per forward pass in training mode (a D step makes several: the batch and
+    each gradient penalty); in eval mode (probes) u is kept. When normalisation is switched
+    on (at initialisation too) u starts converged, the top singular vector of W, so that
+    the promised norm holds at once and not only after some steps.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
@@ -46,6 +49,11 @@ class SNLinear(nn.Linear):
             v = F.normalize(self.weight.t() @ u, dim=0)
         sigma_max = torch.dot(u, self.weight @ v).abs().clamp_min(1e-12)
         return self.sigma * self.weight / sigma_max
+
+    def converge(self) -> None:
+        """u <- the top left singular vector of W: the power iteration's fixed point."""
+        with torch.no_grad():
+            self.u.copy_(torch.linalg.svd(self.weight, full_matrices=False).U[:, 0])
 
     def forward(self, x: Tensor) -> Tensor:
         if self.sigma is None:
@@ -74,8 +82,11 @@ class Discriminator(nn.Module):
         return self.body(x).squeeze(-1)
 
     def set_spectral_norm(self, sigma: float | None) -> None:
+        """Every linear layer to norm ``sigma`` (None: off); switching on converges u."""
         for layer in self.modules():
             if isinstance(layer, SNLinear):
+                if sigma is not None and layer.sigma is None:
+                    layer.converge()
                 layer.sigma = sigma
 
 
@@ -88,6 +99,13 @@ class DiracGenerator(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.theta.expand(z.shape[0], 1)
+
+
+def draw_latent(config: TrainConfig, n: int, rng: torch.Generator) -> Tensor:
+    """n latent vectors z of G, drawn with ``rng``: N(0, I) or U[-1, 1]^z_dim (config.noise)."""
+    if config.noise == "uniform":
+        return torch.rand(n, config.z_dim, generator=rng) * 2 - 1
+    return torch.randn(n, config.z_dim, generator=rng)
 
 
 def build_models(config: TrainConfig) -> tuple[nn.Module, Discriminator]:

@@ -1,4 +1,4 @@
-"""What a view needs from the current state of a Trainer: pure reads, no training.
+"""What a view needs from the current state of a run (``Run``, a Trainer): pure reads.
 
 Probes put both models in eval mode (so spectral norm's power iteration does not advance)
 and back, use their own fixed-seed generators (so reading never changes the run), and show
@@ -13,17 +13,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from torch import Tensor
+from torch import Tensor, nn
 
+from gan_core.config import RegularizerConfig, TrainConfig
+from gan_core.datasets import Target
 from gan_core.losses import Loss, probability_or_score
-
-if TYPE_CHECKING:
-    from gan_core.trainer import Trainer
+from gan_core.models import draw_latent
+from gan_core.regularizers import Regularizer
 
 DISPLAY_SEED = 12345
 DIRAC_NOISE_DRAWS = 64
@@ -41,8 +42,39 @@ class ViewOptions(BaseModel):
     dirac_grid: int = Field(21, ge=5, le=64, description="Dirac: (theta, psi) field resolution")
 
 
+class Run(Protocol):
+    """What probes read of a training run (a Trainer is one); they change none of it (D's
+    train/eval mode is put back)."""
+
+    @property
+    def config(self) -> TrainConfig: ...
+    @property
+    def target(self) -> Target: ...
+    @property
+    def loss(self) -> Loss: ...
+    @property
+    def regularizers(self) -> list[tuple[Regularizer, RegularizerConfig]]: ...
+    @property
+    def G(self) -> nn.Module: ...
+    @property
+    def D(self) -> nn.Module: ...
+    @property
+    def G_ema(self) -> nn.Module: ...  # the moving average of G's weights (g_ema)
+    @property
+    def joint(self) -> list[tuple[Regularizer, RegularizerConfig]]: ...  # joint penalties
+    @property
+    def iteration(self) -> int: ...
+    @property
+    def trajectory(self) -> list[tuple[float, float]]: ...
+    @property
+    def halt(self) -> Any: ...  # None, or a gan_core.trainer.Halt (its as_dict() is sent)
+
+    def sample(self, n: int) -> np.ndarray: ...
+    def cheap_metrics(self) -> dict[str, float]: ...
+
+
 @contextmanager
-def evaluating(trainer: Trainer) -> Iterator[None]:
+def evaluating(trainer: Run) -> Iterator[None]:
     """D in eval mode (spectral norm keeps its u), then back to the mode it was in (a
     reading copy stays in eval mode). G has no layers that behave differently."""
     training = trainer.D.training
@@ -61,16 +93,12 @@ def f32(x: Tensor | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def display_latent(trainer: Trainer, n: int) -> Tensor:
+def display_latent(trainer: Run, n: int) -> Tensor:
     """A fixed latent batch, so the same fake points move from frame to frame (trails)."""
-    rng = torch.Generator().manual_seed(DISPLAY_SEED)
-    cfg = trainer.config
-    if cfg.noise == "uniform":
-        return torch.rand(n, cfg.z_dim, generator=rng) * 2 - 1
-    return torch.randn(n, cfg.z_dim, generator=rng)
+    return draw_latent(trainer.config, n, torch.Generator().manual_seed(DISPLAY_SEED))
 
 
-def scores_and_slopes(trainer: Trainer, x: Tensor) -> tuple[Tensor, Tensor]:
+def scores_and_slopes(trainer: Run, x: Tensor) -> tuple[Tensor, Tensor]:
     """D(x) and grad_x D(x) for every row of x: one forward and one backward pass."""
     x = x.detach().requires_grad_(True)
     scores = trainer.D(x)
@@ -88,7 +116,7 @@ def push(loss: Loss, fake_scores: Tensor, slopes: Tensor, real_scores: Tensor) -
     return -dloss_ds[:, None] * slopes * s.shape[0]
 
 
-def generator_push(trainer: Trainer, x: Tensor, real_scores: Tensor) -> Tensor:
+def generator_push(trainer: Run, x: Tensor, real_scores: Tensor) -> Tensor:
     """-dL_G/dx at each row of x, times the number of rows (per-sample push)."""
     scores, slopes = scores_and_slopes(trainer, x)
     return push(trainer.loss, scores, slopes, real_scores)
@@ -112,7 +140,7 @@ def grid_points(lo: float, hi: float, n: int) -> tuple[Tensor, Tensor]:
     return axis, torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
 
 
-def extent(trainer: Trainer) -> tuple[float, float]:
+def extent(trainer: Run) -> tuple[float, float]:
     """The plotted range: the target's, or for Dirac-GAN one that holds the trajectory."""
     if trainer.config.dataset != "dirac":
         return trainer.target.extent
@@ -121,7 +149,7 @@ def extent(trainer: Trainer) -> tuple[float, float]:
     return -lim, lim
 
 
-def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None) -> dict[str, Any]:
+def snapshot(trainer: Run, view: ViewOptions | dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything a frame needs, as plain floats and float32 arrays."""
     view = ViewOptions.model_validate(view or {})
     cfg, loss = trainer.config, trainer.loss
@@ -159,7 +187,7 @@ def snapshot(trainer: Trainer, view: ViewOptions | dict[str, Any] | None = None)
     return out
 
 
-def averaged_fakes(trainer: Trainer, view: ViewOptions) -> dict[str, np.ndarray]:
+def averaged_fakes(trainer: Run, view: ViewOptions) -> dict[str, np.ndarray]:
     """``fake_ema``: the averaged generator on the displayed latent batch, when g_ema is on."""
     if trainer.config.g_ema == 0:
         return {}
@@ -167,7 +195,7 @@ def averaged_fakes(trainer: Trainer, view: ViewOptions) -> dict[str, np.ndarray]
         return {"fake_ema": f32(trainer.G_ema(display_latent(trainer, view.samples)))}
 
 
-def surface_2d(trainer: Trainer, view: ViewOptions, real_scores: Tensor) -> dict[str, Any]:
+def surface_2d(trainer: Run, view: ViewOptions, real_scores: Tensor) -> dict[str, Any]:
     lo, hi = trainer.target.extent
     _, points = grid_points(lo, hi, view.grid)
     with torch.no_grad():
@@ -182,7 +210,7 @@ def surface_2d(trainer: Trainer, view: ViewOptions, real_scores: Tensor) -> dict
     return out
 
 
-def manifold(trainer: Trainer, m: int) -> Tensor:
+def manifold(trainer: Run, m: int) -> Tensor:
     """G on an m x m grid of the first two latent coordinates (the others 0): GAN Lab's
     picture of how G warps the latent space. Gaussian noise: [-2, 2]; uniform: [-1, 1]."""
     cfg = trainer.config
@@ -194,16 +222,21 @@ def manifold(trainer: Trainer, m: int) -> Tensor:
         return trainer.G(z).reshape(m, m, 2)
 
 
+KDE_MIN_BANDWIDTH = 1e-6  # only so that a point mass (std 0) does not divide by zero
+
+
 def kde(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Gaussian kernel density estimate with Scott's bandwidth (floored for point masses)."""
+    """Gaussian kernel density estimate at xs with Scott's bandwidth 1.06 std n^(-1/5): it
+    follows the samples' spread, however narrow (a floor tied to the axis would flatten a
+    narrow G and so p_r / (p_r + p_g))."""
     n = len(samples)
-    h = max(1.06 * float(samples.std()) * n ** (-1 / 5), 0.02 * float(xs[-1] - xs[0]))
+    h = max(1.06 * float(samples.std()) * n ** (-1 / 5), KDE_MIN_BANDWIDTH)
     z = (xs[:, None] - samples[None, :]) / h
     return np.exp(-0.5 * z**2).sum(axis=1) / (n * h * np.sqrt(2 * np.pi))
 
 
 def line_1d(
-    trainer: Trainer, view: ViewOptions, real_scores: Tensor, lo: float, hi: float
+    trainer: Run, view: ViewOptions, real_scores: Tensor, lo: float, hi: float
 ) -> dict[str, Any]:
     xs = torch.linspace(lo, hi, view.line).unsqueeze(1)
     with torch.no_grad():
@@ -225,7 +258,7 @@ def line_1d(
 
 
 # ----- Dirac-GAN ---------------------------------------------------------------------------
-def dirac_vector_field(trainer: Trainer, theta: Tensor, psi: Tensor) -> Tensor:
+def dirac_vector_field(trainer: Run, theta: Tensor, psi: Tensor) -> Tensor:
     """(d theta/dt, d psi/dt) = (-dL_G/dtheta, -dL_D/dpsi) at each (theta, psi) pair, for
     the run's loss and penalties (perturbations averaged over a fixed set of draws), joint
     penalties (consensus) included. Constraints (clipping, spectral norm) and historical
@@ -265,7 +298,7 @@ def dirac_vector_field(trainer: Trainer, theta: Tensor, psi: Tensor) -> Tensor:
     return field.reshape(draws, -1, 2).mean(dim=0)
 
 
-def dirac_jacobian(trainer: Trainer, h: float = 1e-3) -> np.ndarray:
+def dirac_jacobian(trainer: Run, h: float = 1e-3) -> np.ndarray:
     """The field's Jacobian at the equilibrium (0, 0), (2, 2), by central differences; each
     point is evaluated alone with the same noise draws, so they cancel."""
     steps = torch.tensor([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]])
@@ -298,7 +331,7 @@ def player_step(rows: np.ndarray, k: int, grad: np.ndarray, opt: Any) -> np.ndar
     return rows
 
 
-def dirac_step_map(trainer: Trainer, jacobian: np.ndarray) -> np.ndarray | None:
+def dirac_step_map(trainer: Run, jacobian: np.ndarray) -> np.ndarray | None:
     """The matrix M of one training iteration on the game linearised at (0, 0), z' = J z:
     x_{t+1} = M x_t for the state x = (theta, psi) plus the optimizers' linear state where
     they keep one (SGD momentum, optimistic's last gradient), for the run's scheme, step
@@ -342,7 +375,7 @@ def dirac_step_map(trainer: Trainer, jacobian: np.ndarray) -> np.ndarray | None:
     return rows[np.ix_(kept, kept)]  # a slot nothing reads only adds an eigenvalue 0
 
 
-def dirac_eigenvalues(trainer: Trainer) -> tuple[list[list[float]], list[list[float]] | None]:
+def dirac_eigenvalues(trainer: Run) -> tuple[list[list[float]], list[list[float]] | None]:
     """(flow, step): eigenvalues [re, im] of the field's Jacobian at (0, 0), and of the
     one-step map of the discrete update (``dirac_step_map``; None where there is none).
     The flow spirals in where every Re < 0; the iteration where every modulus < 1."""
@@ -352,7 +385,7 @@ def dirac_eigenvalues(trainer: Trainer) -> tuple[list[list[float]], list[list[fl
     return flow, None if step is None else as_pairs(np.linalg.eigvals(step))
 
 
-def dirac(trainer: Trainer, view: ViewOptions, lo: float, hi: float) -> dict[str, Any]:
+def dirac(trainer: Run, view: ViewOptions, lo: float, hi: float) -> dict[str, Any]:
     _, points = grid_points(lo, hi, view.dirac_grid)
     field = dirac_vector_field(trainer, points[:, 0], points[:, 1])
     theta, psi = trainer.trajectory[-1]

@@ -12,6 +12,8 @@ A regularizer is a class with any of four optional hooks, each receiving its set
   v = (grad_G L_G, grad_D L_D) (``grads``, kept in the graph), added to both players' losses.
 - ``param_penalty(params, average, s) -> Tensor``: a term of one player's parameters and
   their running mean over past iterations (kept by the Trainer), added to that player's loss.
+- ``logistic_only = True``: it only means something for a logistic loss (a BCE on
+  sigmoid(D), the losses with ``shows_probability``); TrainConfig refuses it with others.
 
 Gradient norms are per sample: ||grad_x D(x_i)||, one per row of the batch.
 """
@@ -52,6 +54,7 @@ class Regularizer:
     spectral_norm: bool
     joint_penalty: Callable[..., Tensor] | None = None
     param_penalty: Callable[..., Tensor] | None = None
+    logistic_only: bool = False
 
 
 REGULARIZERS: Registry[Regularizer] = Registry("regularizer")
@@ -88,6 +91,7 @@ def register_regularizer(
                 spectral_norm=getattr(cls, "spectral_norm", False),
                 joint_penalty=getattr(cls, "joint_penalty", None),
                 param_penalty=getattr(cls, "param_penalty", None),
+                logistic_only=getattr(cls, "logistic_only", False),
             ),
         )
         return cls
@@ -174,22 +178,35 @@ class R2:
 
 class DraganParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    spread: float = Field(0.5, ge=0.0, le=10.0, description="C: perturbation scale in stds of x")
+    spread: float = Field(
+        0.5, ge=0.0, le=10.0, description="C: perturbation scale, in stds of the real batch"
+    )
+
+
+def dragan_points(real: Tensor, spread: float, rng: torch.Generator) -> Tensor:
+    """x + alpha (x_p - x),  x_p = x + delta,  delta = C * std(x) * eps,  eps ~ N(0, I),
+    alpha ~ U[0, 1] per sample; std(x) is one number, over every coordinate of the batch."""
+    std = real.std() if real.numel() > 1 else torch.ones(())
+    delta = spread * std * torch.randn(real.shape, generator=rng)
+    alpha = torch.rand(real.shape[0], 1, generator=rng)
+    return real + alpha * delta
 
 
 @register_regularizer(
-    "dragan", weight=1.0, weight_range=(0.0, 1000.0), weight_name="lambda", params=DraganParams
+    "dragan", weight=10.0, weight_range=(0.0, 1000.0), weight_name="lambda", params=DraganParams
 )
 class Dragan:
-    """DRAGAN (Kodali et al. 2017): gradient penalty around perturbed real samples.
+    """DRAGAN (Kodali et al. 2017): gradient penalty in a neighbourhood of the real samples.
 
-    lambda * E[(||grad D(x + delta)|| - 1)^2],  delta = C * std(x) * u,  u ~ U[0, 1]^d
+    lambda * E[(||grad D(x_hat)|| - 1)^2],  x_hat = x + alpha * delta,  delta = C * std(x) * eps,
+    eps ~ N(0, I) (the paper's delta ~ N(0, cI), zero mean),  alpha ~ U[0, 1],  C = 0.5,
+    lambda = 10. The global std(x), C = 0.5, lambda = 10 and the interpolation alpha come from
+    the official code (github.com/kodalinaveen3/DRAGAN, DRAGAN.ipynb), whose perturbation is
+    0.5 * std(x) * U[0, 1), one-sided; this one is symmetric, as the paper writes.
     """
 
     def penalty(d: Critic, real: Tensor, fake: Tensor, s: Any, rng: torch.Generator) -> Tensor:
-        u = torch.rand(real.shape, generator=rng)
-        spread = real.std(dim=0, keepdim=True) if real.shape[0] > 1 else torch.ones(1)
-        norms = gradient_norm(d, real + s.spread * spread * u)
+        norms = gradient_norm(d, dragan_points(real, s.spread, rng))
         return s.weight * (norms - 1).pow(2).mean()
 
 
@@ -197,7 +214,8 @@ class Dragan:
 class SpectralNorm:
     """Spectral normalisation (Miyato et al. 2018): every linear layer of D has norm sigma.
 
-    W_SN = sigma * W / sigma_max(W),  sigma_max by one power iteration per training step
+    W_SN = sigma * W / sigma_max(W),  sigma_max by one power iteration per training-mode
+    forward pass of D, from the top singular vector when it is switched on
     """
 
     spectral_norm = True
@@ -240,7 +258,11 @@ class LabelSmoothing:
     """One-sided label smoothing (Salimans et al. 2016): real targets 1 - alpha, for logistic D.
 
     BCE(D(x), 1 - alpha) = softplus(-D(x)) + alpha * D(x), so the penalty is alpha * E[D(x)]
+    (logistic losses only: with wgan or rsgan D's level is free and alpha * E[D(x)] drives it
+    down without bound, mean D(real) about -1000 after 1000 iterations of ring8)
     """
+
+    logistic_only = True
 
     def penalty(d: Critic, real: Tensor, fake: Tensor, s: Any, rng: torch.Generator) -> Tensor:
         return s.weight * d(real).mean()

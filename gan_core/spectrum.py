@@ -26,6 +26,8 @@ import torch
 from scipy.sparse.linalg import LinearOperator, eigs
 from torch import Tensor
 
+from gan_core.models import draw_latent
+
 if TYPE_CHECKING:
     from gan_core.trainer import Trainer
 
@@ -38,11 +40,7 @@ def joint_field(trainer: Trainer, n: int) -> tuple[Tensor, list[Tensor]]:
     rng = torch.Generator().manual_seed(SPECTRUM_SEED)
     cfg, d = trainer.config, trainer.D
     real = trainer.target.sample(n, rng)
-    z = (
-        torch.rand(n, cfg.z_dim, generator=rng) * 2 - 1
-        if cfg.noise == "uniform"
-        else torch.randn(n, cfg.z_dim, generator=rng)
-    )
+    z = draw_latent(cfg, n, rng)
     training = d.training
     d.eval()  # spectral norm keeps its power-iteration vector
     try:

@@ -29,7 +29,7 @@ from gan_core.config import ConfigError, TrainConfig, apply_patch, merge, valida
 from gan_core.datasets import make_target
 from gan_core.losses import LOSSES
 from gan_core.metrics import evaluator_for
-from gan_core.models import build_models
+from gan_core.models import build_models, draw_latent
 from gan_core.optimizers import make_optimizer
 from gan_core.probes import snapshot
 from gan_core.regularizers import REGULARIZERS, Critic
@@ -191,9 +191,11 @@ class Trainer:
             try:
                 if part == "d":
                     self._d_step()
+                    self._move_current_point()
                 elif part == "g":
                     self._g_step()
                     self._average_generator()
+                    self._move_current_point()
                 else:
                     self._iteration()
             except NonFinite as bad:
@@ -281,9 +283,7 @@ class Trainer:
         return total
 
     def _noise(self, n: int) -> Tensor:
-        if self.config.noise == "uniform":
-            return torch.rand(n, self.config.z_dim, generator=self.rng) * 2 - 1
-        return torch.randn(n, self.config.z_dim, generator=self.rng)
+        return draw_latent(self.config, n, self.rng)
 
     def _real(self) -> Tensor:
         return self.target.sample(self.config.batch_size, self.rng)
@@ -518,6 +518,18 @@ class Trainer:
                 self.trajectory.append(point)
                 self._trajectory_tail = True
 
+    def _move_current_point(self) -> None:
+        """After a D-only or G-only update the Dirac point has moved within the iteration:
+        it becomes the trajectory's last point (a tail, replaced by the next iteration's)."""
+        if self.config.dataset != "dirac":
+            return
+        point = (self.G.theta.item(), self.D.body.weight.item())
+        if self._trajectory_tail:
+            self.trajectory[-1] = point
+        else:
+            self.trajectory.append(point)
+            self._trajectory_tail = True
+
     # ----- saving ------------------------------------------------------------------------
     def save(self) -> bytes:
         """The whole run as bytes (models, optimizer moments, RNG, iteration, trajectory,
@@ -553,12 +565,7 @@ class Trainer:
     def sample(self, n: int, averaged: bool = False) -> np.ndarray:
         """n fake samples as numpy (n, dim), of G or (``averaged``) of its moving average;
         uses its own fixed-seed latent draw, so reading never changes the training run."""
-        rng = torch.Generator().manual_seed(self.config.seed + 1)
-        z = (
-            torch.rand(n, self.config.z_dim, generator=rng) * 2 - 1
-            if self.config.noise == "uniform"
-            else torch.randn(n, self.config.z_dim, generator=rng)
-        )
+        z = draw_latent(self.config, n, torch.Generator().manual_seed(self.config.seed + 1))
         with torch.no_grad():
             return (self.G_ema if averaged else self.G)(z).numpy().astype(np.float32)
 

@@ -31,19 +31,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_config(args: argparse.Namespace) -> dict[str, Any]:
-    """The config dict from --config or --preset (empty: the interactive default)."""
-    if args.config:
-        return json.loads(args.config.read_text())
+def start(args: argparse.Namespace) -> Trainer:
+    """The run of --preset (its config, then its warm-up, as the page starts it) or of
+    --config (a JSON file with a TrainConfig); neither: the interactive default."""
     if args.preset:
-        from server.presets import PRESETS
+        from server.presets import start_run
 
-        if args.preset not in PRESETS:
-            raise ConfigError(
-                "preset", f"unknown preset {args.preset!r}; try: {', '.join(PRESETS)}"
-            )
-        return PRESETS[args.preset].config
-    return {}
+        return start_run(args.preset)
+    return Trainer(validate_config(json.loads(args.config.read_text())) if args.config else None)
 
 
 def progress(done: int, total: int, started: float, stream: TextIO) -> None:
@@ -89,8 +84,7 @@ def main(argv: list[str]) -> int:
     try:
         for path in args.plugin:
             load_plugin(path)
-        config = validate_config(load_config(args))
-        trainer = Trainer(config)
+        trainer = start(args)
     except ConfigError as error:
         print(f"gandyn run: bad config: {error}", file=sys.stderr)
         return 2
@@ -102,7 +96,11 @@ def main(argv: list[str]) -> int:
         return 2
     history = train(trainer, args.steps, args.eval_every, None if args.quiet else sys.stderr)
     if args.out:
-        result = {"config": config.model_dump(mode="json"), "history": history}
+        result = {
+            "config": trainer.config.model_dump(mode="json"),
+            "commands": [[at, kind, payload] for at, kind, payload in trainer.commands],
+            "history": history,
+        }
         args.out.write_text(json.dumps(result, indent=1))
     if trainer.halt is not None:
         print(f"gandyn run: {trainer.halt.message}", file=sys.stderr)

@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from gan_core.probes import ViewOptions as ProbeOptions
 from server.settings import Limits
 
 PROTOCOL_VERSION = 1
@@ -47,7 +48,8 @@ def _check_id(value: Any) -> CommandId:
 
 ClientId = Annotated[Any, AfterValidator(_check_id)]
 Part = Literal["both", "d", "g"]
-PROBE_OPTIONS = {"grid", "samples", "field", "manifold", "line", "dirac_grid"}
+PROBE_OPTIONS = set(ProbeOptions.model_fields)
+RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
 class ProtocolError(Exception):
@@ -75,17 +77,12 @@ class ProtocolError(Exception):
 # --- the state a client tunes: what frames contain, how fast they come ------------------
 
 
-class ViewOptions(BaseModel):
-    """What frames contain (docs/protocol.md §2 view, §7 arrays)."""
+class ViewOptions(ProbeOptions):
+    """What frames contain (docs/protocol.md §2 view, §7 arrays): the engine's view options
+    (their defaults and ranges, gan_core.probes.ViewOptions) and the frame's own."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    grid: int = Field(64, description="2D: D on grid x grid points")
-    samples: int = Field(256, description="real and fake samples per frame")
-    field: int = Field(0, description="2D: generator-gradient field resolution (0 = off)")
-    manifold: int = Field(0, description="2D: warped z-grid resolution (0 = off)")
-    line: int = Field(200, description="1D: points on the x line")
-    dirac_grid: int = Field(21, description="Dirac: vector field resolution")
     trails: int = Field(0, description="past positions of each fake sample sent (0 = off)")
     precision: Literal["q16", "f32"] = Field("q16", description="array encoding in frames")
     omit: list[str] = Field(default_factory=list, max_length=32, description="arrays not sent")
@@ -261,10 +258,13 @@ def parse_command(data: dict[str, Any], limits: Limits) -> Command:
                 check_ranges(command.changes(), limits)
         except ValidationError as error:
             item = error.errors()[0]
+            field = _dotted(item["loc"])
             message = item["msg"].removeprefix("Value error, ")
             if item["type"] == "extra_forbidden":
                 message = "is not an option here"
-            raise ProtocolError("invalid", message, _dotted(item["loc"]) or None) from None
+            elif item["type"] in RANGE_ERRORS and isinstance(getattr(limits, field, None), tuple):
+                message = out_of_range(field, item["input"], getattr(limits, field))
+            raise ProtocolError("invalid", message, field or None) from None
         if isinstance(command, Step) and command.n > limits.max_step:
             raise ProtocolError("invalid", f"n must be at most {limits.max_step} per step", "n")
         if isinstance(command, Reset) and command.config is not None and command.preset:
@@ -287,10 +287,13 @@ def check_ranges(values: dict[str, Any], limits: Limits) -> None:
     for name, value in values.items():
         bounds = getattr(limits, name, None)
         if isinstance(bounds, tuple) and not bounds[0] <= value <= bounds[1]:
-            lo, hi = bounds
-            raise ProtocolError(
-                "invalid", f"{name} must be in [{lo}, {hi}] on this server, got {value}", name
-            )
+            raise ProtocolError("invalid", out_of_range(name, value, bounds), name)
+
+
+def out_of_range(name: str, value: Any, bounds: tuple[Any, Any]) -> str:
+    """What a view or pace option must be on this server (its limits, stricter than the
+    engine's ranges)."""
+    return f"{name} must be in [{bounds[0]}, {bounds[1]}] on this server, got {value}"
 
 
 def iteration_work(config: Any) -> float:

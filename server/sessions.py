@@ -97,9 +97,20 @@ class SessionRegistry:
         return True
 
     def command(self, session: Session, command: Command) -> None:
+        """Pass a parsed command to the session's worker; ProtocolError if it cannot be
+        (a patch nested deeper than pickle goes)."""
+        try:
+            session.worker.send(("command", session.id, command))
+        except RecursionError:
+            raise ProtocolError(
+                "invalid",
+                "the message is nested too deeply to be carried out; flatten it",
+                None,
+                command.type,
+                command.id,
+            ) from None
         if isinstance(command, End):
             session.ending = True
-        session.worker.send(("command", session.id, command))
 
     def reject(self, session: Session, error: ProtocolError) -> None:
         """Answer a message refused here, through the worker: in order with the rest."""

@@ -620,7 +620,7 @@ class WorkerSession:
         def done(steps: int, cut: str | None) -> None:
             self._after = after
             self._part = warmup[-1][0]
-            self._acknowledge(command, {**extras, "iteration": self.trainer.iteration})
+            self._acknowledge(command, extras)  # its iteration: after the warm-up
 
         self.job = Training(list(warmup), done)
         return None

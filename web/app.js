@@ -290,6 +290,7 @@ async function sendReset(body, { quiet = false } = {}) {
   try {
     const ack = await send({ type: "reset", ...body });
     state.pending = {};
+    clearNotice(PENDING_NOTICE);  // the changes it spoke of are applied now
     if ("preset" in ack && ack.preset !== undefined) {
       if (ack.preset) state.preset = ack.preset;
     }
@@ -316,7 +317,8 @@ function setPending(path, value) {
   else state.pending[top] = value;
   refreshControls();
   syncUrl();
-  if (Object.keys(state.pending).length) notice("Some changes apply on reset: press Reset (or r) to restart the run with them.", 6000);
+  if (Object.keys(state.pending).length) notice(PENDING_NOTICE, 6000);
+  else clearNotice(PENDING_NOTICE);
 }
 
 function changeDataset(name) {
@@ -395,7 +397,9 @@ function loop() {
     // which network moved last, when it was one of them alone (step D / step G / slow motion)
     const part = $("part");
     part.hidden = !(f.part === "d" || f.part === "g");
-    if (!part.hidden) { part.textContent = f.part === "d" ? "D updated" : "G updated"; part.className = `part part-${f.part}`; }
+    // the counter counts full iterations only (docs/protocol.md §2): a D or G update alone
+    // leaves it as it is, and the badge says so
+    if (!part.hidden) { part.textContent = `${f.part.toUpperCase()} update only: iteration unchanged`; part.className = `part part-${f.part}`; }
     // the drawing canvas keeps its points visible while the real target is elsewhere
   }
   const now = performance.now();
@@ -540,6 +544,10 @@ function updatePlayButton() {
   b.setAttribute("aria-pressed", String(playing));
 }
 
+// What a link holds: the settings in the page address, not the run's history.
+const LINK_KEEPS = "it keeps the current settings (seed included) and starts a new run from "
+  + "iteration 0 with them; the changes made during this run and the steps taken are not in it";
+
 async function copyLink() {
   const url = shareUrl();
   let ok = false;
@@ -550,7 +558,7 @@ async function copyLink() {
     try { ok = document.execCommand("copy"); } catch { ok = false; }
     ta.remove();
   }
-  toast(ok ? "Link copied: it reproduces this run (same seed)." : `Copy this link: ${url}`);
+  toast(ok ? `Link copied: ${LINK_KEEPS}.` : `Copy this link (${LINK_KEEPS}): ${url}`);
   window.gandyn.lastLink = url;
 }
 
@@ -659,12 +667,21 @@ async function pickPreset(name) {
 
 // ---------------------------------------------------------------- status, notices, halt
 let noticeTimer = null;
+const PENDING_NOTICE = "Some changes apply on reset: press Reset (or r) to restart the run with them.";
 function notice(text, ms = 8000) {
   const n = $("notice");
   n.textContent = text;
   n.hidden = false;
   clearTimeout(noticeTimer);
   if (ms) noticeTimer = setTimeout(() => { n.hidden = true; }, ms);
+}
+
+/** Hide the notice if it still says `text`. */
+function clearNotice(text) {
+  const n = $("notice");
+  if (n.textContent !== text) return;
+  clearTimeout(noticeTimer);
+  n.hidden = true;
 }
 
 const shorten = (s, n) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);

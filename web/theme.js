@@ -123,6 +123,10 @@ export class ArrowScale {
   }
 }
 
+/** The arrow legend's statistic: the median |push| of the fakes drawn in this frame (the
+ * arrows' length scale is separate: it follows the pushes slowly and has a floor). */
+export const pushLabel = (median) => `median |push| of the fakes shown ≈ ${fmt(median, 2)}`;
+
 export const fmt = (x, d = 3) => {
   if (x === null || x === undefined || !Number.isFinite(x)) return "–";
   const a = Math.abs(x);

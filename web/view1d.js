@@ -2,7 +2,7 @@
 // the optimal discriminator p_r / (p_r + p_g) dashed where it is known, and the push
 // -dL_G/dx at the fake samples as arrows along the axis.
 
-import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, fmt } from "./theme.js";
+import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pushLabel } from "./theme.js";
 
 // ghost*: after a step while paused, the fake density, D and the fakes before the step (faded)
 const T = { real: 0, fake: 1, undecided: 2, optimal: 3, d: 4, realRug: 5, fakeRug: 6, arrows: 7, ghostDensity: 8, ghostD: 9, ghostLinks: 10, ghostRug: 11 };
@@ -82,8 +82,10 @@ export function createView1d(div) {
     const rowH = (band * 0.66) / ARROWS_SHOWN;
     const headY = rowH * 0.4;
     let row = 0;
+    const shownPush = [];
     for (let i = 0; i < n; i += stride, row++) {
       const x0 = fake[i];
+      shownPush.push(grad[i]);
       const y0 = -band * 0.3 - (row % ARROWS_SHOWN) * rowH;
       fx.push(x0); fy.push(y0);
       if (gh) {
@@ -152,7 +154,7 @@ export function createView1d(div) {
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: s.tick }, bgcolor: "rgba(255,255,255,0)" },
       xaxis: axis(ctx.lecture, {
         range: [lo, hi], zeroline: false,
-        title: { text: `x      <span style="font-size:0.85em"><span style="color:${C.arrow}">━➤</span> push on fakes, typical |push| ≈ ${fmt(ref, 2)}</span>`, font: { size: s.title } },
+        title: { text: `x      <span style="font-size:0.85em"><span style="color:${C.arrow}">━➤</span> push on fakes, ${pushLabel(quantileLength(shownPush, null, 0.5))}</span>`, font: { size: s.title } },
       }),
       yaxis: axis(ctx.lecture, { range: y1range, title: { text: "density", font: { size: s.title } }, zeroline: true, zerolinewidth: 2, zerolinecolor: "#444", showgrid: true, tickvals: niceTicks(0, top) }),
       yaxis2: axis(ctx.lecture, {

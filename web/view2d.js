@@ -3,7 +3,7 @@
 // (one trace), optional push field on a grid, trails and the generator manifold.
 // Also the drawing surface for the "points" target.
 
-import { C, DIVERGING, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, quantileLength, ArrowScale, fmt } from "./theme.js";
+import { C, DIVERGING, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, quantileLength, ArrowScale, fmt, pushLabel } from "./theme.js";
 
 // ghost*: the fakes before the last step while paused (faded), thin lines to where they went,
 // and D's decision line (white level) before and after a D step
@@ -226,7 +226,7 @@ export function createView2d(div) {
       type: "scatter", mode: "markers", name: "your points", x: pts.map((p) => p[0]), y: pts.map((p) => p[1]), hoverinfo: "skip",
       marker: { color: "#ffffff", size: s.marker + 5, symbol: "circle", line: { color: C.real, width: 3 } }, visible: !!drawing,
     };
-    return { data: out, lo, hi, refLen: ref };
+    return { data: out, lo, hi, pushMedian: quantileLength(grad.x, grad.y, 0.5) };
   }
 
   /** After a step while paused: where the fakes were (faded) and D's white line before/after. */
@@ -271,13 +271,13 @@ export function createView2d(div) {
     ghostInfo = gh ? { moved: show, boundary: onBoundary, part: f.part } : null;
   }
 
-  function notesFor(ctx, refLen) {
+  function notesFor(ctx, pushMedian) {
     const s = sizes(ctx.lecture);
     const notes = [];
     if (ctx.view.arrows !== false) {
       notes.push({
         xref: "paper", yref: "paper", x: 0, y: 1.0, xanchor: "left", yanchor: "bottom", showarrow: false,
-        text: `<span style="color:${C.arrow}">━➤</span> push on each fake sample (−∂L<sub>G</sub>/∂x), typical |push| ≈ ${fmt(refLen, 2)}`,
+        text: `<span style="color:${C.arrow}">━➤</span> push on each fake sample (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`,
         font: { size: s.tick }, yshift: 4,
       });
     }
@@ -303,11 +303,11 @@ export function createView2d(div) {
 
   function render(f, ctx) {
     lastFrame = f; lastCtx = ctx;
-    const { data, lo, hi, refLen } = traces(f, ctx);
-    lastFigure = { data, layout: layout(f, ctx, lo, hi), refLen };
+    const { data, lo, hi, pushMedian } = traces(f, ctx);
+    lastFigure = { data, layout: layout(f, ctx, lo, hi), pushMedian };
     Plotly.react(div, data, lastFigure.layout, PLOT_CONFIG);
     if (!plotted) { plotted = true; attachDrawing(); }
-    drawOverlay(ctx, refLen);
+    drawOverlay(ctx, pushMedian);
     // same real samples as last frame: paint them once for the next frames
     if (!spriteOn && f.real && realKeyNow === lastRealKey) makeSprite(f, ctx, lo, hi);
     lastRealKey = realKeyNow;
@@ -344,7 +344,7 @@ export function createView2d(div) {
 
   // ---------- HTML colour bar and arrow note, placed beside the plot area ----------
   let ov = null;
-  function drawOverlay(ctx, refLen) {
+  function drawOverlay(ctx, pushMedian) {
     if (!ov) {
       ov = document.createElement("div");
       ov.className = "ov2d";
@@ -358,7 +358,7 @@ export function createView2d(div) {
     note.style.left = `${div.offsetLeft + x0}px`;
     note.style.top = `${div.offsetTop + y0}px`;
     note.hidden = ctx.view.arrows === false;
-    note.innerHTML = `<b style="color:${C.arrow}">━➤</b> push on each fake sample (−∂L<sub>G</sub>/∂x), typical |push| ≈ ${fmt(refLen, 2)}`;
+    note.innerHTML = `<b style="color:${C.arrow}">━➤</b> push on each fake sample (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`;
     const gn = ov.querySelector(".ov-ghost");
     const parts = [];
     if (ghostInfo?.moved) parts.push(`<span class="gh-dot"></span> faded: the fakes before this step`);
@@ -391,7 +391,7 @@ export function createView2d(div) {
     if (colorbarTrace) data[T.heat] = colorbarTrace;
     data[T.real] = { ...data[T.real], visible: true };   // vector markers in the file
     const images = (lastFigure.layout.images || []).filter((im) => !sprite || im.source !== sprite.url);
-    const layout = { ...lastFigure.layout, images, margin: { ...lastFigure.layout.margin, r: 40 }, annotations: notesFor(lastCtx, lastFigure.refLen) };
+    const layout = { ...lastFigure.layout, images, margin: { ...lastFigure.layout.margin, r: 40 }, annotations: notesFor(lastCtx, lastFigure.pushMedian) };
     return { data, layout };
   }
 

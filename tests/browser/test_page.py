@@ -380,10 +380,14 @@ def test_keyboard_help_and_reconnect(page: Page) -> None:
     # one network at a time: the counter says which one moved
     page.page.click("#btn-step-d")
     page.wait("window.gandyn.latest.part === 'd'")
-    sync_api.expect(page.page.locator("#part")).to_have_text("D updated", timeout=TIMEOUT)
+    sync_api.expect(page.page.locator("#part")).to_have_text(
+        "D update only: iteration unchanged", timeout=TIMEOUT
+    )
     page.page.click("#btn-step-g")
     page.wait("window.gandyn.latest.part === 'g'")
-    sync_api.expect(page.page.locator("#part")).to_have_text("G updated", timeout=TIMEOUT)
+    sync_api.expect(page.page.locator("#part")).to_have_text(
+        "G update only: iteration unchanged", timeout=TIMEOUT
+    )
     page.page.keyboard.press("r")
     page.wait("window.gandyn.latest.iteration === 0")
     assert page.errors == []
@@ -459,4 +463,50 @@ def test_a_diverged_run_says_what_diverged_and_offers_reset(page: Page) -> None:
     page.page.click("#halt-reset")
     sync_api.expect(banner).to_be_hidden(timeout=TIMEOUT)
     page.wait("window.gandyn.latest.iteration === 0 && !window.gandyn.latest.halt")
+    assert page.errors == []
+
+
+# ----- the labels say what is so (issue 14) ----------------------------------------------------
+def test_the_arrow_label_is_the_median_push_of_the_fakes_shown(page: Page) -> None:
+    """saturated_discriminator: the pushes are about 3e-7 (median); the label said 0.02, the
+    arrows' scale floor."""
+    page.open("preset=saturated_discriminator")
+    page.wait("window.gandyn.latest.kind === '1d' && window.gandyn.latest.version === 0")
+    page.wait("document.getElementById('view1d').layout.xaxis.title.text.includes('median')")
+    title = page.js("document.getElementById('view1d').layout.xaxis.title.text")
+    shown = float(title.split("≈")[1].split("<")[0])
+    pushes = page.js("Array.from(window.gandyn.latest.fake_grad, Math.abs).sort((a, b) => a - b)")
+    median = pushes[len(pushes) // 2]
+    assert median < 1e-4  # 3e-7
+    assert median / 3 < shown < median * 3  # the median of the drawn subset
+    page.shot("label-median-push")
+    assert page.errors == []
+
+
+def test_the_counter_badge_and_the_reset_notice_say_what_is_so(page: Page) -> None:
+    page.open({"dataset": "ring8", **SMALL})
+    part = page.page.locator("#part")
+    page.page.click("#btn-step-d")
+    page.wait("window.gandyn.latest.part === 'd'")
+    sync_api.expect(part).to_have_text("D update only: iteration unchanged", timeout=TIMEOUT)
+    assert page.page.locator("#iteration").inner_text() == "0"
+    page.page.click("#btn-step")  # a full iteration: counted, and no badge
+    page.wait("window.gandyn.latest.part === 'both' && window.gandyn.latest.iteration === 1")
+    sync_api.expect(part).to_be_hidden(timeout=TIMEOUT)
+    assert page.page.locator("#iteration").inner_text() == "1"
+    page.shot("label-after-full-step")
+    # a reset-only change: the notice says it applies on reset, and goes once reset
+    seed = page.page.locator("input[type=number][data-path='seed']")
+    seed.fill("5")
+    seed.press("Enter")
+    notice = page.page.locator("#notice")
+    sync_api.expect(notice).to_contain_text("apply on reset", timeout=TIMEOUT)
+    page.page.click("#btn-reset")
+    settled(page, seed=5)
+    sync_api.expect(notice).to_be_hidden(timeout=TIMEOUT)
+    page.shot("label-after-reset")
+    page.page.click("#btn-link")
+    page.wait("!!window.gandyn.lastLink")
+    toast = page.page.locator("#toast").inner_text()
+    assert "reproduces" not in toast and "changes made during this run" in toast
     assert page.errors == []

@@ -37,6 +37,18 @@ def test_run_a_preset_quietly() -> None:
     assert done.stdout.startswith("iteration 20") and done.stderr == ""
 
 
+def test_a_preset_run_starts_with_the_presets_warm_up(tmp_path: Path) -> None:
+    """saturated_discriminator trains D alone 300 times first, as the page does: after one
+    iteration D's loss is about 3e-7 (1.18 without the warm-up)."""
+    out = tmp_path / "history.json"
+    args = ["--steps", "1", "--eval-every", "1", "--quiet", "--out", str(out)]
+    done = gandyn("run", "--preset", "saturated_discriminator", *args)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["commands"] == [[0, "step_d", {"n": 300}]]
+    assert result["history"][-1]["d_loss"] < 1e-3
+
+
 def test_bad_config_names_the_field_and_exits_non_zero(tmp_path: Path) -> None:
     config = tmp_path / "bad.json"
     config.write_text(json.dumps({"opt_d": {"lr": 50}}))

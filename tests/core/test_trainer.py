@@ -26,7 +26,7 @@ def small(**overrides) -> dict:
     [
         ({"loss": "nope"}, "loss", "allowed: minimax"),
         ({"opt_d": {"lr": 100}}, "opt_d.lr", "less than or equal to 10"),
-        ({"regularizers": [{"kind": "gp", "weight": -1}]}, "regularizers.0", "[0, 1000]"),
+        ({"regularizers": [{"kind": "gp", "weight": -1}]}, "regularizers.0.weight", "[0, 1000]"),
         ({"regularizers": [{"kind": "nope"}]}, "regularizers.0.kind", "allowed: weight_clip"),
         ({"batch_size": "many"}, "batch_size", "integer"),
         ({"d_steps": 0}, "d_steps", "greater than or equal to 1"),
@@ -67,6 +67,7 @@ def test_every_loss_to_every_loss_and_every_regularizer_on_and_off_stays_finite(
         tr.step(2)
         tr.update({"loss": b})
         tr.step(2)
+    tr.update({"loss": "nonsaturating"})  # a logistic loss, which label smoothing needs
     for kind in REGULARIZERS.names():
         tr.update({"regularizers": [{"kind": kind}]})
         tr.step(3)

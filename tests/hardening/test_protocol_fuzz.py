@@ -508,3 +508,48 @@ def test_integer_ids_are_echoed_up_to_the_safe_range_and_refused_beyond(
         fuzzed.send_raw(json.dumps({"type": "pause", "id": beyond}))
         reply = fuzzed.reply()
         assert (reply["code"], reply["field"], reply["id"]) == ("invalid", "id", None), reply
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        ({"type": "update", "patch": {"batch_size": "64"}}, "patch.batch_size"),
+        ({"type": "update", "patch": {"opt_d": {"lr": "0.01"}}}, "patch.opt_d.lr"),
+        ({"type": "update", "patch": {"g_steps": True}}, "patch.g_steps"),
+        ({"type": "update", "patch": {"d_steps": 2.0}}, "patch.d_steps"),
+        (
+            {"type": "update", "patch": {"regularizers": [{"kind": "gp", "weight": "1"}]}},
+            "patch.regularizers.0.weight",
+        ),
+        (
+            {"type": "update", "patch": {"regularizers": [{"kind": "gp", "weight": 1e6}]}},
+            "patch.regularizers.0.weight",
+        ),
+        ({"type": "reset", "config": {"batch_size": "64"}}, "config.batch_size"),
+        ({"type": "reset", "patch": {"seed": True}}, "patch.seed"),
+    ],
+    ids=[
+        "string-int",
+        "string-float",
+        "bool-int",
+        "float-int",
+        "string-weight",
+        "weight-range",
+        "reset-config",
+        "reset-patch",
+    ],
+)
+def test_config_values_are_taken_as_the_json_types_they_are(
+    connect_ws: Connect, command: dict[str, Any], field: str
+) -> None:
+    client = connect_ws()
+    kind = command.pop("type")
+    reply = client.command(kind, **command)
+    assert (reply["type"], reply["code"], reply["field"]) == ("error", "invalid", field), reply
+    assert reply["version"] == client.hello["version"], reply
+
+
+def test_an_integer_where_a_number_is_expected_is_the_one_conversion(connect_ws: Connect) -> None:
+    client = connect_ws()
+    ack = client.ok("update", patch={"opt_d": {"lr": 1}, "target": {"std": 1}})
+    assert (ack["config"]["opt_d"]["lr"], ack["config"]["target"]["std"]) == (1.0, 1.0)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import ServerProcess, get_json, wait_until, worker_pids
 
 from server.cli import main, serve_parser
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_and_unknown_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,12 +44,35 @@ def test_serve_refuses_bad_options_with_a_message(
     assert "cannot load plug-in" in capsys.readouterr().err
 
 
-def test_run_and_bench_are_wired(capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_and_bench_are_wired_in_the_source_tree(capsys: pytest.CaptureFixture[str]) -> None:
+    """Here bench/ sits next to server/ (the source tree), so ``gandyn bench`` runs."""
+    assert (ROOT / "bench" / "__main__.py").is_file()
     for command in ("run", "bench"):
         with pytest.raises(SystemExit) as exited:
             main([command, "--help"])
         assert exited.value.code == 0
         assert f"gandyn {command}" in capsys.readouterr().out
+
+
+def test_without_the_source_tree_bench_says_what_it_needs(tmp_path: Path) -> None:
+    """An installed gandyn has server/ and gan_core/ only (pyproject.toml's packages): there
+    ``gandyn run`` works and ``gandyn bench`` exits 2 saying it needs the source tree."""
+    for package in ("server", "gan_core"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("*.pyc"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def gandyn(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-c", "import sys; from server.cli import main; "
+                   f"sys.exit(main({list(args)!r}))"]  # fmt: skip
+        return subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    bench = gandyn("bench", "--help")
+    assert bench.returncode == 2
+    assert "gandyn bench: needs the source tree (bench/ next to server/)" in bench.stderr
+    run = gandyn("run", "--preset", "dirac_gan", "--steps", "5", "--quiet")
+    assert run.returncode == 0 and run.stdout.startswith("iteration 5"), run.stderr
 
 
 def test_bench_only_replaces_its_own_sections_of_the_results() -> None:

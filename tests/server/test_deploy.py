@@ -1,13 +1,23 @@
-"""What can be checked of Dockerfile and docker-compose.yml without a Docker engine."""
+"""What can be checked of Dockerfile and docker-compose.yml without a Docker engine.
+
+Most tests read the two files' text and check it against the code (the options parse, the
+health route exists, the torch pin satisfies pyproject.toml). Two run what the image runs:
+the ENTRYPOINT's ``gandyn serve`` options start a server here, and the HEALTHCHECK's command
+passes against it and fails where nothing answers. No image is built or run: the base
+image, pip's resolution inside it and the container's user are not tested."""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from conftest import ServerProcess
+from packaging.requirements import Requirement
 
 from server.app import create_app
 from server.cli import serve_parser
@@ -49,6 +59,40 @@ def test_entrypoint_serves_on_all_interfaces_with_valid_options() -> None:
     options = serve_parser().parse_args(command[2:])
     assert options.host == "0.0.0.0" and options.port == 8000
     assert steps["EXPOSE"] == "8000"
+
+
+def test_the_pinned_torch_satisfies_the_package_requirement() -> None:
+    (pin,) = re.findall(r"torch==([\w.]+)", DOCKERFILE)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (spec,) = [Requirement(r) for r in re.findall(r'"(torch[^"]*)"', pyproject)]
+    assert spec.specifier.contains(pin), f"torch {pin} does not satisfy {spec}"
+
+
+def healthcheck_command() -> list[str]:
+    steps = dict(instructions())
+    return exec_form(steps["HEALTHCHECK"].split(" CMD ", 1)[1])
+
+
+def run_healthcheck(port: int) -> int:
+    """The HEALTHCHECK's command with this interpreter, pointed at ``port`` instead of 8000."""
+    python, *args = healthcheck_command()
+    assert python == "python"
+    args = [arg.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for arg in args]
+    return subprocess.run([sys.executable, *args], timeout=30, check=False).returncode
+
+
+def test_the_entrypoint_serves_and_the_healthcheck_passes_against_it(tmp_path: Path) -> None:
+    steps = dict(instructions())
+    command = exec_form(steps["ENTRYPOINT"]) + exec_form(steps["CMD"])
+    options = vars(serve_parser().parse_args(command[2:]))
+    assert options["port"] == 8000  # here port 0 (any free port), the rest as in the image
+    server = ServerProcess({"host": options["host"]}, tmp_path / "server.log")
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+        assert run_healthcheck(port) == 0
+    finally:
+        server.stop()
+    assert run_healthcheck(port) != 0  # nothing answers there now
 
 
 def health_paths() -> list[str]:

@@ -42,3 +42,16 @@ def test_every_command_is_documented() -> None:
 def test_the_documented_limits_are_the_servers() -> None:
     (limits,) = [block for block in json_blocks() if block.startswith('{"max_message_bytes"')]
     assert json.loads(limits) == Limits().as_json()
+
+
+def test_every_preset_and_its_kind_is_documented() -> None:
+    from gan_core import validate_config
+    from server.presets import DEFAULT_PRESET, PRESETS
+
+    documented = dict(re.findall(r"^\| (\w+) \| (1d|2d|dirac) \|$", DOC, re.M))
+    kinds = {}
+    for name, preset in PRESETS.items():
+        config = validate_config(preset.config)
+        kinds[name] = "dirac" if config.dataset == "dirac" else f"{config.dim}d"
+    assert documented == kinds
+    assert f"new session with the default preset, {DEFAULT_PRESET}" in DOC

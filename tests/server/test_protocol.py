@@ -111,3 +111,69 @@ def test_every_documented_command_parses() -> None:
     ]
     for example in examples:
         assert parse_command(decode(json.dumps(example)), Limits()).type == example["type"]
+
+
+def test_view_options_are_the_engines_plus_the_frames_own() -> None:
+    from gan_core import ViewOptions as EngineView
+    from server.protocol import ViewOptions
+
+    assert ViewOptions().probe_options() == EngineView().model_dump()
+    assert set(ViewOptions.model_fields) - set(EngineView.model_fields) == {
+        "trails",
+        "precision",
+        "omit",
+    }
+
+
+def test_an_option_beyond_the_engines_range_is_reported_with_the_servers() -> None:
+    with pytest.raises(ProtocolError) as raised:
+        parse_command(decode('{"type": "view", "grid": 300}'), Limits())  # engine: at most 256
+    assert raised.value.message == "grid must be in [8, 128] on this server, got 300"
+
+
+# ----- what docs/protocol.md promises, through the real server -----------------------------
+def test_only_full_steps_advance_the_iteration_and_acks_read_it_after(connect_ws) -> None:
+    client = connect_ws(query="preset=dirac_gan")
+    assert client.ok("step", n=3, part="d")["iteration"] == 0
+    assert client.ok("step", n=2)["iteration"] == 2  # after the steps
+    assert client.ok("step", n=4, part="g")["iteration"] == 2
+
+
+def test_a_dirac_frame_has_1d_samples_and_a_trajectory_ending_at_the_point(connect_ws) -> None:
+    client = connect_ws(query="preset=dirac_gan")
+    ack = client.ok("step", n=5, part="d")
+    frame = client.frame(lambda f: f.version == ack["version"] and f.header["part"] == "d")
+    assert frame.arrays["real"].shape == (256, 1) and not frame.arrays["real"].any()
+    lo, hi = frame.header["dirac_extent"]
+    assert lo == -hi
+    last = frame.arrays["trajectory"][-1]
+    assert tuple(last) == pytest.approx((frame.header["theta"], frame.header["psi"]), abs=1e-3)
+
+
+def test_trails_grow_to_k_frames_after_they_start_over(connect_ws) -> None:
+    client = connect_ws()
+    client.small()
+    client.ok("view", trails=3)
+    frame = client.frame()  # paused: the view's frame
+    assert "trails" not in frame.arrays  # the first frame after the trails started over
+    counts = []
+    for _ in range(4):
+        step = client.ok("step")
+        frame = client.frame(lambda f, at=step["iteration"]: f.iteration == at)
+        counts.append(frame.arrays["trails"].shape[0])
+    assert counts == [1, 2, 3, 3]
+
+
+def test_a_session_survives_a_1009_close(connect_ws) -> None:
+    from websockets.exceptions import ConnectionClosedError
+
+    client = connect_ws()
+    client.small()
+    at = client.ok("step", n=2)["iteration"]
+    client.ws.send("x" * (1024 * 1024 + 1))
+    with pytest.raises(ConnectionClosedError):
+        while True:
+            client.ws.recv(timeout=10)
+    assert client.ws.close_code == 1009
+    again = connect_ws(query=f"session={client.session}")
+    assert again.hello["resumed"] and again.hello["iteration"] == at
