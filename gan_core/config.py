@@ -34,7 +34,17 @@ Std = Annotated[float, Field(ge=0.01, le=5.0)]
 UNROLLABLE = ("sgd", "adam", "optimistic")
 
 # Changing these changes the shape of a model or of the data: they apply on reset only.
-RESET_ONLY = ("g_hidden", "d_hidden", "activation", "z_dim", "seed", "dirac_init")
+RESET_ONLY = (
+    "g_hidden",
+    "d_hidden",
+    "activation",
+    "z_dim",
+    "seed",
+    "dirac_init",
+    "discriminator",
+    "pack",
+    "minibatch_stddev",
+)
 
 
 class Strict(BaseModel):
@@ -178,20 +188,49 @@ class TrainConfig(Strict):
     g_hidden: list[Width] = Field([64, 64, 64], max_length=6, description="G hidden widths")
     d_hidden: list[Width] = Field([64, 64, 64], max_length=6, description="D hidden widths")
     activation: Literal["relu", "leaky_relu", "tanh", "elu"] = "relu"
+    discriminator: Literal["mlp", "autoencoder"] = Field(
+        "mlp",
+        validate_default=True,
+        description="D's shape: an MLP to one score, or an autoencoder whose score is minus "
+        "its reconstruction error (the energy of ebgan)",
+    )
+    pack: int = Field(
+        1,
+        ge=1,
+        le=4,
+        description="PacGAN: D scores packs of this many samples, all real or all fake (1 = off)",
+    )
+    minibatch_stddev: bool = Field(
+        False,
+        description="D's input gets one more feature: the batch's mean per-feature std",
+    )
+    ebgan_margin: float = Field(
+        1.0, gt=0.0, le=100.0, description="ebgan: the margin m, the energy D aims at on fakes"
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     dirac_init: tuple[Coord, Coord] = Field((1.0, 1.0), description="dirac: initial (theta, psi)")
 
     @field_validator("loss")
     @classmethod
-    def _known_loss(cls, loss: str) -> str:
+    def _known_loss(cls, loss: str, info: ValidationInfo) -> str:
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; allowed: {allowed(LOSSES)}")
+        if info.data.get("dataset") == "dirac" and LOSSES.get(loss).g_on_features:
+            raise ValueError(
+                f"{loss} matches D's hidden features and the Dirac-GAN's D has none: "
+                "choose another loss or another dataset"
+            )
         return loss
 
     @field_validator("unroll_steps")
     @classmethod
     def _unrollable_optimizer(cls, steps: int, info: ValidationInfo) -> int:
-        opt_d = info.data.get("opt_d")
+        opt_d, loss = info.data.get("opt_d"), info.data.get("loss")
+        if steps and loss in LOSSES and LOSSES.get(loss).g_on_features:
+            raise ValueError(
+                f"loss {loss} matches D's features, which the unrolled D does not give; "
+                f"set unroll_steps to 0 or choose a loss on D's scores"
+            )
         if steps and opt_d is not None and opt_d.name not in UNROLLABLE:
             raise ValueError(
                 f"unrolling differentiates through D's optimizer steps, which is done for "
@@ -199,6 +238,37 @@ class TrainConfig(Strict):
                 f"set unroll_steps to 0"
             )
         return steps
+
+    @field_validator("discriminator")
+    @classmethod
+    def _discriminator_fits(cls, kind: str, info: ValidationInfo) -> str:
+        if kind == "autoencoder" and info.data.get("dataset") == "dirac":
+            raise ValueError("the Dirac-GAN's D is psi * x: use mlp for dataset dirac")
+        loss = info.data.get("loss")
+        needs = LOSSES.get(loss).needs_discriminator if loss in LOSSES else None
+        if needs is not None and kind != needs:
+            raise ValueError(f"loss {loss} needs discriminator {needs!r}: set both, then reset")
+        return kind
+
+    @field_validator("pack", "minibatch_stddev")
+    @classmethod
+    def _batch_variant_fits(cls, value: int | bool, info: ValidationInfo) -> int | bool:
+        if (value == 1) if info.field_name == "pack" else not value:  # off
+            return value
+        what = f"{info.field_name} = {value}"
+        if info.data.get("dataset") == "dirac":
+            raise ValueError(f"{what}: the Dirac-GAN's D is psi * x; not with dataset dirac")
+        if info.data.get("discriminator") == "autoencoder":
+            raise ValueError(f"{what}: not with the autoencoder discriminator (ebgan)")
+        loss = info.data.get("loss")
+        if loss in LOSSES and LOSSES.get(loss).g_on_features:
+            raise ValueError(f"{what}: not with {loss}, whose G matches features per sample")
+        if info.field_name == "minibatch_stddev" and info.data.get("pack", 1) > 1:
+            raise ValueError(f"{what}: one at a time, with pack = 1 (or minibatch stddev off)")
+        batch = info.data.get("batch_size")
+        if info.field_name == "pack" and batch is not None and batch % value:
+            raise ValueError(f"{what}: batch_size ({batch}) must be a multiple of pack")
+        return value
 
     @field_validator("regularizers")
     @classmethod

@@ -43,6 +43,11 @@ class Loss:
     uses_real_in_g: the generator loss needs D's scores on a real batch (relativistic).
     optimum_is_ratio: the optimal D for a fixed G is p_r / (p_r + p_g) (as a probability for
         the logistic losses, as the score itself for lsgan), so views may draw it.
+    g_on_features: the generator loss takes D's last hidden features of a real and a fake
+        batch, (n, h) each, instead of the scores (feature matching). Such a loss needs a D
+        with hidden layers: not the Dirac-GAN's.
+    needs_discriminator: the D shape (TrainConfig.discriminator) the loss needs, if any.
+    config_params: TrainConfig fields passed to ``d_loss`` as keywords (ebgan's margin).
     """
 
     name: str
@@ -52,6 +57,9 @@ class Loss:
     undecided: float | None
     uses_real_in_g: bool
     optimum_is_ratio: bool
+    g_on_features: bool
+    needs_discriminator: str | None
+    config_params: tuple[str, ...]
     description: str
     formula: str
 
@@ -66,6 +74,9 @@ def register_loss(
     undecided: float | None = None,
     uses_real_in_g: bool = False,
     optimum_is_ratio: bool = False,
+    g_on_features: bool = False,
+    needs_discriminator: str | None = None,
+    config_params: tuple[str, ...] = (),
 ) -> Callable[[type], type]:
     """Register a class holding two functions ``d_loss(real, fake)`` and ``g_loss(real, fake)``.
 
@@ -84,6 +95,9 @@ def register_loss(
                 undecided=undecided,
                 uses_real_in_g=uses_real_in_g,
                 optimum_is_ratio=optimum_is_ratio,
+                g_on_features=g_on_features,
+                needs_discriminator=needs_discriminator,
+                config_params=config_params,
                 description=description,
                 formula=formula,
             ),
@@ -99,7 +113,8 @@ class Minimax:
 
     L_D = -E[log sigmoid(D(x))] - E[log(1 - sigmoid(D(G(z))))]
         = E[softplus(-D(x))] + E[softplus(D(G(z)))];
-    L_G = E[log(1 - sigmoid(D(G(z))))] = -E[softplus(D(G(z)))]
+    L_G = E[log(1 - sigmoid(D(G(z))))] = -E[softplus(D(G(z)))].
+    The Jensen-Shannon member of the f-GAN family: at the optimal D, -L_D = 2 JS - log 4.
     """
 
     def d_loss(real: Tensor, fake: Tensor) -> Tensor:
@@ -176,6 +191,120 @@ class Relativistic:
 
     def g_loss(real: Tensor, fake: Tensor) -> Tensor:
         return F.softplus(real - fake).mean()
+
+
+# ----- the f-GAN family (Nowozin et al. 2016) ----------------------------------------------
+# D's raw score v passes through the divergence's output activation T = g_f(v) (Table 2), and
+# the players play the saddle F = E_real[T] - E_fake[f*(T)], F <= D_f(P || Q), with f* the
+# convex conjugate of f:  L_D = -F,  L_G = F's fake term, -E_fake[f*(g_f(v))] (G minimises
+# the divergence estimate; Section 3.2's alternative for G, maximising E_fake[g_f(v)], is
+# not used, it changes the divergence). The GAN loss is the Jensen-Shannon member, with
+# g_f(v) = -softplus(-v) and f*(t) = -log(1 - e^t): F = 2 JS - log 4, L_D as in ``minimax``.
+# Each pair below is that table row simplified by hand (checked in tests/core/test_losses.py).
+# No official code was published with the paper; the activations and conjugates were checked
+# against the paper's Table 2 and its appendix (the optimal T* = f'(p/q)).
+
+
+@register_loss("fgan_kl", shows_probability=False, undecided=1.0)
+class FGanKL:
+    """f-GAN, Kullback-Leibler KL(P || Q) (Nowozin et al. 2016): mass-covering.
+
+    f(u) = u log u; g_f(v) = v, f*(t) = exp(t - 1); optimal v = 1 + log(p_r / p_g), so
+    D cannot tell at v = 1. L_D = -E[D(x)] + E[exp(D(G(z)) - 1)];
+    L_G = -E[exp(D(G(z)) - 1)]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -real.mean() + torch.exp(fake - 1).mean()
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -torch.exp(fake - 1).mean()
+
+
+@register_loss("fgan_reverse_kl", undecided=0.5, optimum_is_ratio=True)
+class FGanReverseKL:
+    """f-GAN, reverse Kullback-Leibler KL(Q || P) (Nowozin et al. 2016): mode-seeking.
+
+    f(u) = -log u; g_f(v) = -exp(-v), f*(t) = -1 - log(-t), so f*(g_f(v)) = v - 1; optimal
+    v = log(p_r / p_g), a logit: sigmoid(v) is p_r / (p_r + p_g), as for the GAN.
+    L_D = E[exp(-D(x))] + E[D(G(z))] - 1;  L_G = 1 - E[D(G(z))]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return torch.exp(-real).mean() + fake.mean() - 1
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return 1 - fake.mean()
+
+
+@register_loss("fgan_pearson", shows_probability=False, undecided=0.0)
+class FGanPearson:
+    """f-GAN, Pearson chi^2 (Nowozin et al. 2016).
+
+    f(u) = (u - 1)^2; g_f(v) = v, f*(t) = t^2 / 4 + t; optimal v = 2 (p_r / p_g - 1), 0 where
+    D cannot tell. L_D = -E[D(x)] + E[D(G(z))^2 / 4 + D(G(z))];
+    L_G = -E[D(G(z))^2 / 4 + D(G(z))]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -real.mean() + (fake**2 / 4 + fake).mean()
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -(fake**2 / 4 + fake).mean()
+
+
+@register_loss("fgan_hellinger", shows_probability=False, undecided=0.0)
+class FGanHellinger:
+    """f-GAN, squared Hellinger (Nowozin et al. 2016).
+
+    f(u) = (sqrt(u) - 1)^2; g_f(v) = 1 - exp(-v), f*(t) = t / (1 - t), so
+    f*(g_f(v)) = exp(v) - 1; optimal v = log(p_r / p_g) / 2, 0 where D cannot tell.
+    L_D = E[exp(-D(x))] + E[exp(D(G(z)))] - 2;  L_G = 1 - E[exp(D(G(z)))]
+    """
+
+    def d_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return torch.exp(-real).mean() + torch.exp(fake).mean() - 2
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return 1 - torch.exp(fake).mean()
+
+
+@register_loss("feature_matching", undecided=0.5, optimum_is_ratio=True, g_on_features=True)
+class FeatureMatching:
+    """Feature matching (Salimans et al. 2016): G matches the mean of D's last hidden layer.
+
+    D keeps the GAN loss, L_D = E[softplus(-D(x))] + E[softplus(D(G(z)))]; with f(x) D's last
+    hidden activations (h of them), L_G = 1/h ||E[f(x)] - E[f(G(z))]||^2, the paper's squared
+    distance averaged over the features as in the official code (openai/improved-gan,
+    train_mnist_feature_matching.py: T.mean(T.square(mom_gen - mom_real))).
+    """
+
+    d_loss = Minimax.d_loss
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return ((real.mean(0) - fake.mean(0)) ** 2).mean()
+
+
+@register_loss(
+    "ebgan",
+    shows_probability=False,
+    needs_discriminator="autoencoder",
+    config_params=("ebgan_margin",),
+)
+class EnergyBased:
+    """Energy-based GAN (Zhao et al. 2017): D is an autoencoder, its error an energy.
+
+    The energy is low on real data and pushed up to the margin m on fakes:
+    E(x) = ||Dec(Enc(x)) - x||^2, and D's score is -E(x) (high means real, as for every D);
+    L_D = E[E(x)] + E[relu(m - E(G(z)))];  L_G = E[E(G(z))] (the paper's eq. 1-2, without
+    the pulling-away term).
+    """
+
+    def d_loss(real: Tensor, fake: Tensor, ebgan_margin: float = 1.0) -> Tensor:
+        return -real.mean() + F.relu(ebgan_margin + fake).mean()
+
+    def g_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return -fake.mean()
 
 
 def probability_or_score(loss: Loss, scores: Tensor) -> Tensor:

@@ -71,15 +71,84 @@ def mlp(widths: list[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class Discriminator(nn.Module):
-    """D(x) = a raw score per row of x (a logit for the logistic losses)."""
+PACK_COMPANIONS = 4  # companion sets a probe packs each point with (see score_among)
+STDDEV_EPS = 1e-8  # under the square root of the minibatch variance, as in Karras et al.
 
-    def __init__(self, body: nn.Module) -> None:
+
+def batch_stddev(x: Tensor) -> Tensor:
+    """Minibatch stddev (Karras et al. 2018): the mean over features of each feature's std
+    across the batch, sqrt(mean_i (x_ij - mean_i x_ij)^2 + eps), one scalar per batch. The
+    official code (tkarras/progressive_growing_of_gans, minibatch_stddev_layer) takes it over
+    groups of 4 samples of a batch; here the group is the whole batch."""
+    return torch.sqrt(x.var(0, unbiased=False) + STDDEV_EPS).mean()
+
+
+def stddev_with(batch: Tensor, x: Tensor) -> Tensor:
+    """(len(x), 1): for each row x_i, ``batch_stddev`` of the batch with x_i added, by the
+    running moments (n mean + x_i) / (n + 1) and (n E[b^2] + x_i^2) / (n + 1)."""
+    n = batch.shape[0]
+    mean = (n * batch.mean(0) + x) / (n + 1)
+    second = (n * (batch**2).mean(0) + x**2) / (n + 1)
+    return torch.sqrt((second - mean**2).clamp_min(0) + STDDEV_EPS).mean(1, keepdim=True)
+
+
+class Discriminator(nn.Module):
+    """D(x) = a raw score per row of x (a logit for the logistic losses).
+
+    Two variants judge a batch rather than a sample, so x must then be a batch of one kind
+    (all real or all fake), and the scores are per pack. ``minibatch_stddev`` (Karras et al.
+    2018): every row of D's input gets one more feature, ``batch_stddev(x)``; a collapsed
+    batch has a small one, which D learns to call fake. ``pack = m`` (PacGAN, Lin et al.
+    2018): m consecutive rows are concatenated into one input of m * dim, so D scores n / m
+    packs; a collapsed generator makes packs of near-copies, which real packs never are.
+    """
+
+    def __init__(self, body: nn.Module, pack: int = 1, minibatch_stddev: bool = False) -> None:
         super().__init__()
         self.body = body
+        self.pack = pack
+        self.minibatch_stddev = minibatch_stddev
+
+    @property
+    def batch_dependent(self) -> bool:
+        """Whether a score depends on the other rows of the batch."""
+        return self.pack > 1 or self.minibatch_stddev
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.body(x).squeeze(-1)
+        return self.body(self.inputs(x)).squeeze(-1)
+
+    def inputs(self, x: Tensor, stddev: Tensor | None = None) -> Tensor:
+        """What D's first layer sees of a batch x: with its stddev appended (``stddev`` if
+        given, a scalar: probes differentiate by it), packed."""
+        if self.minibatch_stddev:
+            stddev = batch_stddev(x) if stddev is None else stddev
+            x = torch.cat([x, stddev.expand(x.shape[0], 1)], dim=1)
+        return x.reshape(-1, self.pack * x.shape[1]) if self.pack > 1 else x
+
+    def score_among(self, x: Tensor, batch: Tensor) -> Tensor:
+        """Each row of x scored as one more sample of ``batch`` (probes: D on a grid, as
+        judging a fake sample at x among the shown fakes), differentiable in x.
+
+        minibatch stddev: the statistic of batch + {x_i}, for each row. pack m: x_i packed
+        with m - 1 rows of the batch, in PACK_COMPANIONS fixed companion sets (the first
+        rows of the batch, x_i in slot k mod m of set k), and the scores averaged. (The
+        config allows one of the two at a time.)
+        """
+        if self.pack == 1:
+            rows = torch.cat([x, stddev_with(batch, x)], dim=1) if self.minibatch_stddev else x
+            return self.body(rows).squeeze(-1)
+        m, scores = self.pack, []
+        for k in range(PACK_COMPANIONS):
+            mates = batch[k * (m - 1) : (k + 1) * (m - 1)].expand(x.shape[0], -1, -1)
+            slot = k % m
+            pack = torch.cat([mates[:, :slot], x[:, None], mates[:, slot:]], dim=1)
+            scores.append(self.body(pack.reshape(x.shape[0], -1)).squeeze(-1))
+        return torch.stack(scores).mean(0)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The last hidden layer's activations, (n, h): every layer but the output one. A D
+        without hidden layers has none; its features are then x itself."""
+        return self.body[:-1](x) if isinstance(self.body, nn.Sequential) else x
 
     def set_spectral_norm(self, sigma: float | None) -> None:
         """Every linear layer to norm ``sigma`` (None: off); switching on converges u."""
@@ -88,6 +157,14 @@ class Discriminator(nn.Module):
                 if sigma is not None and layer.sigma is None:
                     layer.converge()
                 layer.sigma = sigma
+
+
+class AutoencoderDiscriminator(Discriminator):
+    """D(x) = -||body(x) - x||^2: minus the energy of ebgan (Zhao et al. 2017), the error of an
+    MLP autoencoder body: dim -> d_hidden -> dim. High (near 0) where D reconstructs well."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return -((self.body(x) - x) ** 2).sum(-1)
 
 
 class DiracGenerator(nn.Module):
@@ -121,5 +198,9 @@ def build_models(config: TrainConfig) -> tuple[nn.Module, Discriminator]:
             d_layer.weight.fill_(psi)
         return DiracGenerator(theta), Discriminator(d_layer)
     g = mlp([config.z_dim, *config.g_hidden, config.dim], config.activation)
-    d = mlp([config.dim, *config.d_hidden, 1], config.activation)
-    return g, Discriminator(d)
+    if config.discriminator == "autoencoder":
+        body = mlp([config.dim, *config.d_hidden, config.dim], config.activation)
+        return g, AutoencoderDiscriminator(body)
+    d_in = (config.dim + config.minibatch_stddev) * config.pack
+    d = mlp([d_in, *config.d_hidden, 1], config.activation)
+    return g, Discriminator(d, pack=config.pack, minibatch_stddev=config.minibatch_stddev)

@@ -166,6 +166,7 @@ class Trainer:
         """Resolve the config's names to the registered loss and regularizers."""
         cfg = self.config
         self.loss = LOSSES.get(cfg.loss)
+        self.loss_params = {name: getattr(cfg, name) for name in self.loss.config_params}
         self.regularizers = [(REGULARIZERS.get(r.kind), r) for r in cfg.regularizers]
         spectral = [s for spec, s in self.regularizers if spec.spectral_norm]
         self.D.set_spectral_norm(spectral[0].weight if spectral else None)
@@ -301,8 +302,11 @@ class Trainer:
         ``critic`` is D unless given (an unrolled D); ``record``: keep the values in last."""
         critic = self.D if critic is None else critic
         real, fake = self._perturb(real), self._perturb(fake)
-        real_scores, fake_scores = critic(torch.cat([real, fake])).split(real.shape[0])
-        d_loss = self.loss.d_loss(real_scores, fake_scores)
+        if self.D.batch_dependent:  # a batch of one kind per call (packs, batch stddev)
+            real_scores, fake_scores = critic(real), critic(fake)
+        else:
+            real_scores, fake_scores = critic(torch.cat([real, fake])).split(real.shape[0])
+        d_loss = self.loss.d_loss(real_scores, fake_scores, **self.loss_params)
         total = d_loss
         if record:
             self.last["d_loss"] = d_loss.detach()
@@ -319,10 +323,13 @@ class Trainer:
     def _g_objective(self, fake: Tensor) -> Tensor:
         """L_G, against D or, with unroll_steps = k, against D after k differentiable D steps
         on one real and this fake batch (gan_core.unrolled); a real batch is drawn for losses
-        that compare with it (relativistic)."""
+        that compare with it (relativistic, feature matching). A feature loss sees D's last
+        hidden features, not its scores (config refuses it with unrolling)."""
         k = self.config.unroll_steps
         if not k:
-            return self._g_loss_against(self.D, fake)
+            return self._g_loss_against(
+                self.D.features if self.loss.g_on_features else self.D, fake
+            )
         real = self._real()
         self.D.eval()  # spectral norm's power iteration is not part of the lookahead
         try:
@@ -333,10 +340,10 @@ class Trainer:
         finally:
             self.D.train()
 
-    def _g_loss_against(self, critic: Critic, fake: Tensor) -> Tensor:
-        fake_scores = critic(self._perturb(fake))
-        uses_real = self.loss.uses_real_in_g
-        real_scores = critic(self._perturb(self._real())) if uses_real else fake_scores
+    def _g_loss_against(self, d_out: Critic, fake: Tensor) -> Tensor:
+        fake_scores = d_out(self._perturb(fake))
+        uses_real = self.loss.uses_real_in_g or self.loss.g_on_features
+        real_scores = d_out(self._perturb(self._real())) if uses_real else fake_scores
         g_loss = self.loss.g_loss(real_scores, fake_scores)
         self.last["g_loss"] = g_loss.detach()
         return g_loss + self._param_penalty("g", self.g_params)

@@ -565,6 +565,161 @@ PRESETS.update(
 )
 
 
+# ----- losses, discriminator variants and metrics (issue 13) -------------------------------
+# Two separated 1D modes and a Gaussian generator (no hidden layer): which one it settles on
+# depends only on the divergence.
+TWO_MODES: dict[str, Any] = {
+    "dataset": "mixture1d",
+    "target": {"means": [-2.0, 2.0], "stds": [0.3, 0.3], "weights": [1.0, 1.0]},
+    "regularizers": [],
+    "g_hidden": [],
+    "z_dim": 1,
+    "d_hidden": [64, 64],
+    "batch_size": 128,
+    "d_steps": 2,
+    "opt_g": {"name": "adam", "lr": 2e-2, "betas": [0.5, 0.9]},
+    "opt_d": {"name": "adam", "lr": 3e-3, "betas": [0.5, 0.9]},
+}
+
+LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
+    "mode_seeking_vs_covering": Preset(
+        title="Mode seeking: reverse KL",
+        note=(
+            "Nowozin et al. (2016): the f-GAN with the reverse KL(Q || P) trains a Gaussian "
+            "generator against two separated modes. Reverse KL punishes fakes where there is "
+            "no real data, so the Gaussian settles on one mode and shrinks to its width. Try "
+            "the forward KL(P || Q) from the same start: it punishes real data without fakes, "
+            "and the Gaussian spreads over both modes instead."
+        ),
+        config={**TWO_MODES, "loss": "fgan_reverse_kl"},
+        view=VIEW_1D,
+        try_next=[
+            TryNext("Forward KL, same start", preset="mode_covering_forward_kl"),
+            TryNext("The GAN loss (Jensen-Shannon)", patch={"loss": "nonsaturating"}),
+        ],
+    ),
+    "mode_covering_forward_kl": Preset(
+        title="Mode covering: forward KL",
+        note=(
+            "The same Gaussian generator and two modes, now with the f-GAN's forward "
+            "KL(P || Q). Missing real data costs without bound, so the Gaussian covers both "
+            "modes: it matches their mean 0 and spread 2, and puts about 40 % of its samples "
+            "in the empty gap between them. Go back to reverse KL to see it pick one mode."
+        ),
+        config={**TWO_MODES, "loss": "fgan_kl"},
+        view=VIEW_1D,
+        try_next=[
+            TryNext("Reverse KL, same start", preset="mode_seeking_vs_covering"),
+            TryNext("Pearson chi-squared", patch={"loss": "fgan_pearson"}),
+        ],
+    ),
+    "frechet_blind_to_modes": Preset(
+        title="Frechet distance is blind to modes",
+        note=(
+            "A Gaussian generator (no hidden layer) trained with forward KL on the ring "
+            "matches the ring's mean and covariance: the Frechet distance, the 2D FID, falls "
+            "to 0.03 (a generator collapsed on the ring scores 1.5 to 5) while hardly any "
+            "sample lies on a mode. Precision (fakes on the real data) stays near 0 and recall "
+            "near 1: together they tell a blur from a good fit."
+        ),
+        config={
+            "dataset": "ring8",
+            "loss": "fgan_kl",
+            "regularizers": [],
+            "g_hidden": [],
+            "z_dim": 2,
+            "d_hidden": [64, 64],
+            "batch_size": 256,
+            "d_steps": 2,
+            "opt_g": {"name": "adam", "lr": 1e-2, "betas": [0.5, 0.9]},
+            "opt_d": {"name": "adam", "lr": 2e-3, "betas": [0.5, 0.9]},
+        },
+        view=VIEW_2D,
+        try_next=[
+            TryNext("An MLP generator (WGAN-GP)", preset="ring8_wgan_gp"),
+            TryNext("Mode seeking in 1D", preset="mode_seeking_vs_covering"),
+        ],
+    ),
+    "feature_matching": Preset(
+        title="Feature matching on the ring",
+        note=(
+            "Salimans et al. (2016): G no longer fools D, it matches the mean of D's last "
+            "hidden layer on real and fake data. Same models and learning rates as the mode "
+            "collapse lecture, yet nothing collapses: the fakes spread over the whole ring "
+            "(recall near 1) but as a blur, precision near 0. Then switch to the GAN loss: "
+            "from this start the blur sharpens onto the modes."
+        ),
+        config={**PRESETS["mode_collapse_ring"].config, "loss": "feature_matching"},
+        view=VIEW_2D,
+        try_next=[
+            TryNext("Now the GAN loss", patch={"loss": "nonsaturating"}),
+            TryNext("The GAN loss from the start", preset="mode_collapse_ring"),
+        ],
+    ),
+    "ebgan": Preset(
+        title="Energy-based GAN on two moons",
+        note=(
+            "Zhao et al. (2017): D is an autoencoder, and its reconstruction error is an "
+            "energy, pulled down on real data and pushed up to the margin m = 1 on fakes. The "
+            "surface shows minus the energy: a ridge along the moons that the fakes climb. "
+            "Within a thousand iterations the fakes lie on the moons, whose energy stays "
+            "far below the margin."
+        ),
+        config={
+            "dataset": "moons",
+            "loss": "ebgan",
+            "discriminator": "autoencoder",
+            "ebgan_margin": 1.0,
+            "regularizers": [],
+            "g_hidden": [64, 64],
+            "d_hidden": [64, 64],
+            "batch_size": 128,
+            "d_steps": 1,
+            "opt_g": ADAM,
+            "opt_d": ADAM,
+        },
+        view=VIEW_2D,
+        try_next=[
+            TryNext("A wider margin, m = 4", patch={"ebgan_margin": 4.0}),
+            TryNext("Hinge loss on the same autoencoder", patch={"loss": "hinge"}),
+        ],
+    ),
+    "packing_and_minibatch_stddev": Preset(
+        title="PacGAN: D judges pairs of samples",
+        note=(
+            "Lin et al. (2018): the models and learning rates of the mode collapse lecture, "
+            "but D scores packs of two samples, both real or both fake. A collapsed generator "
+            "makes pairs of near-copies, which real pairs never are, so D can punish the "
+            "collapse itself: within a thousand iterations the fakes spread over most of the "
+            "ring (recall above 0.6), where the plain GAN covers none of it."
+        ),
+        config={**PRESETS["mode_collapse_ring"].config, "pack": 2},
+        view=VIEW_2D,
+        try_next=[
+            TryNext("Minibatch stddev instead", preset="minibatch_stddev_ring"),
+            TryNext("Neither: the plain GAN", preset="mode_collapse_ring"),
+        ],
+    ),
+    "minibatch_stddev_ring": Preset(
+        title="Minibatch stddev against collapse",
+        note=(
+            "Karras et al. (2018): D gets one more input, the spread of the batch its sample "
+            "came in (the mean over features of each feature's std). A collapsed batch has "
+            "almost none, and D learns to call that fake. Same models and learning rates as "
+            "the mode collapse lecture; within a thousand iterations seven or eight modes "
+            "are reached and recall passes 0.9."
+        ),
+        config={**PRESETS["mode_collapse_ring"].config, "minibatch_stddev": True},
+        view=VIEW_2D,
+        try_next=[
+            TryNext("Packing instead", preset="packing_and_minibatch_stddev"),
+            TryNext("Neither: the plain GAN", preset="mode_collapse_ring"),
+        ],
+    ),
+}
+PRESETS |= LOSS_AND_METRIC_PRESETS
+
+
 def preset_named(name: str) -> Preset:
     """The preset called ``name``; ConfigError (field ``preset``) listing the names if none."""
     if name not in PRESETS:

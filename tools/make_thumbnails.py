@@ -56,6 +56,13 @@ RECIPES: dict[str, int] = {
     "ema_generator": 300,  # G circling, its average at the data
     "saturated_1d": 300,
     "dirac": 60,
+    "mode_seeking_vs_covering": 600,  # the Gaussian on one mode
+    "mode_covering_forward_kl": 400,  # the Gaussian over both modes
+    "frechet_blind_to_modes": 400,  # the blob with the ring's moments
+    "feature_matching": 500,  # the blur over the ring
+    "ebgan": 1000,  # the fakes on the moons
+    "packing_and_minibatch_stddev": 1000,  # the fakes spread over the ring
+    "minibatch_stddev_ring": 1000,  # the fakes spread over the ring
 }
 DEFAULT_ITERATIONS = 300
 READY = "window.gandyn && window.gandyn.ready && window.gandyn.stats.framesRendered > 0"

@@ -12,7 +12,8 @@ const LABELS = {
   g_hidden: "G hidden layers", d_hidden: "D hidden layers", activation: "Activation", seed: "Seed",
   dirac_init: "Start (θ, ψ)", name: "Optimizer", lr: "Learning rate", betas: "Adam β1, β2", momentum: "Momentum",
   mean: "Mean", std: "Std", means: "Means", stds: "Stds", weights: "Weights", separation: "Separation",
-  point_std: "Blur of each point", points: "Points",
+  point_std: "Blur of each point", points: "Points", discriminator: "D shape", ebgan_margin: "EBGAN margin m",
+  pack: "PacGAN: samples per D input", minibatch_stddev: "Minibatch stddev",
 };
 const DATASET_LABELS = {
   gaussian1d: "1D · Gaussian", mixture1d: "1D · mixture of Gaussians", separated1d: "1D · far-apart Gaussian",
@@ -190,6 +191,19 @@ export function buildControls(container, schemaInfo, cb) {
     };
     finish(s);
     return register({ path, names, root: s.root, error: s.error, set, input: select });
+  }
+
+  // --- a yes/no option: a checkbox ---
+  function checkboxControl(path, node, names) {
+    const label = LABELS[path.split(".").pop()] || node.title || path;
+    const resetOnly = schemaInfo.resetOnly.includes(path.split(".")[0]);
+    const s = ctlShell(path, label, names, { help: node.description, resetOnly });
+    const box = el("input", { id: s.id, type: "checkbox", "data-path": path });
+    box.addEventListener("change", () => send(path, box.checked));
+    s.head.prepend(box);
+    const set = (cfg) => { const v = getPath(cfg, path); if (v !== undefined) box.checked = Boolean(v); };
+    finish(s);
+    return register({ path, names, root: s.root, error: s.error, set, input: box });
   }
 
   // --- a number: slider (linear or log) + exact input ---
@@ -420,11 +434,11 @@ export function buildControls(container, schemaInfo, cb) {
 
   // ===== architecture (reset only) =====
   const gArch = group("Networks", ["architecture", "networks", "arch"], { badge: "on reset" });
-  for (const k of ["z_dim", "g_hidden", "d_hidden", "activation"]) {
+  for (const k of ["z_dim", "g_hidden", "d_hidden", "activation", "discriminator", "pack", "minibatch_stddev"]) {
     if (!props[k]) continue;
     const n = resolve(schema, props[k]);
     const names = new Set(["architecture", k]);
-    const c = n.enum ? selectControl(k, n, names, {}) : n.type === "array" ? listControl(k, n, names, {}) : numberControl(k, n, names, { noSlider: false });
+    const c = n.enum ? selectControl(k, n, names, {}) : n.type === "array" ? listControl(k, n, names, {}) : n.type === "boolean" ? checkboxControl(k, n, names) : numberControl(k, n, names, { noSlider: false });
     gArch.append(c.root);
   }
 
@@ -437,7 +451,7 @@ export function buildControls(container, schemaInfo, cb) {
   }
 
   // any other top-level fields a future schema adds: a generic control each
-  const known = new Set(["dataset", "target", "loss", "regularizers", "opt_d", "opt_g", "d_steps", "g_steps", "update_scheme", "batch_size", "noise", "z_dim", "g_hidden", "d_hidden", "activation", "seed", "dirac_init"]);
+  const known = new Set(["dataset", "target", "loss", "regularizers", "opt_d", "opt_g", "d_steps", "g_steps", "update_scheme", "batch_size", "noise", "z_dim", "g_hidden", "d_hidden", "activation", "discriminator", "pack", "minibatch_stddev", "seed", "dirac_init"]);
   const extra = Object.keys(props).filter((k) => !known.has(k));
   if (extra.length) {
     const gx = group("More", ["more"]);
@@ -447,6 +461,7 @@ export function buildControls(container, schemaInfo, cb) {
       if (n.enum) gx.append(selectControl(k, n, names).root);
       else if (n.type === "number" || n.type === "integer") gx.append(numberControl(k, n, names).root);
       else if (n.type === "array") gx.append(listControl(k, n, names).root);
+      else if (n.type === "boolean") gx.append(checkboxControl(k, n, names).root);
     }
   }
 

@@ -1,5 +1,6 @@
 // Metrics history and its charts: D and G losses, W1 with its real-vs-real floor, mode
-// coverage and high-quality rate, gradient norms, penalties, JS / KL. Every change of the
+// coverage, high-quality rate, precision and recall, gradient norms, penalties, JS / KL,
+// the Frechet distance and the Parzen-window NLL. Every change of the
 // config (config_changed event) is a labelled vertical line on every chart.
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG } from "./theme.js";
@@ -80,14 +81,18 @@ function thin(rows, key) {
   return { x: xs, y: ys };
 }
 
+// evaluated: the panel shows costly metrics, which arrive with the next evaluation
 const PANELS = [
   { title: "losses" },
-  { title: "W₁", log: true },
-  { title: "coverage", range: [0, 1.05] },
+  { title: "W₁", log: true, evaluated: true },
+  { title: "coverage", range: [0, 1.05], evaluated: true },
   { title: "‖∇ₓD‖" },
   { title: "penalties" },
-  { title: "JS, KL" },
+  { title: "JS, KL", evaluated: true },
+  { title: "Fréchet", log: true, evaluated: true },
+  { title: "Parzen NLL", evaluated: true },
 ];
+const ROW_PX = 215, LECTURE_ROW_PX = 260;
 
 export function createMetrics(div) {
   let drawnRev = -1;
@@ -112,6 +117,8 @@ export function createMetrics(div) {
     const cov = E.map((e) => ({ iteration: e.iteration, v: Number.isFinite(e.modes_covered) && e.modes_total ? e.modes_covered / e.modes_total : NaN }));
     add(2, cov, "v", "modes", C.real, dots);
     add(2, E, "high_quality", "high-quality", C.arrow, dots);
+    add(2, E, "precision", "precision", "#1f5fbf", dots);
+    add(2, E, "recall", "recall", "#b42318", dots);
     add(3, R, "grad_norm_real", "at real", C.real);
     add(3, R, "grad_norm_fake", "at fake", C.fake);
     const penalties = [...h.keys].filter((k) => k.startsWith("penalty."));
@@ -120,12 +127,14 @@ export function createMetrics(div) {
     if (!penalties.length) data.push({ type: "scatter", x: [], y: [], xaxis: "x5", yaxis: "y5", hoverinfo: "skip" });
     add(5, E, "js", "JS", "#1f5fbf", dots);
     add(5, E, "kl", "KL", "#b42318", dots);
+    add(6, E, "frechet", "Fréchet", C.ink, dots);
+    add(7, E, "kde_nll", "held-out real", C.real, dots);
 
-    // grid: 3 columns x 2 rows, or 2 x 3 when the chart is narrow
+    // grid: 3 columns, or 2 when the chart is narrow; as many rows as the panels need
     const wide = (div.clientWidth || 1000) >= 820;
-    const wantH = wide ? "" : ctx.lecture ? "760px" : "640px";
+    const cols = wide ? 3 : 2, rows = Math.ceil(PANELS.length / cols), gx = wide ? 0.06 : 0.1, gy = (ctx.lecture ? 0.4 : 0.34) / rows;
+    const wantH = `${rows * (ctx.lecture ? LECTURE_ROW_PX : ROW_PX)}px`;
     if (div.style.height !== wantH) div.style.height = wantH;
-    const cols = wide ? 3 : 2, rows = wide ? 2 : 3, gx = wide ? 0.06 : 0.1, gy = (ctx.lecture ? 0.2 : 0.17) * (wide ? 1 : 0.75);
     const w = (1 - gx * (cols - 1)) / cols, hh = (1 - gy * (rows - 1)) / rows;
     const layout = {
       ...baseLayout(ctx.lecture),
@@ -154,7 +163,7 @@ export function createMetrics(div) {
       if (empty) {
         layout.annotations.push({
           xref: `x${i + 1} domain`, yref: `y${i + 1} domain`, x: 0.5, y: 0.5, showarrow: false,
-          text: i === 4 ? "no penalty active" : [1, 2, 5].includes(i) ? "waiting for the next evaluation…" : "waiting for data…",
+          text: i === 4 ? "no penalty active" : p.evaluated ? "waiting for the next evaluation…" : "waiting for data…",
           font: { size: s.tick, color: "#8a8f98" },
         });
       }

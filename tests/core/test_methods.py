@@ -1,5 +1,5 @@
-"""Unrolled GAN, the generator's moving average and the game regularizers, each against an
-independent computation in the test, switched live, and replayed."""
+"""Discriminator variants and generator losses that need more than D's score (issue 13):
+each against an independent computation, switched live, replayed."""
 
 from __future__ import annotations
 
@@ -9,236 +9,244 @@ import numpy as np
 import pytest
 import torch
 
-from gan_core import ConfigError, Trainer, replay
+from gan_core import LOSSES, ConfigError, Trainer, replay
 
-SMALL = {"g_hidden": [16, 16], "d_hidden": [16, 16], "batch_size": 32}
-
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+SMALL = {"g_hidden": [16, 16], "d_hidden": [16, 16], "batch_size": 32, "regularizers": []}
 
 
-def dirac(**config) -> Trainer:
-    base = {"dataset": "dirac", "loss": "wgan", "regularizers": [], "dirac_init": (0.5, 1.0)}
-    return Trainer({**base, **config})
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
-def theta_psi(tr: Trainer) -> tuple[float, float]:
-    return tr.G.theta.item(), tr.D.body.weight.item()
+def by_hand_features(tr: Trainer, x: torch.Tensor) -> torch.Tensor:
+    """D's last hidden layer, layer by layer from its weights (relu MLP)."""
+    linears = [m for m in tr.D.body if isinstance(m, torch.nn.Linear)]
+    for layer in linears[:-1]:
+        x = torch.relu(x @ layer.weight.T + layer.bias)
+    return x
 
 
-# ----- unrolled GAN -------------------------------------------------------------------------------
-@pytest.mark.parametrize("k", [1, 3, 5])
-def test_unrolled_gradient_flows_through_the_d_steps_on_the_bilinear_game(k: int) -> None:
-    """WGAN Dirac-GAN: L_D = psi theta, so k SGD steps give psi_k = psi - k h theta and
-    L_G = -psi_k theta has dL_G/dtheta = -psi + 2 k h theta (first order would be + k h)."""
-    h, theta, psi = 0.2, 0.5, 1.0
-    tr = dirac(opt_g={"name": "sgd", "lr": h}, opt_d={"name": "sgd", "lr": h}, unroll_steps=k)
-    tr.step(1, part="g")
-    assert theta_psi(tr)[0] == pytest.approx(theta - h * (-psi + 2 * k * h * theta), abs=1e-6)
-    assert theta_psi(tr)[1] == psi  # the real D did not move
-
-
-def test_unrolled_adam_steps_start_from_d_s_moments_and_are_differentiated() -> None:
-    """After one real Adam step of D, G's gradient is the derivative of -psi_k(theta) theta
-    with psi_k from k more Adam steps: here by central differences of a numpy Adam."""
-    b1, b2, lr_d, lr_g, eps, k = 0.5, 0.9, 0.1, 0.2, 1e-8, 3
-
-    def unrolled_g_loss(theta: float) -> float:
-        psi, m, v = 1.0, 0.0, 0.0
-        for t in range(1, k + 2):  # the real step (t = 1, at theta0), then k unrolled ones
-            g = 0.5 if t == 1 else theta  # dL_D/dpsi = theta
-            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
-            psi -= lr_d * (m / (1 - b1**t)) / (math.sqrt(v / (1 - b2**t)) + eps)
-        return -psi * theta
-
-    e = 1e-6
-    grad = (unrolled_g_loss(0.5 + e) - unrolled_g_loss(0.5 - e)) / (2 * e)
-    adam = {"name": "adam", "lr": lr_d, "betas": (b1, b2)}
-    tr = dirac(opt_g={"name": "sgd", "lr": lr_g}, opt_d=adam, unroll_steps=k)
-    tr.step(1, part="d")
-    state = {key: value.clone() for key, value in tr.opt_d.state[tr.D.body.weight].items()}
-    tr.step(1, part="g")
-    assert theta_psi(tr)[0] == pytest.approx(0.5 - lr_g * grad, abs=1e-5)
-    after = tr.opt_d.state[tr.D.body.weight]
-    assert all(torch.equal(value, after[key]) for key, value in state.items())  # untouched
-
-
-def test_unrolling_needs_an_optimizer_it_can_differentiate() -> None:
-    with pytest.raises(ConfigError) as caught:
-        Trainer({**SMALL, "opt_d": {"name": "rmsprop"}, "unroll_steps": 2})
-    assert caught.value.field == "unroll_steps" and "sgd, adam, optimistic" in caught.value.message
-
-
-def test_unrolling_switches_live_with_penalties_and_replays_bit_for_bit() -> None:
-    config = {**SMALL, "seed": 5, "loss": "nonsaturating", "regularizers": []}
-    tr = Trainer(config)
+# ----- feature matching --------------------------------------------------------------------
+def test_feature_matching_loss_is_the_mean_feature_gap_squared() -> None:
+    tr = Trainer({**SMALL, "loss": "feature_matching", "dataset": "ring8"})
     tr.step(3)
-    tr.update({"unroll_steps": 3, "regularizers": [{"kind": "r1"}, {"kind": "spectral_norm"}]})
-    tr.step(3)
-    tr.update({"update_scheme": "simultaneous", "opt_d": {"name": "sgd", "momentum": 0.5}})
-    tr.step(2)
-    tr.update({"unroll_steps": 0})
-    tr.step(2)
-    assert tr.halt is None and np.isfinite(tr.sample(100)).all()
-    again = replay(config, tr.commands, tr.iteration)
-    np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+    real, fake = torch.tensor(tr.target.reference(64)), torch.tensor(tr.sample(64))
+    f_real, f_fake = by_hand_features(tr, real), by_hand_features(tr, fake)
+    assert torch.allclose(tr.D.features(real), f_real, atol=1e-6)
+    gap = (f_real.mean(0) - f_fake.mean(0)).detach().numpy()
+    expected = float(np.sum(gap**2) / len(gap))  # Salimans et al.: ||E f(x) - E f(G(z))||^2 / h
+    got = tr.loss.g_loss(tr.D.features(real), tr.D.features(fake)).item()
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert tr.loss.d_loss is LOSSES.get("nonsaturating").d_loss  # D keeps the GAN loss
 
 
-# ----- the generator's moving average ---------------------------------------------------------
-def test_g_ema_is_the_exponential_average_of_g_after_each_iteration() -> None:
-    beta = 0.9
-    tr = Trainer({**SMALL, "g_ema": 0.0})
-    tr.step(2)
-    tr.update({"g_ema": beta})  # switched on: the average starts at G as it is now
-    average = [p.detach().clone() for p in tr.G.parameters()]
-    for _ in range(5):
-        tr.step(1)
-        now = [p.detach() for p in tr.G.parameters()]
-        average = [beta * a + (1 - beta) * p for a, p in zip(average, now, strict=True)]
-    for a, p in zip(average, tr.G_ema.parameters(), strict=True):
-        torch.testing.assert_close(p, a, rtol=1e-5, atol=1e-6)
-    assert not torch.equal(next(tr.G_ema.parameters()), next(tr.G.parameters()))
+def test_feature_matching_push_is_the_per_sample_gradient_of_the_loss() -> None:
+    """The arrows on the fakes: -n dL_G/dx_i, by autograd through the whole loss here."""
+    tr = Trainer({**SMALL, "loss": "feature_matching", "dataset": "ring8"})
+    tr.step(5)
+    view = {"samples": 64, "field": 8}
+    snap = tr.snapshot(view)
+    real, fake = torch.tensor(snap["real"]), torch.tensor(snap["fake"]).requires_grad_(True)
+    tr.D.eval()
+    loss = tr.loss.g_loss(by_hand_features(tr, real), by_hand_features(tr, fake))
+    (grad,) = torch.autograd.grad(loss, fake)
+    np.testing.assert_allclose(snap["fake_grad"], -grad.numpy() * 64, rtol=1e-4, atol=1e-7)
+    assert np.isfinite(snap["field"]).all() and np.abs(snap["field"]).max() > 0
 
 
-def test_g_ema_shows_in_the_snapshot_and_the_metrics_only_while_on() -> None:
-    tr = Trainer({**SMALL, "g_ema": 0.99})
-    tr.step(20)
-    snap = tr.snapshot({"samples": 64})
-    assert snap["fake_ema"].shape == snap["fake"].shape
-    assert not np.array_equal(snap["fake_ema"], snap["fake"])
-    metrics = tr.evaluate(500)
-    assert {"w1_ema", "modes_covered_ema"} <= metrics.keys()
-    assert metrics["w1_ema"] != metrics["w1"]
-    tr.update({"g_ema": 0.0})
-    tr.step(1)
-    assert "fake_ema" not in tr.snapshot() and "w1_ema" not in tr.evaluate(500)
-    np.testing.assert_array_equal(tr.sample(50, averaged=True), tr.sample(50))  # off: G itself
-
-
-def test_g_ema_and_historical_averaging_replay_and_survive_save_and_restore() -> None:
-    config = {**SMALL, "seed": 2, "g_ema": 0.95}
+def test_feature_matching_switches_live_and_replays_bit_for_bit() -> None:
+    config = {**SMALL, "seed": 3}
     tr = Trainer(config)
     tr.step(4)
-    tr.update({"g_ema": 0.5, "regularizers": [{"kind": "historical_averaging"}]})
-    tr.step(1, part="g")
+    for loss in ("feature_matching", "fgan_kl", "feature_matching", "fgan_reverse_kl", "wgan"):
+        tr.update({"loss": loss})
+        tr.step(3)
+        assert all(math.isfinite(v) for v in tr.cheap_metrics().values())
+    tr.update({"loss": "feature_matching", "update_scheme": "simultaneous"})
     tr.step(3)
-    again = replay(config, tr.commands, tr.iteration)
-    np.testing.assert_array_equal(again.sample(200, averaged=True), tr.sample(200, averaged=True))
-    restored = Trainer.restore(tr.save())
-    np.testing.assert_array_equal(restored.snapshot()["fake_ema"], tr.snapshot()["fake_ema"])
-    tr.step(3)
-    restored.step(3)  # goes on exactly as the run: the average and the means came along
-    for averaged in (True, False):
-        np.testing.assert_array_equal(
-            restored.sample(200, averaged=averaged), tr.sample(200, averaged=averaged)
-        )
-
-
-# ----- regularizers of the game ----------------------------------------------------------------
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-x))
-
-
-def minimax_field(theta: float, psi: float) -> np.ndarray:
-    """The minimax Dirac-GAN field in this engine's convention (L_D = softplus(psi theta) +
-    log 2, L_G = -softplus(psi theta)): (psi s, -theta s), s = sigmoid(psi theta)."""
-    s = sigmoid(psi * theta)
-    return np.array([psi * s, -theta * s])
-
-
-def consensus_field(theta: float, psi: float, gamma: float) -> np.ndarray:
-    """v - gamma grad(||v||^2 / 2) of the minimax field, the gradient by central differences.
-    (GAN_stability's DiracGAN notebook writes its GAN_Consensus with half of the second term
-    of that gradient; this is the gradient itself.)"""
-    e = 1e-6
-
-    def half_norm(t: float, p: float) -> float:
-        return 0.5 * float(np.sum(minimax_field(t, p) ** 2))
-
-    grad = np.array(
-        [
-            (half_norm(theta + e, psi) - half_norm(theta - e, psi)) / (2 * e),
-            (half_norm(theta, psi + e) - half_norm(theta, psi - e)) / (2 * e),
-        ]
-    )
-    return minimax_field(theta, psi) - gamma * grad
-
-
-def test_consensus_field_of_the_dirac_gan_is_v_minus_gamma_grad_half_norm_v() -> None:
-    points = [(0.5, 1.0), (-1.0, 0.3), (1.5, -0.7)]
-    tr = dirac(loss="minimax", regularizers=[{"kind": "consensus", "weight": 2.0}])
-    snap = tr.snapshot({"dirac_grid": 5})
-    lo, hi = snap["dirac_extent"]
-    axis = np.linspace(lo, hi, 5)
-    for i, psi in enumerate(axis):
-        for j, theta in enumerate(axis):
-            want = consensus_field(theta, psi, 2.0)
-            np.testing.assert_allclose(snap["dirac_field"][i, j], want, rtol=1e-4, atol=1e-5)
-    for theta, psi in points:  # and one simultaneous SGD step of the trainer follows it
-        sgd = {"name": "sgd", "lr": 0.1}
-        step = dirac(
-            loss="minimax",
-            regularizers=[{"kind": "consensus", "weight": 2.0}],
-            update_scheme="simultaneous",
-            d_steps=1,
-            opt_g=sgd,
-            opt_d=sgd,
-            dirac_init=(theta, psi),
-        )
-        step.step(1)
-        want = np.array([theta, psi]) + 0.1 * consensus_field(theta, psi, 2.0)
-        np.testing.assert_allclose(theta_psi(step), want, rtol=1e-4, atol=1e-5)
-
-
-def test_consensus_makes_the_dirac_gan_converge() -> None:
-    sgd = {"name": "sgd", "lr": 0.2}
-    tr = dirac(loss="minimax", opt_g=sgd, opt_d=sgd, update_scheme="simultaneous", d_steps=1)
-    tr.update({"regularizers": [{"kind": "consensus", "weight": 1.0}]})
-    eigenvalues = tr.snapshot()["eigenvalues"]
-    assert max(re for re, _ in eigenvalues) < -0.1  # -0.125 +- 0.48i: damped
-    tr.step(300)
-    assert math.hypot(*theta_psi(tr)) < 0.01
-
-
-def test_gp0_is_lambda_times_the_squared_slope_at_interpolates() -> None:
-    """D(x) = psi x has slope psi everywhere, so gp0 = lambda psi^2 whatever the interpolates."""
-    tr = dirac(regularizers=[{"kind": "gp0", "weight": 3.0}], dirac_init=(0.5, 0.7))
-    tr.step(1, part="d")
-    assert float(tr.last["penalty.gp0"]) == pytest.approx(3.0 * 0.7**2, rel=1e-6)
-
-
-def test_historical_averaging_follows_the_running_mean_of_the_past() -> None:
-    """Bilinear game, alternating SGD: each player's gradient gains 2 lambda (z - mean), the
-    mean of the parameters at every iteration since the penalty was switched on."""
-    h, lam = 0.2, 0.1
-    sgd = {"name": "sgd", "lr": h}
-    tr = dirac(opt_g=sgd, opt_d=sgd, d_steps=1)
-    tr.step(5)
-    theta, psi = theta_psi(tr)
-    tr.update({"regularizers": [{"kind": "historical_averaging", "weight": lam}]})
-    means, count = np.array([theta, psi]), 1
-    for _ in range(40):
-        psi = psi - h * (theta + 2 * lam * (psi - means[1]))  # dL_D/dpsi = theta
-        theta = theta - h * (-psi + 2 * lam * (theta - means[0]))  # dL_G/dtheta = -psi
-        count += 1
-        means = means + (np.array([theta, psi]) - means) / count
-    tr.step(40)
-    np.testing.assert_allclose(theta_psi(tr), [theta, psi], rtol=1e-4, atol=1e-6)
-    tr.step(300)
-    assert math.hypot(*theta_psi(tr)) < 0.02  # the circling stops: 0.007 here
-
-
-@pytest.mark.parametrize("kind", ["consensus", "historical_averaging", "gp0"])
-def test_game_regularizers_switch_live_and_replay_bit_for_bit(kind: str) -> None:
-    config = {**SMALL, "seed": 4, "loss": "nonsaturating", "regularizers": []}
-    tr = Trainer(config)
-    tr.step(2)
-    tr.update({"regularizers": [{"kind": kind}, {"kind": "r1"}]})
-    tr.step(3)
-    tr.update({"update_scheme": "extragradient", "unroll_steps": 1})
-    tr.step(2)
-    tr.update({"regularizers": [], "update_scheme": "alternating", "unroll_steps": 0})
-    tr.step(2)
-    assert tr.halt is None and np.isfinite(tr.sample(100)).all()
+    assert tr.halt is None
     again = replay(config, tr.commands, tr.iteration)
     np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+
+
+def test_feature_matching_is_refused_for_the_dirac_gan() -> None:
+    with pytest.raises(ConfigError) as error:
+        Trainer({"dataset": "dirac", "loss": "feature_matching"})
+    assert error.value.field == "loss" and "Dirac" in error.value.message
+    tr = Trainer({"dataset": "dirac", "loss": "nonsaturating"})
+    with pytest.raises(ConfigError):
+        tr.update({"loss": "feature_matching"})
+
+
+# ----- energy-based GAN --------------------------------------------------------------------
+EBGAN = {**SMALL, "loss": "ebgan", "discriminator": "autoencoder", "dataset": "moons"}
+
+
+def by_hand_energy(tr: Trainer, x: torch.Tensor) -> torch.Tensor:
+    """||Dec(Enc(x)) - x||^2 from the autoencoder's weights (relu MLP dim -> 16 -> 16 -> dim)."""
+    linears = [m for m in tr.D.body if isinstance(m, torch.nn.Linear)]
+    h = x
+    for layer in linears[:-1]:
+        h = torch.relu(h @ layer.weight.T + layer.bias)
+    reconstruction = h @ linears[-1].weight.T + linears[-1].bias
+    return ((reconstruction - x) ** 2).sum(1)
+
+
+def test_ebgan_losses_are_the_papers_on_the_autoencoders_energy() -> None:
+    tr = Trainer({**EBGAN, "ebgan_margin": 0.7})
+    tr.step(3)
+    real, fake = torch.tensor(tr.target.reference(64)), torch.tensor(tr.sample(64))
+    e_real, e_fake = by_hand_energy(tr, real), by_hand_energy(tr, fake)
+    assert torch.allclose(-tr.D(real), e_real, atol=1e-6)
+    d = tr.loss.d_loss(tr.D(real), tr.D(fake), **tr.loss_params).item()
+    expected = (e_real.mean() + torch.clamp(0.7 - e_fake, min=0).mean()).item()  # eq. 1
+    assert d == pytest.approx(expected, rel=1e-5)
+    assert tr.loss.g_loss(tr.D(real), tr.D(fake)).item() == pytest.approx(e_fake.mean().item())
+
+
+def test_ebgan_margin_and_loss_switch_live_and_replay() -> None:
+    tr = Trainer({**EBGAN, "seed": 2})
+    tr.step(4)
+    tr.update({"ebgan_margin": 3.0})
+    tr.step(3)
+    for loss in ("hinge", "feature_matching", "ebgan"):
+        tr.update({"loss": loss})
+        tr.step(3)
+    assert tr.halt is None
+    assert all(math.isfinite(v) for v in tr.cheap_metrics().values())
+    again = replay({**EBGAN, "seed": 2}, tr.commands, tr.iteration)
+    np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+
+
+def test_ebgan_needs_the_autoencoder_and_the_dirac_gan_cannot_have_one() -> None:
+    with pytest.raises(ConfigError) as error:
+        Trainer({"loss": "ebgan"})
+    assert error.value.field == "discriminator" and "autoencoder" in error.value.message
+    with pytest.raises(ConfigError) as error:
+        Trainer({"dataset": "dirac", "loss": "wgan", "discriminator": "autoencoder"})
+    assert error.value.field == "discriminator"
+    with pytest.raises(ConfigError) as error:
+        Trainer({**EBGAN, "ebgan_margin": 0.0})
+    assert error.value.field == "ebgan_margin"
+
+
+# ----- minibatch stddev and packing --------------------------------------------------------
+def test_batch_stddev_is_the_mean_of_the_per_feature_population_std() -> None:
+    from gan_core.models import batch_stddev
+
+    x = torch.tensor([[0.0, 1.0], [2.0, 1.0], [4.0, 4.0]])
+    by_hand = (np.std([0, 2, 4]) + np.std([1, 1, 4])) / 2  # numpy's std is the population one
+    assert batch_stddev(x).item() == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_a_packed_d_scores_consecutive_rows_concatenated() -> None:
+    tr = Trainer({**SMALL, "pack": 3, "batch_size": 30, "loss": "nonsaturating"})
+    x = torch.randn(6, 2)
+    first = tr.D.body[0]
+    packed = torch.cat([x[0:3].reshape(1, 6), x[3:6].reshape(1, 6)])  # (2 packs, 3 x 2)
+    assert first.in_features == 6
+    torch.testing.assert_close(tr.D(x), tr.D.body(packed).squeeze(-1))
+
+
+def test_score_among_is_the_score_of_one_more_sample_of_the_batch() -> None:
+    """minibatch stddev: the row's score when it is appended to the batch and D judges that
+    batch as in training."""
+    tr = Trainer({**SMALL, "minibatch_stddev": True, "loss": "nonsaturating"})
+    batch, x = torch.randn(40, 2), torch.randn(5, 2)
+    with torch.no_grad():
+        among = tr.D.score_among(x, batch)
+        one_by_one = [tr.D(torch.cat([batch, x[i : i + 1]]))[-1] for i in range(5)]
+    torch.testing.assert_close(among, torch.stack(one_by_one), rtol=1e-5, atol=1e-6)
+
+
+def test_score_among_a_packing_d_averages_packs_with_shown_samples() -> None:
+    tr = Trainer({**SMALL, "pack": 2, "loss": "nonsaturating"})
+    batch, x = torch.randn(10, 2), torch.randn(3, 2)
+    with torch.no_grad():
+        among = tr.D.score_among(x, batch)
+        # set k packs x with batch row k, x first for even k, second for odd k
+        packs = [
+            tr.D(torch.stack([x[i], batch[k]] if k % 2 == 0 else [batch[k], x[i]]))
+            for i in range(3)
+            for k in range(4)
+        ]
+    torch.testing.assert_close(among, torch.cat(packs).reshape(3, 4).mean(1))
+
+
+def test_the_minibatch_stddev_field_is_the_push_on_one_more_fake_of_the_batch() -> None:
+    """At each field point x: -(n + 1) dL_G/dx for the shown batch of fakes with x added,
+    judged as D judges a training batch (x moves its own score and, through the statistic,
+    all the others), by autograd here, one point at a time."""
+    tr = Trainer({**SMALL, "minibatch_stddev": True, "loss": "nonsaturating"})
+    tr.step(20)
+    snap = tr.snapshot({"samples": 64, "field": 4})
+    fake = torch.tensor(snap["fake"])[: SMALL["batch_size"]]  # the batch D is shown among
+    tr.D.eval()
+    lo, hi = tr.target.extent
+    axis = torch.linspace(lo, hi, 4)
+    points = torch.stack(torch.meshgrid(axis, axis, indexing="ij")[::-1], -1).reshape(-1, 2)
+    by_hand = []
+    for x in points:
+        x = x[None].clone().requires_grad_(True)
+        scores = tr.D(torch.cat([fake, x]))
+        loss = torch.nn.functional.softplus(-scores).mean()  # the non-saturating L_G
+        (grad,) = torch.autograd.grad(loss, x)
+        by_hand.append(-grad[0] * (len(fake) + 1))
+    field = snap["field"].reshape(-1, 2)
+    np.testing.assert_allclose(field, torch.stack(by_hand).numpy(), rtol=1e-4, atol=1e-7)
+    # the arrows on the shown fakes: each one's exact push as a member of their batch
+    shown = torch.tensor(snap["fake"]).requires_grad_(True)
+    loss = torch.nn.functional.softplus(-tr.D(shown)).mean()
+    (grad,) = torch.autograd.grad(loss, shown)
+    np.testing.assert_allclose(snap["fake_grad"], -grad.numpy() * 64, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("variant", [{"pack": 2}, {"pack": 3, "batch_size": 33}])
+def test_the_push_on_the_fakes_of_a_packing_d_is_their_push_in_packs(variant) -> None:
+    """The arrows: -m dL_G/ds * grad_x s for s the score among the shown fakes (m = pack)."""
+    tr = Trainer({**SMALL, **variant, "loss": "nonsaturating", "dataset": "ring8"})
+    tr.step(5)
+    snap = tr.snapshot({"samples": 32, "field": 4})
+    fake = torch.tensor(snap["fake"]).requires_grad_(True)
+    tr.D.eval()
+    scores = tr.D.score_among(fake, fake.detach())
+    (slopes,) = torch.autograd.grad(scores.sum(), fake)
+    g_prime = torch.sigmoid(-scores.detach())  # d softplus(-s)/ds = -sigmoid(-s)
+    expected = g_prime[:, None] * slopes * tr.D.pack
+    np.testing.assert_allclose(snap["fake_grad"], expected.numpy(), rtol=1e-4, atol=1e-7)
+    assert np.isfinite(snap["field"]).all() and np.isfinite(snap["d_grid"]).all()
+
+
+@pytest.mark.parametrize("variant", [{"pack": 2}, {"minibatch_stddev": True}])
+def test_packing_and_minibatch_stddev_train_with_every_penalty_and_replay(variant) -> None:
+    config = {**SMALL, **variant, "loss": "nonsaturating", "seed": 4}
+    tr = Trainer(config)
+    for kind in ("gp", "r1", "dragan", "spectral_norm", "instance_noise"):
+        tr.update({"regularizers": [{"kind": kind}]})
+        tr.step(2)
+    tr.update({"regularizers": [], "loss": "fgan_hellinger", "update_scheme": "simultaneous"})
+    tr.step(3)
+    assert tr.halt is None
+    assert all(math.isfinite(v) for v in tr.cheap_metrics().values())
+    again = replay(config, tr.commands, tr.iteration)
+    np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "words"),
+    [
+        ({"pack": 3}, "pack", "multiple of pack"),
+        ({"pack": 5}, "pack", "less than or equal to 4"),
+        ({"dataset": "dirac", "minibatch_stddev": True}, "minibatch_stddev", "Dirac"),
+        ({"pack": 2, "loss": "feature_matching"}, "pack", "feature_matching"),
+        ({"pack": 2, "minibatch_stddev": True}, "minibatch_stddev", "one at a time"),
+    ],
+)
+def test_batch_variants_that_cannot_work_are_refused(config, field, words) -> None:
+    with pytest.raises(ConfigError) as error:
+        Trainer(config)
+    assert error.value.field == field and words in error.value.message

@@ -2,16 +2,23 @@ import math
 
 import numpy as np
 import pytest
+import scipy.linalg
+import scipy.stats
 
 from gan_core.config import TrainConfig
 from gan_core.datasets import make_target
 from gan_core.metrics import (
     DIRAC_TOL,
     EXACT_MAX_N,
+    KDE_BANDWIDTHS,
     Evaluator,
     evaluator_for,
+    frechet_distance,
     histogram_divergences,
+    kde_nll,
     mode_stats,
+    parzen_log_likelihood,
+    precision_recall,
     sliced_w1,
     wasserstein1,
 )
@@ -20,6 +27,9 @@ from gan_core.metrics import (
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+NEW_METRICS = ("frechet", "precision", "recall", "kde_nll")
 
 
 def ring_modes() -> np.ndarray:
@@ -144,7 +154,8 @@ def test_evaluator_on_ring8():
     ev = Evaluator(target)
     bad = ev.evaluate(np.zeros((300, 2)))  # total mode collapse at the centre
     assert set(bad) == {"w1", "w1_floor", "kl", "js", "modes_covered", "modes_total"} | {
-        "high_quality"
+        "high_quality",
+        *NEW_METRICS,
     }
     assert bad["w1"] == pytest.approx(2 / 1.414, abs=1e-3)  # every sample travels to the ring
     assert bad["w1_floor"] < 0.2 * bad["w1"]
@@ -173,7 +184,7 @@ def test_evaluator_floor_is_cached_per_n_and_falls_with_n(rng):
 
 def test_evaluator_without_modes_and_for_dirac():
     out = Evaluator(make_target(TrainConfig(dataset="swissroll"))).evaluate(np.zeros((100, 2)))
-    assert set(out) == {"w1", "w1_floor", "kl", "js"}
+    assert set(out) == {"w1", "w1_floor", "kl", "js", *NEW_METRICS}
     dirac = Evaluator(make_target(TrainConfig(dataset="dirac")))
     perfect = dirac.evaluate(np.zeros((100, 1)))
     assert perfect["w1"] == 0.0 and perfect["w1_floor"] == 0.0 and perfect["modes_covered"] == 1
@@ -184,3 +195,113 @@ def test_evaluator_rejects_non_finite_samples():
     ev = Evaluator(make_target(TrainConfig(dataset="ring8")))
     with pytest.raises(ValueError, match="finite"):
         ev.evaluate(np.array([[0.0, np.nan]] * 10))
+
+
+# ----- Frechet distance -------------------------------------------------------------------
+def frechet_by_sqrtm(x: np.ndarray, y: np.ndarray) -> float:
+    """The FID formula with scipy's general matrix square root (as pytorch-fid computes it)."""
+    cx, cy = np.atleast_2d(np.cov(x, rowvar=False)), np.atleast_2d(np.cov(y, rowvar=False))
+    gap = x.mean(0) - y.mean(0)
+    root = scipy.linalg.sqrtm(cx @ cy).real
+    return float(gap @ gap + np.trace(cx + cy - 2 * root))
+
+
+def test_frechet_of_one_sample_with_itself_is_zero_and_a_shift_adds_its_square(rng):
+    x = rng.normal(size=(4000, 2)) @ np.array([[1.0, 0.4], [0.0, 0.5]])
+    assert frechet_distance(x, x.copy()) == pytest.approx(0.0, abs=1e-9)
+    shift = np.array([0.6, -0.8])
+    assert frechet_distance(x, x + shift) == pytest.approx(1.0, abs=1e-9)  # ||shift||^2
+    y = rng.normal(size=(4000, 2)) @ np.array([[1.0, 0.4], [0.0, 0.5]])  # same law
+    assert frechet_distance(x, y) < 0.01
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_frechet_closed_form_agrees_with_the_general_matrix_square_root(dim, rng):
+    for _ in range(5):
+        x = rng.normal(size=(300, dim)) @ rng.normal(size=(dim, dim)) + rng.normal(size=dim)
+        y = rng.normal(size=(200, dim)) @ rng.normal(size=(dim, dim))
+        assert frechet_distance(x, y) == pytest.approx(frechet_by_sqrtm(x, y), rel=1e-9)
+
+
+def test_frechet_of_gaussians_with_different_spread_by_hand(rng):
+    """1D: d^2 = (m1 - m2)^2 + (s1 - s2)^2."""
+    x, y = rng.normal(0.0, 1.0, size=(20000, 1)), rng.normal(1.0, 3.0, size=(20000, 1))
+    assert frechet_distance(x, y) == pytest.approx(1.0 + 4.0, rel=0.03)
+
+
+# ----- precision and recall ---------------------------------------------------------------
+def precision_recall_by_loops(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float]:
+    def radii(x):
+        d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+        return np.sort(d, axis=1)[:, k]  # column 0 is the point itself
+
+    def covered(points, centres, r):
+        return np.mean(
+            [
+                any(np.linalg.norm(p - c) <= rc for c, rc in zip(centres, r, strict=True))
+                for p in points
+            ]
+        )
+
+    return covered(fake, real, radii(real)), covered(real, fake, radii(fake))
+
+
+def test_precision_recall_of_a_set_covering_half_the_real_modes(rng):
+    left, right = rng.normal(-3, 0.2, size=(150, 2)), rng.normal(3, 0.2, size=(150, 2))
+    real = np.concatenate((left, right))
+    fake = rng.normal(-3, 0.2, size=(300, 2))  # all on the left mode, as dense
+    precision, recall = precision_recall(real, fake, k=3)
+    assert precision > 0.9  # the fakes are real-looking
+    assert 0.4 < recall < 0.55  # but explain only the left half
+    assert (precision, recall) == pytest.approx(precision_recall_by_loops(real, fake, 3))
+
+
+def test_precision_recall_of_the_same_law_is_high_and_of_disjoint_sets_zero(rng):
+    real, fake = rng.normal(size=(400, 2)), rng.normal(size=(400, 2))
+    precision, recall = precision_recall(real, fake)
+    assert precision > 0.7 and recall > 0.7
+    assert precision_recall(real, fake + 20.0) == (0.0, 0.0)
+    few, more = rng.normal(size=(40, 1)), rng.normal(size=(60, 1))
+    assert precision_recall(few, more, k=5) == pytest.approx(
+        precision_recall_by_loops(few, more, 5)
+    )
+
+
+# ----- Parzen-window NLL ------------------------------------------------------------------
+def test_parzen_log_likelihood_agrees_with_scipy_and_kde_nll_picks_the_best_bandwidth(rng):
+    centres, x = rng.normal(size=(300, 2)), rng.normal(size=(50, 2))
+    for h in (0.05, 0.3, 1.0):
+        by_scipy = np.log(
+            np.mean(
+                [scipy.stats.multivariate_normal(c, h**2 * np.eye(2)).pdf(x) for c in centres],
+                axis=0,
+            )
+        )
+        assert parzen_log_likelihood(x, centres, h) == pytest.approx(by_scipy, rel=1e-5)
+    validation, test = rng.normal(size=(100, 2)), rng.normal(size=(100, 2))
+    nll = kde_nll(centres, validation, test, scale=1.0)
+    fits = [parzen_log_likelihood(validation, centres, h).mean() for h in KDE_BANDWIDTHS]
+    best = KDE_BANDWIDTHS[int(np.argmax(fits))]
+    assert nll == pytest.approx(-parzen_log_likelihood(test, centres, best).mean())
+    assert 0.1 < best < 1.0
+
+
+def test_kde_nll_of_a_good_fake_sample_approaches_the_entropy(rng):
+    """N(0, 1) fakes, N(0, 1) held-out reals: the NLL tends to the entropy 1/2 log(2 pi e)."""
+    fake = rng.normal(size=(2000, 1))
+    nll = kde_nll(fake, rng.normal(size=(500, 1)), rng.normal(size=(2000, 1)))
+    assert nll == pytest.approx(0.5 * math.log(2 * math.pi * math.e), abs=0.05)
+    shifted = kde_nll(fake + 2.0, rng.normal(size=(500, 1)), rng.normal(size=(2000, 1)))
+    assert shifted > nll + 1.0  # a fake 2 std away explains the reals far worse
+
+
+def test_evaluator_precision_recall_on_a_collapsed_ring_generator():
+    """Fakes that are real samples of one of the eight modes: precision stays high, recall
+    falls to about 1/8."""
+    target = make_target(TrainConfig(dataset="ring8"))
+    real = target.reference(2500)
+    nearest = ring_modes()[np.argmin(((real[:, None] - ring_modes()[None]) ** 2).sum(-1), 1)]
+    fake = np.resize(real[nearest[:, 0] == nearest[:, 0].max()], (2500, 2))  # the mode at x = 1
+    out = Evaluator(target).evaluate(fake)
+    assert out["precision"] > 0.9
+    assert 0.08 < out["recall"] < 0.2

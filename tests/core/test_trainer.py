@@ -61,7 +61,7 @@ def test_architecture_changes_apply_on_reset_only() -> None:
 
 def test_every_loss_to_every_loss_and_every_regularizer_on_and_off_stays_finite() -> None:
     tr = Trainer(small(batch_size=32, d_steps=1))
-    losses = LOSSES.names()
+    losses = [name for name in LOSSES.names() if LOSSES.get(name).needs_discriminator is None]
     for a, b in itertools.permutations(losses, 2):
         tr.update({"loss": a})
         tr.step(2)

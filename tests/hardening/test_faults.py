@@ -37,7 +37,7 @@ from conftest import (
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from gan_core import LOSSES, REGULARIZERS, Trainer
+from gan_core import LOSSES, REGULARIZERS, ConfigError, Trainer
 from server.worker import STEP_SECONDS
 
 Connect = Callable[..., Client]
@@ -101,7 +101,11 @@ def test_every_loss_and_regularizer_at_lr_10_is_finite_or_halted(
             "opt_g": {"name": optimizer, "lr": 10.0},
             "opt_d": {"name": optimizer, "lr": 10.0},
         }
-        trainer = Trainer(config)
+        try:
+            trainer = Trainer(config)
+        except ConfigError as refused:  # the one combination the engine refuses, and says why
+            assert regularizer == "label_smoothing" and "logistic" in refused.message, refused
+            continue
         trainer.step(20)
         case = f"{dataset} {optimizer}"
         if trainer.halt is None:
