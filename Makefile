@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 
-.PHONY: serve test lint bench chromium
+.PHONY: serve test lint bench chromium nginx
 
 # torch first, pinned to the CPU build: a bare `torch` requirement would pull CUDA packages.
 $(STAMP): pyproject.toml
@@ -23,7 +23,11 @@ serve: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: $(STAMP) chromium
+# The replica test (tests/deploy/test_nginx.py) runs Debian's nginx in front of two servers.
+nginx:
+	@test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
+
+test: $(STAMP) chromium nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q

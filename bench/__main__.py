@@ -25,6 +25,7 @@ from bench.report import markdown_section
 
 MODULES = [
     "bench_engine",
+    "bench_lanes",
     "bench_server",
     "bench_concurrency",
     "bench_isolation",

@@ -4,6 +4,7 @@ The public names are listed in docs/engine-contract.md.
 """
 
 from gan_core.config import ConfigError, TrainConfig, validate_config
+from gan_core.lanes import MAX_LANES, LaneError, Lanes
 from gan_core.losses import LOSSES, register_loss
 from gan_core.probes import ViewOptions
 from gan_core.registry import load_plugin
@@ -12,9 +13,12 @@ from gan_core.trainer import Halt, Trainer, replay
 
 __all__ = [
     "LOSSES",
+    "MAX_LANES",
     "REGULARIZERS",
     "ConfigError",
     "Halt",
+    "LaneError",
+    "Lanes",
     "TrainConfig",
     "Trainer",
     "ViewOptions",

@@ -101,6 +101,20 @@ class Trainer:
         self._checkpoint = self._state()
         return cfg
 
+    def begin_from(self, g_state: dict | None, d_state: dict | None) -> None:
+        """At iteration 0 only: take these initial weights (state dicts of a G and a D of the
+        same architecture) instead of the seed's; None keeps the model as built. Lanes use it
+        so that runs of one start share every model whose architecture matches."""
+        if self.iteration or self.commands:
+            raise RuntimeError("begin_from applies at iteration 0, before any command")
+        for model, state in ((self.G, g_state), (self.D, d_state)):
+            if state is not None:
+                model.load_state_dict(state)
+        self.G_ema.load_state_dict(self.G.state_dict())  # the average starts at G
+        self.averages = None
+        self._configure()  # historical averaging's means start at these weights
+        self._checkpoint = self._state()
+
     def update(self, patch: dict[str, Any], reset_moments: bool = False) -> TrainConfig:
         """Apply a live config change; returns the new config.
 
@@ -601,7 +615,12 @@ class Trainer:
 
 def replay(config: TrainConfig | dict[str, Any], commands: list, iterations: int) -> Trainer:
     """Rebuild a run: the config, then each (iteration, kind, payload) command at its iteration."""
-    tr = Trainer(config)
+    return play(Trainer(config), commands, iterations)
+
+
+def play(tr: Trainer, commands: list, iterations: int) -> Trainer:
+    """Run a fresh Trainer through each (iteration, kind, payload) command at its iteration,
+    then on to ``iterations``."""
     for at, kind, payload in commands:
         tr.step(at - tr.iteration)
         if kind == "update":

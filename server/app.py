@@ -40,7 +40,16 @@ from server.settings import Limits, Settings
 
 log = logging.getLogger("gandyn.app")
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+def find_web_dir() -> Path:
+    """The page: server/web in an installed wheel (package data, pyproject.toml), else the
+    source tree's web/ beside server/."""
+    here = Path(__file__).resolve().parent
+    installed = here / "web"
+    return installed if installed.is_dir() else here.parent / "web"
+
+
+WEB_DIR = find_web_dir()
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
@@ -281,7 +290,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     else:
-        log.warning("no web/ directory next to the server package: only the API is served")
+        log.warning("no page at %s: only the API is served", WEB_DIR)
     return app
 
 

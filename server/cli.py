@@ -1,19 +1,21 @@
-"""The ``gandyn`` command: ``serve`` the lab, ``run`` headless, ``bench``."""
+"""The ``gandyn`` command: ``serve`` the lab, ``run`` and ``compare`` headless, ``bench``."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import socket
 import sys
 from pathlib import Path
 
 from server.settings import Settings, default_max_sessions, default_workers
 
-USAGE = """usage: gandyn {serve,run,bench} [options]
+USAGE = """usage: gandyn {serve,run,compare,bench} [options]
 
   serve   start the lab (a web server); open the printed URL in a browser
   run     train without a browser (gandyn run --help)
-  bench   measure the engine and the server (gandyn bench --help)
+  compare train a grid of configs over seeds: a table of mean and sd (gandyn compare --help)
+  bench   measure the engine and the server (development only: needs a source checkout)
 """
 
 WS_MAX_BYTES = 1 << 20  # the websocket layer closes a connection over this (code 1009)
@@ -21,6 +23,16 @@ WS_MAX_BYTES = 1 << 20  # the websocket layer closes a connection over this (cod
 # slow client's stale frames would queue; capped, frames wait in the session's outbox, where
 # a newer frame replaces an unsent one (docs/protocol.md §4). About 10 default frames.
 SEND_BUFFER_BYTES = 64 * 1024
+REPLICA_NAME = re.compile(r"[a-z0-9-]{1,32}")
+
+
+def replica_name(name: str) -> str:
+    """A --replica name: what the proxy's map matches before the dot of a session id."""
+    if not REPLICA_NAME.fullmatch(name):
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not a replica name: 1 to 32 lower-case letters, digits or '-'"
+        )
+    return name
 
 
 def serve_parser() -> argparse.ArgumentParser:
@@ -78,6 +90,14 @@ def serve_parser() -> argparse.ArgumentParser:
         metavar="MIB",
         help="replies a client may leave unread before it is dropped (default 8)",
     )
+    parser.add_argument(
+        "--replica",
+        type=replica_name,
+        default=None,
+        metavar="NAME",
+        help="this server's name among replicas behind one proxy: session ids become "
+        "NAME.TOKEN, so the proxy can send a resume to its replica (docs/deploy.md)",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn's log level")
     return parser
 
@@ -122,6 +142,7 @@ def serve(argv: list[str]) -> int:
         allowed_origins=tuple(args.allow_origin),
         grace_seconds=args.grace,
         max_unread_bytes=int(args.max_unread_mib * 2**20),
+        replica=args.replica or "",
     )
     raise_file_limit()
     config = uvicorn.Config(
@@ -151,6 +172,12 @@ def run(argv: list[str]) -> int:
     return headless_main(argv)
 
 
+def compare(argv: list[str]) -> int:
+    from server.compare import main as compare_main
+
+    return compare_main(argv)
+
+
 def bench(argv: list[str]) -> int:
     """bench/ lives in the source tree, next to server/."""
     root = str(Path(__file__).resolve().parent.parent)
@@ -161,12 +188,17 @@ def bench(argv: list[str]) -> int:
     except ModuleNotFoundError as error:
         if error.name not in ("bench", "bench.__main__"):
             raise
-        print("gandyn bench: needs the source tree (bench/ next to server/)", file=sys.stderr)
+        print(
+            "gandyn bench: needs the source tree (bench/ next to server/): it is a development "
+            "command and the installed package does not carry the benchmarks; run `make "
+            "bench` in a source checkout of gandyn",
+            file=sys.stderr,
+        )
         return 2
     return bench_main(argv)
 
 
-COMMANDS = {"serve": serve, "run": run, "bench": bench}
+COMMANDS = {"serve": serve, "run": run, "compare": compare, "bench": bench}
 
 
 def main(argv: list[str] | None = None) -> int:

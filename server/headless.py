@@ -10,12 +10,15 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import torch
 
-from gan_core import ConfigError, Trainer, load_plugin, validate_config
+from gan_core import ConfigError, TrainConfig, Trainer, load_plugin, validate_config
+
+T = TypeVar("T")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -31,21 +34,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def start(args: argparse.Namespace) -> Trainer:
-    """The run of --preset (its config, then its warm-up, as the page starts it) or of
-    --config (a JSON file with a TrainConfig); neither: the interactive default."""
+def load_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The config dict from --config or --preset (empty: the interactive default)."""
+    if args.config:
+        return json.loads(args.config.read_text())
     if args.preset:
-        from server.presets import start_run
+        from server.presets import preset_named
 
-        return start_run(args.preset)
-    return Trainer(validate_config(json.loads(args.config.read_text())) if args.config else None)
+        return preset_named(args.preset).config
+    return {}
 
 
-def progress(done: int, total: int, started: float, stream: TextIO) -> None:
+def progress(done: int, total: int, started: float, stream: TextIO, unit: str = "it") -> None:
     width = 30
     filled = width * done // max(total, 1)
     rate = done / max(time.perf_counter() - started, 1e-9)
-    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:6.1f} it/s")
+    bar = f"[{'#' * filled}{'.' * (width - filled)}]"
+    shown = f"{rate:6.1f}" if rate >= 1 else f"{rate:6.3f}"  # a few runs a minute
+    stream.write(f"\r{bar} {done}/{total} {shown} {unit}/s")
     stream.flush()
 
 
@@ -78,21 +84,31 @@ def train(trainer: Trainer, steps: int, eval_every: int, bar: TextIO | None) -> 
     return history
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    torch.set_num_threads(1)
+def configured(
+    args: argparse.Namespace, command: str, build: Callable[[TrainConfig], T]
+) -> T | None:
+    """Load the --plugin files and the --config or --preset config, then ``build(config)``;
+    None, with what went wrong on stderr, when any of that fails."""
     try:
         for path in args.plugin:
             load_plugin(path)
-        trainer = start(args)
+        return build(validate_config(load_config(args)))
     except ConfigError as error:
-        print(f"gandyn run: bad config: {error}", file=sys.stderr)
-        return 2
+        print(f"{command}: bad config: {error}", file=sys.stderr)
     except json.JSONDecodeError as error:
-        print(f"gandyn run: {args.config} is not valid JSON: {error}", file=sys.stderr)
-        return 2
+        print(f"{command}: {args.config} is not valid JSON: {error}", file=sys.stderr)
     except (OSError, ImportError) as error:
-        print(f"gandyn run: cannot load {error.filename or 'a plug-in'}: {error}", file=sys.stderr)
+        print(f"{command}: cannot load {error.filename or 'a plug-in'}: {error}", file=sys.stderr)
+    return None
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    from server.presets import start_run
+
+    trainer = configured(args, "gandyn run", lambda config: start_run(config, args.preset))
+    if trainer is None:
         return 2
     history = train(trainer, args.steps, args.eval_every, None if args.quiet else sys.stderr)
     if args.out:

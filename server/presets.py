@@ -10,8 +10,8 @@ The 1D lectures use a linear generator (``g_hidden=[]``: G(z) = w.z + b, a Gauss
 learnable mean and spread) trained by plain SGD, so that a sample moves in proportion to the
 gradient it receives. Adam would rescale even a vanishing gradient to a full step.
 
-Every caller starts a preset's run the same way, with ``start_run`` (or ``apply_preset`` on
-a Trainer it has): the config, then the warm-up.
+Every caller starts a preset's run the same way: the config, then the warm-up (``start_run``
+and ``warm_up``; a session's worker runs ``preset_named(name).warmup`` in its turns).
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gan_core import ConfigError, Trainer
-from gan_core.config import merge
+from gan_core import ConfigError, TrainConfig, Trainer
 
 
 @dataclass(frozen=True)
@@ -727,19 +726,13 @@ def preset_named(name: str) -> Preset:
     return PRESETS[name]
 
 
-def apply_preset(trainer: Trainer, name: str, patch: dict[str, Any] | None = None) -> None:
-    """Reset ``trainer`` to the preset's config (``patch`` deep-merged into it), then run the
-    preset's warm-up, so the run starts where the lesson starts. Raises ConfigError."""
-    preset = preset_named(name)
-    trainer.reset(merge(preset.config, patch or {}))
-    warm_up(trainer, preset)
-
-
-def start_run(name: str, patch: dict[str, Any] | None = None) -> Trainer:
-    """A new Trainer for the preset, warm-up applied (as ``apply_preset``)."""
-    preset = preset_named(name)
-    trainer = Trainer(merge(preset.config, patch or {}))
-    warm_up(trainer, preset)
+def start_run(config: TrainConfig | dict[str, Any], preset: str | None = None) -> Trainer:
+    """A Trainer of ``config`` (the preset's own, or patched) with the preset's warm-up
+    applied, so the run starts where the lesson starts: what ``gandyn run --preset`` and
+    ``gandyn compare`` do (a session's worker runs the same warm-up in turns)."""
+    trainer = Trainer(config)
+    if preset is not None:
+        warm_up(trainer, preset_named(preset))
     return trainer
 
 

@@ -82,11 +82,18 @@ class SessionRegistry:
                 "try again in a minute"
             )
         worker = self.pool.place()
-        session = Session(secrets.token_urlsafe(16), client, worker, preset)
+        session = Session(self.new_id(), client, worker, preset)
         self.sessions[session.id] = session
         worker.sessions.add(session.id)
         worker.send(("open", session.id, preset))
         return session
+
+    def new_id(self) -> str:
+        """A random id; ``REPLICA.token`` for a named replica (gandyn serve --replica), so
+        that a proxy sends a resume to the replica that holds it (docs/deploy.md). The
+        token's alphabet (URL-safe base64) has no dot."""
+        token = secrets.token_urlsafe(16)
+        return f"{self.settings.replica}.{token}" if self.settings.replica else token
 
     def _end_own_detached(self, own: list[Session]) -> bool:
         """Make room by ending this client's session detached longest ago; False if none."""

@@ -90,6 +90,7 @@ class Settings:
     grace_seconds: float = 60.0
     evaluate_samples: int = 2500
     max_unread_bytes: int = 8 * 2**20  # replies a client may leave unread (server.outbox)
+    replica: str = ""  # behind a proxy, named in every session id (SessionRegistry.new_id)
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:

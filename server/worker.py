@@ -44,7 +44,7 @@ import torch
 from gan_core import ConfigError, TrainConfig, Trainer, load_plugin, validate_config
 from gan_core.config import merge
 from server.channel import receive, send
-from server.presets import DEFAULT_PRESET, PRESETS
+from server.presets import DEFAULT_PRESET, PRESETS, preset_named
 from server.protocol import (
     Ack,
     Command,
@@ -612,7 +612,7 @@ class WorkerSession:
         if self.playing:
             self._schedule_frame(after=time.monotonic())
         extras = {**self._config_applied(old, reset=True), "preset": self.preset}
-        warmup = PRESETS[self.preset].warmup if command.preset is not None else []
+        warmup = preset_named(self.preset).warmup if command.preset is not None else []
         if not warmup:
             return extras
         after = self._after
@@ -628,7 +628,7 @@ class WorkerSession:
     def warm_up(self) -> None:
         """The preset's teaching steps (e.g. D trained alone first), before the first hello;
         part of the replay."""
-        warmup = PRESETS[self.preset].warmup if self.preset is not None else []
+        warmup = preset_named(self.preset).warmup if self.preset is not None else []
         if not warmup:
             return
 

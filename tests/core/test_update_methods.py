@@ -242,3 +242,14 @@ def test_game_regularizers_switch_live_and_replay_bit_for_bit(kind: str) -> None
     assert tr.halt is None and np.isfinite(tr.sample(100)).all()
     again = replay(config, tr.commands, tr.iteration)
     np.testing.assert_array_equal(again.sample(300), tr.sample(300))
+
+
+def test_a_lane_s_averaged_generator_starts_at_the_shared_weights() -> None:
+    from gan_core import Lanes
+
+    lanes = Lanes({**SMALL, "seed": 3}, [{}, {"g_ema": 0.9, "loss": "hinge"}])
+    first, second = (lane.trainer for lane in lanes)
+    for shared, averaged in zip(first.G.parameters(), second.G_ema.parameters(), strict=True):
+        assert torch.equal(shared, averaged)
+    lanes.step(2)
+    assert second.halt is None and "fake_ema" in second.snapshot({"samples": 16})

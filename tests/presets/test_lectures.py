@@ -24,7 +24,7 @@ from server.presets import PRESETS, start_run
 # ----- helpers ------------------------------------------------------------------------------
 def start(name: str) -> Trainer:
     """The lecture as the page loads it: the config, then the warm-up."""
-    tr = start_run(name)
+    tr = start_run(PRESETS[name].config, name)
     assert tr.halt is None
     return tr
 

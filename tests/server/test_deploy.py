@@ -42,14 +42,34 @@ def exec_form(arguments: str) -> list[str]:
     return json.loads(arguments[arguments.index("[") :])
 
 
-def test_base_image_and_cpu_torch_installed_before_the_package() -> None:
-    steps = instructions()
-    assert steps[0] == ("FROM", "python:3.11-slim")
-    runs = [args for kind, args in steps if kind == "RUN"]
+def stages() -> list[list[tuple[str, str]]]:
+    """The instructions of each stage (each FROM starts one)."""
+    found: list[list[tuple[str, str]]] = []
+    for kind, args in instructions():
+        if kind == "FROM":
+            found.append([])
+        found[-1].append((kind, args))
+    return found
+
+
+def test_a_build_stage_then_cpu_torch_before_the_wheel_in_the_image() -> None:
+    build, image = stages()
+    assert build[0] == ("FROM", "python:3.11-slim AS build")
+    assert image[0] == ("FROM", "python:3.11-slim")
+    runs = [args for kind, args in image if kind == "RUN"]
     torch_at = next(i for i, args in enumerate(runs) if "torch==2.13.0" in args)
     assert "--index-url https://download.pytorch.org/whl/cpu" in runs[torch_at]
-    package_at = next(i for i, args in enumerate(runs) if re.search(r"pip install (-e )?\.", args))
+    package_at = next(i for i, args in enumerate(runs) if "pip install /dist/gandyn-" in args)
     assert torch_at < package_at
+    copies = [args for kind, args in image if kind == "COPY"]
+    assert copies == ["--from=build /dist /dist"], "the image gets the wheel, no source tree"
+
+
+def test_the_server_runs_as_a_user_made_for_it() -> None:
+    (_, image) = stages()
+    users = [args for kind, args in image if kind == "USER"]
+    assert users == ["gandyn"]
+    assert any("useradd" in args and " gandyn" in args for kind, args in image if kind == "RUN")
 
 
 def test_entrypoint_serves_on_all_interfaces_with_valid_options() -> None:
@@ -106,17 +126,51 @@ def test_healthchecks_probe_a_real_route() -> None:
     assert set(health_paths()) == {"/api/health"}
 
 
-def test_compose_publishes_the_port_and_mounts_plugins() -> None:
+def compose() -> dict:
+    """docker-compose.yml parsed (PyYAML comes with schemathesis, a dev dependency)."""
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load(COMPOSE)
+
+
+def replica_services() -> dict[str, dict]:
+    return {name: s for name, s in compose()["services"].items() if name != "nginx"}
+
+
+def test_compose_replicas_are_named_as_nginx_routes_them() -> None:
     assert "\t" not in COMPOSE, "YAML forbids tabs"
-    assert re.search(r'^\s+- "(127\.0\.0\.1:)?\d+:8000"$', COMPOSE, re.M)
-    assert re.search(r"^\s+- \./plugins:/plugins(:ro)?$", COMPOSE, re.M)
-    assert 'VOLUME ["/plugins"]' in DOCKERFILE
-    command = re.search(r"^    command: (\[.*\])$", COMPOSE, re.M)
-    assert command, "compose passes options to gandyn serve"
-    serve_parser().parse_args(json.loads(command.group(1)))
+    replicas = replica_services()
+    assert len(replicas) >= 2
+    upstreams = (ROOT / "deploy" / "nginx" / "compose.conf").read_text()
+    new = re.search(r"upstream gandyn_new \{(.*?)\}", upstreams, re.S)
+    assert new and "least_conn;" in new.group(1)
+    assert set(re.findall(r"server ([\w-]+):8000;", new.group(1))) == set(replicas)
+    for name, service in replicas.items():
+        options = serve_parser().parse_args(service["command"])
+        assert options.replica == name
+        assert f"upstream gandyn_replica_{name} {{\n    server {name}:8000;\n}}" in upstreams
+        assert "ports" not in service, "only nginx reaches a replica"
+        assert service["environment"]["FORWARDED_ALLOW_IPS"] == "*"
+        assert "./plugins:/plugins:ro" in service["volumes"]
     for example in re.findall(r"^    # command: (\[.*\])$", COMPOSE, re.M):
         assert "/plugins/" in example
         serve_parser().parse_args(json.loads(example))
+
+
+def test_compose_nginx_publishes_the_origin_the_replicas_allow() -> None:
+    nginx = compose()["services"]["nginx"]
+    (published,) = nginx["ports"]
+    host, port, inner = published.split(":")
+    assert (host, inner) == ("127.0.0.1", "80")
+    upstreams = (ROOT / "deploy" / "nginx" / "compose.conf").read_text()
+    assert re.search(r"^    listen 80;$", upstreams, re.M)
+    for service in replica_services().values():
+        assert (
+            f"http://localhost:{port}" in serve_parser().parse_args(service["command"]).allow_origin
+        )
+    mounts = dict(volume.rsplit(":", 1)[0].split(":") for volume in nginx["volumes"])
+    assert mounts["./deploy/nginx/compose.conf"] == "/etc/nginx/conf.d/default.conf"
+    assert f"include {mounts['./deploy/nginx/gandyn.conf']};" in upstreams
+    assert all((ROOT / source).is_file() for source in mounts)
 
 
 @pytest.mark.parametrize("name", ["server", "gan_core", "web", "pyproject.toml"])
