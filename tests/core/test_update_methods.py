@@ -244,12 +244,17 @@ def test_game_regularizers_switch_live_and_replay_bit_for_bit(kind: str) -> None
     np.testing.assert_array_equal(again.sample(300), tr.sample(300))
 
 
-def test_a_lane_s_averaged_generator_starts_at_the_shared_weights() -> None:
+def test_a_lane_s_averages_start_at_the_shared_weights() -> None:
+    """A lane with another G keeps the base's D (Lanes.begin_from): historical averaging's
+    mean of D starts at that D, not at the one its own seed built."""
     from gan_core import Lanes
 
-    lanes = Lanes({**SMALL, "seed": 3}, [{}, {"g_ema": 0.9, "loss": "hinge"}])
+    averaging = {"regularizers": [{"kind": "historical_averaging"}], "g_ema": 0.9}
+    lanes = Lanes({**SMALL, "seed": 3}, [{}, {"g_hidden": [8], **averaging}])
     first, second = (lane.trainer for lane in lanes)
-    for shared, averaged in zip(first.G.parameters(), second.G_ema.parameters(), strict=True):
-        assert torch.equal(shared, averaged)
+    for shared, mean in zip(first.D.parameters(), second.averages["d"], strict=True):
+        assert torch.equal(shared, mean)
+    for g, averaged in zip(second.G.parameters(), second.G_ema.parameters(), strict=True):
+        assert torch.equal(g, averaged)
     lanes.step(2)
     assert second.halt is None and "fake_ema" in second.snapshot({"samples": 16})
