@@ -30,6 +30,7 @@ MODULES = [
     "bench_concurrency",
     "bench_isolation",
     "bench_browser",
+    "bench_unrolled",
 ]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -30,6 +30,9 @@ Width = Annotated[int, Field(ge=1, le=1024)]
 Coord = Annotated[float, Field(ge=-10.0, le=10.0)]
 Std = Annotated[float, Field(ge=0.01, le=5.0)]
 
+# The D optimizers whose step unroll_steps differentiates through (gan_core.unrolled).
+UNROLLABLE = ("sgd", "adam", "optimistic")
+
 # Changing these changes the shape of a model or of the data: they apply on reset only.
 RESET_ONLY = (
     "g_hidden",
@@ -76,11 +79,17 @@ class TargetConfig(Strict):
 
 
 class OptimizerConfig(Strict):
-    name: Literal["sgd", "adam", "rmsprop"] = "adam"
+    name: Literal["sgd", "adam", "rmsprop", "optimistic", "optimistic_adam"] = Field(
+        "adam",
+        description=(
+            "optimistic: gradient descent with 2 g_t - g_(t-1); optimistic_adam: Adam with "
+            "2 u_t - u_(t-1) (Daskalakis et al. 2018)"
+        ),
+    )
     lr: float = Field(1e-3, gt=0.0, le=10.0, description="learning rate (log scale)")
     betas: tuple[
         Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]
-    ] = Field((0.5, 0.9), description="adam: (beta1, beta2)")
+    ] = Field((0.5, 0.9), description="adam and optimistic_adam: (beta1, beta2)")
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="sgd and rmsprop: momentum")
 
 
@@ -141,14 +150,38 @@ class TrainConfig(Strict):
     loss: str = Field("wgan", description="adversarial loss", json_schema_extra=_enum_of(LOSSES))
     regularizers: list[RegularizerConfig] = Field(
         default_factory=lambda: [RegularizerConfig(kind="gp", weight=0.1)],
-        max_length=8,
+        max_length=16,
         description="active penalties and constraints",
     )
     opt_g: OptimizerConfig = Field(default_factory=OptimizerConfig)
     opt_d: OptimizerConfig = Field(default_factory=OptimizerConfig)
     d_steps: int = Field(2, ge=1, le=20, description="D updates per generator iteration")
     g_steps: int = Field(1, ge=1, le=20, description="G updates per generator iteration")
-    update_scheme: Literal["alternating", "simultaneous"] = "alternating"
+    unroll_steps: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description=(
+            "G's update sees D after this many further D steps, differentiated through "
+            "(Metz et al. 2016); 0 off; D's optimizer must be sgd, adam or optimistic"
+        ),
+    )
+    update_scheme: Literal["alternating", "simultaneous", "extragradient"] = Field(
+        "alternating",
+        description=(
+            "alternating: D then G; simultaneous: both from the same point; extragradient: "
+            "both extrapolate a step, then update from the start with the gradients there"
+        ),
+    )
+    g_ema: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.9999,
+        description=(
+            "decay of a moving average of G's weights, shown beside G (Yazici et al. 2019); "
+            "0 off, 0.999 as in StudioGAN and GAN_stability"
+        ),
+    )
     batch_size: int = Field(256, ge=1, le=2048)
     z_dim: int = Field(2, ge=1, le=64, description="latent dimension")
     noise: Literal["gaussian", "uniform"] = Field("gaussian", description="latent distribution")
@@ -188,6 +221,23 @@ class TrainConfig(Strict):
                 "choose another loss or another dataset"
             )
         return loss
+
+    @field_validator("unroll_steps")
+    @classmethod
+    def _unrollable_optimizer(cls, steps: int, info: ValidationInfo) -> int:
+        opt_d, loss = info.data.get("opt_d"), info.data.get("loss")
+        if steps and loss in LOSSES and LOSSES.get(loss).g_on_features:
+            raise ValueError(
+                f"loss {loss} matches D's features, which the unrolled D does not give; "
+                f"set unroll_steps to 0 or choose a loss on D's scores"
+            )
+        if steps and opt_d is not None and opt_d.name not in UNROLLABLE:
+            raise ValueError(
+                f"unrolling differentiates through D's optimizer steps, which is done for "
+                f"{', '.join(UNROLLABLE)}; opt_d is {opt_d.name}: choose one of those or "
+                f"set unroll_steps to 0"
+            )
+        return steps
 
     @field_validator("discriminator")
     @classmethod

@@ -72,6 +72,10 @@ class Run(Protocol):
     @property
     def D(self) -> nn.Module: ...
     @property
+    def G_ema(self) -> nn.Module: ...  # the moving average of G's weights (g_ema)
+    @property
+    def joint(self) -> list[tuple[Regularizer, RegularizerConfig]]: ...  # joint penalties
+    @property
     def iteration(self) -> int: ...
     @property
     def trajectory(self) -> list[tuple[float, float]]: ...
@@ -265,6 +269,7 @@ def snapshot(trainer: Run, view: ViewOptions | dict[str, Any] | None = None) -> 
             "real": f32(real),
             "fake": f32(fake),
             "fake_grad": f32(fake_push),
+            **averaged_fakes(trainer, view),
             "metrics": {
                 **trainer.cheap_metrics(),
                 "grad_norm_real": float(real_slopes.norm(dim=1).mean()),
@@ -279,6 +284,14 @@ def snapshot(trainer: Run, view: ViewOptions | dict[str, Any] | None = None) -> 
         if cfg.dataset == "dirac":
             out.update(dirac(trainer, view, lo, hi))
     return out
+
+
+def averaged_fakes(trainer: Run, view: ViewOptions) -> dict[str, np.ndarray]:
+    """``fake_ema``: the averaged generator on the displayed latent batch, when g_ema is on."""
+    if trainer.config.g_ema == 0:
+        return {}
+    with torch.no_grad():
+        return {"fake_ema": f32(trainer.G_ema(display_latent(trainer, view.samples)))}
 
 
 def surface_2d(
@@ -353,8 +366,9 @@ def line_1d(
 # ----- Dirac-GAN ---------------------------------------------------------------------------
 def dirac_vector_field(trainer: Run, theta: Tensor, psi: Tensor) -> Tensor:
     """(d theta/dt, d psi/dt) = (-dL_G/dtheta, -dL_D/dpsi) at each (theta, psi) pair, for
-    the run's loss and penalties (perturbations averaged over a fixed set of draws).
-    Constraints (clipping, spectral norm) are not part of the field."""
+    the run's loss and penalties (perturbations averaged over a fixed set of draws), joint
+    penalties (consensus) included. Constraints (clipping, spectral norm) and historical
+    averaging (a pull towards the past, not a field on the plane) are not part of it."""
     regs = trainer.regularizers
     draws = DIRAC_NOISE_DRAWS if any(spec.perturb for spec, _ in regs) else 1
     rng = torch.Generator().manual_seed(DISPLAY_SEED)
@@ -372,36 +386,122 @@ def dirac_vector_field(trainer: Run, theta: Tensor, psi: Tensor) -> Tensor:
 
     real = perturb(torch.zeros(theta.shape[0], 1))
     fake = perturb(theta.unsqueeze(1))
-    d_total = trainer.loss.d_loss(critic(real), critic(fake.detach()))
+    d_total = trainer.loss.d_loss(critic(real), critic(fake))  # grad_psi L_D depends on theta
     for spec, s in regs:
         if spec.penalty is not None:
             d_total = d_total + spec.penalty(critic, real, fake.detach(), s, rng)
-    g_loss = trainer.loss.g_loss(critic(real).detach(), psi.detach() * fake[:, 0])
+    g_loss = trainer.loss.g_loss(critic(real), critic(fake))
     scale = theta.shape[0]  # undo the batch mean: each row is its own (theta, psi)
-    (d_theta,) = torch.autograd.grad(g_loss, theta)
-    (d_psi,) = torch.autograd.grad(d_total, psi)
-    field = -torch.stack([d_theta, d_psi], dim=1) * scale
+    joint = trainer.joint
+    (d_theta,) = torch.autograd.grad(g_loss, theta, create_graph=bool(joint))
+    (d_psi,) = torch.autograd.grad(d_total, psi, create_graph=bool(joint))
+    d_theta, d_psi = d_theta * scale, d_psi * scale
+    if joint:  # rows are independent, so the sum's gradient is each row's own
+        penalty = sum(spec.joint_penalty([d_theta, d_psi], s) for spec, s in joint)
+        extra_theta, extra_psi = torch.autograd.grad(penalty, (theta, psi))
+        d_theta, d_psi = d_theta + extra_theta, d_psi + extra_psi
+    field = -torch.stack([d_theta, d_psi], dim=1).detach()
     return field.reshape(draws, -1, 2).mean(dim=0)
 
 
-def dirac_eigenvalues(trainer: Run, h: float = 1e-3) -> list[list[float]]:
-    """Eigenvalues [re, im] of the field's Jacobian at the equilibrium (0, 0), by central
-    differences; each point is evaluated alone with the same noise draws, so they cancel."""
+def dirac_jacobian(trainer: Run, h: float = 1e-3) -> np.ndarray:
+    """The field's Jacobian at the equilibrium (0, 0), (2, 2), by central differences; each
+    point is evaluated alone with the same noise draws, so they cancel."""
     steps = torch.tensor([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]])
     v = torch.cat([dirac_vector_field(trainer, at[:1], at[1:]) for at in steps]).double()
-    jacobian = torch.stack([(v[0] - v[1]) / (2 * h), (v[2] - v[3]) / (2 * h)], dim=1)
-    return [[float(e.real), float(e.imag)] for e in torch.linalg.eigvals(jacobian)]
+    return torch.stack([(v[0] - v[1]) / (2 * h), (v[2] - v[3]) / (2 * h)], dim=1).numpy()
+
+
+def as_pairs(values: np.ndarray) -> list[list[float]]:
+    return [[float(e.real), float(e.imag)] for e in values]
+
+
+# The optimizers whose step is linear in the gradient, so that the update has a one-step map.
+LINEAR_OPTIMIZERS = ("sgd", "optimistic")
+
+
+def player_step(rows: np.ndarray, k: int, grad: np.ndarray, opt: Any) -> np.ndarray:
+    """One optimizer step of player k (0: theta, 1: psi) on the linearised game. ``rows`` are
+    the state (theta, psi, slot_theta, slot_psi) as linear functions of the state before
+    the iteration; ``grad`` is the player's gradient as such a function. The slot is SGD's
+    momentum buffer (buf = mu buf + g; z -= lr buf, as torch.optim.SGD) or optimistic's
+    last gradient (z -= lr (2 g - g_last))."""
+    rows = rows.copy()
+    z, slot = rows[k].copy(), rows[2 + k].copy()
+    if opt.name == "sgd":
+        rows[2 + k] = opt.momentum * slot + grad
+        rows[k] = z - opt.lr * rows[2 + k]
+    else:
+        rows[k] = z - opt.lr * (2 * grad - slot)
+        rows[2 + k] = grad
+    return rows
+
+
+def dirac_step_map(trainer: Run, jacobian: np.ndarray) -> np.ndarray | None:
+    """The matrix M of one training iteration on the game linearised at (0, 0), z' = J z:
+    x_{t+1} = M x_t for the state x = (theta, psi) plus the optimizers' linear state where
+    they keep one (SGD momentum, optimistic's last gradient), for the run's scheme, step
+    counts and learning rates. None when an optimizer's step is not linear in the gradient
+    (adam, rmsprop, optimistic_adam rescale it) or G's update is unrolled (not worked out).
+    Constraints (clipping) and historical averaging are not part of it."""
+    cfg = trainer.config
+    opts = (cfg.opt_g, cfg.opt_d)
+    if any(o.name not in LINEAR_OPTIMIZERS for o in opts) or cfg.unroll_steps:
+        return None
+
+    def grad(rows: np.ndarray, k: int) -> np.ndarray:
+        return -jacobian[k] @ rows[:2]  # the gradient is minus the field
+
+    def alone(rows: np.ndarray, k: int) -> np.ndarray:
+        return player_step(rows, k, grad(rows, k), opts[k])
+
+    def joint(rows: np.ndarray, grads: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        for k in (0, 1):
+            rows = player_step(rows, k, grads[k], opts[k])
+        return rows
+
+    rows = np.eye(4)
+    if cfg.update_scheme == "alternating":
+        for _ in range(cfg.d_steps):
+            rows = alone(rows, 1)
+        for _ in range(cfg.g_steps):
+            rows = alone(rows, 0)
+    else:
+        for _ in range(cfg.d_steps - 1):
+            rows = alone(rows, 1)
+        grads = (grad(rows, 0), grad(rows, 1))
+        if cfg.update_scheme == "extragradient":
+            half = joint(rows, grads)
+            grads = (grad(half, 0), grad(half, 1))
+            rows = np.concatenate([rows[:2], half[2:]])  # from the start, the moved slots
+        rows = joint(rows, grads)
+        for _ in range(cfg.g_steps - 1):
+            rows = alone(rows, 0)
+    kept = [0, 1] + [2 + k for k in (0, 1) if opts[k].name == "optimistic" or opts[k].momentum]
+    return rows[np.ix_(kept, kept)]  # a slot nothing reads only adds an eigenvalue 0
+
+
+def dirac_eigenvalues(trainer: Run) -> tuple[list[list[float]], list[list[float]] | None]:
+    """(flow, step): eigenvalues [re, im] of the field's Jacobian at (0, 0), and of the
+    one-step map of the discrete update (``dirac_step_map``; None where there is none).
+    The flow spirals in where every Re < 0; the iteration where every modulus < 1."""
+    jacobian = dirac_jacobian(trainer)
+    step = dirac_step_map(trainer, jacobian)
+    flow = as_pairs(np.linalg.eigvals(jacobian))
+    return flow, None if step is None else as_pairs(np.linalg.eigvals(step))
 
 
 def dirac(trainer: Run, view: ViewOptions, lo: float, hi: float) -> dict[str, Any]:
     _, points = grid_points(lo, hi, view.dirac_grid)
     field = dirac_vector_field(trainer, points[:, 0], points[:, 1])
     theta, psi = trainer.trajectory[-1]
+    flow, step = dirac_eigenvalues(trainer)
     return {
         "theta": theta,
         "psi": psi,
         "dirac_extent": [lo, hi],
         "dirac_field": f32(field.reshape(view.dirac_grid, view.dirac_grid, 2)),
         "trajectory": np.asarray(trainer.trajectory, dtype=np.float32),
-        "eigenvalues": dirac_eigenvalues(trainer),
+        "eigenvalues": flow,
+        "step_eigenvalues": step,
     }

@@ -8,6 +8,10 @@ A regularizer is a class with any of four optional hooks, each receiving its set
   in D and G steps alike).
 - ``constrain(D, s)``: called after every D optimizer step (e.g. clipping).
 - ``spectral_norm = True``: D's linear layers divide their weight by its spectral norm.
+- ``joint_penalty(grads, s) -> Tensor``: a term of the joint gradient field
+  v = (grad_G L_G, grad_D L_D) (``grads``, kept in the graph), added to both players' losses.
+- ``param_penalty(params, average, s) -> Tensor``: a term of one player's parameters and
+  their running mean over past iterations (kept by the Trainer), added to that player's loss.
 - ``logistic_only = True``: it only means something for a logistic loss (a BCE on
   sigmoid(D), the losses with ``shows_probability``); TrainConfig refuses it with others.
 
@@ -48,6 +52,8 @@ class Regularizer:
     perturb: Callable[..., Tensor] | None
     constrain: Callable[..., None] | None
     spectral_norm: bool
+    joint_penalty: Callable[..., Tensor] | None = None
+    param_penalty: Callable[..., Tensor] | None = None
     logistic_only: bool = False
 
 
@@ -83,6 +89,8 @@ def register_regularizer(
                 perturb=getattr(cls, "perturb", None),
                 constrain=getattr(cls, "constrain", None),
                 spectral_norm=getattr(cls, "spectral_norm", False),
+                joint_penalty=getattr(cls, "joint_penalty", None),
+                param_penalty=getattr(cls, "param_penalty", None),
                 logistic_only=getattr(cls, "logistic_only", False),
             ),
         )
@@ -258,3 +266,45 @@ class LabelSmoothing:
 
     def penalty(d: Critic, real: Tensor, fake: Tensor, s: Any, rng: torch.Generator) -> Tensor:
         return s.weight * d(real).mean()
+
+
+@register_regularizer("gp0", weight=10.0, weight_range=(0.0, 1000.0), weight_name="lambda")
+class ZeroCentredGradientPenalty:
+    """Zero-centred gradient penalty at interpolates (Thanh-Tung et al. 2019).
+
+    lambda * E[||grad D(x_hat)||^2],  x_hat = t x + (1 - t) G(z),  t ~ U[0, 1]
+    (as cal_gradpen with center=0 in htt210/GeneralizationAndStabilityInGANs, LAMBDA 10 there)
+    """
+
+    def penalty(d: Critic, real: Tensor, fake: Tensor, s: Any, rng: torch.Generator) -> Tensor:
+        grad = input_gradient(d, interpolates(real, fake, rng))
+        return s.weight * grad.pow(2).sum(dim=1).mean()
+
+
+@register_regularizer("consensus", weight=1.0, weight_range=(0.0, 100.0), weight_name="gamma")
+class Consensus:
+    """Consensus optimisation (Mescheder et al. 2017): both players also descend the squared
+    norm of the joint gradient field v, which pulls the iteration towards where v = 0.
+
+    L_D + gamma / 2 * ||v||^2  and  L_G + gamma / 2 * ||v||^2,  v = (grad_G L_G, grad_D L_D)
+    (as ConsensusOptimizer in LMescheder/TheNumericsOfGANs: grad + gamma * grad(||v||^2 / 2);
+    GAN_stability's DiracGAN notebook, GAN_Consensus, halves the second term of that gradient)
+    """
+
+    def joint_penalty(grads: list[Tensor], s: Any) -> Tensor:
+        return 0.5 * s.weight * sum(g.pow(2).sum() for g in grads)
+
+
+@register_regularizer(
+    "historical_averaging", weight=0.1, weight_range=(0.0, 100.0), weight_name="lambda"
+)
+class HistoricalAveraging:
+    """Historical averaging (Salimans et al. 2016): each player is pulled to the mean of its
+    own past parameters, theta_bar_t = (1/t) sum_i theta_i over the iterations since it was
+    switched on (a running mean: one copy of the parameters and a count).
+
+    lambda * ||theta - theta_bar||^2, for G and for D
+    """
+
+    def param_penalty(params: list[Tensor], average: list[Tensor], s: Any) -> Tensor:
+        return s.weight * sum((p - a).pow(2).sum() for p, a in zip(params, average, strict=True))

@@ -2,7 +2,11 @@
 
 One generator iteration (alternating scheme) is ``d_steps`` discriminator updates followed by
 ``g_steps`` generator updates. The simultaneous scheme computes both players' gradients at
-the same point and applies them together (the Dirac-GAN lesson needs both).
+the same point and applies them together (the Dirac-GAN lesson needs both). The
+extragradient scheme (Korpelevich 1976; Gidel et al. 2019) takes a simultaneous step to an
+extrapolated point, then steps from the original point with the gradients found there.
+In both joint schemes the first ``d_steps - 1`` D updates and the last ``g_steps - 1`` G
+updates are plain ones.
 
 Reproducible: the same config and the same ``commands`` replay the same run bit for bit on
 the same machine (see ``replay``). Nothing raises past the Trainer while training: a
@@ -28,7 +32,8 @@ from gan_core.metrics import evaluator_for
 from gan_core.models import build_models, draw_latent
 from gan_core.optimizers import make_optimizer
 from gan_core.probes import snapshot
-from gan_core.regularizers import REGULARIZERS
+from gan_core.regularizers import REGULARIZERS, Critic
+from gan_core.unrolled import unrolled_critic
 
 CHECKPOINT_EVERY = 50
 # A loss or gradient norm beyond this has exploded: a few more steps overflow float32.
@@ -78,6 +83,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.G, self.D = build_models(cfg)
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
         self.g_params, self.d_params = list(self.G.parameters()), list(self.D.parameters())
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.opt_g = make_optimizer(self.g_params, cfg.opt_g)
@@ -87,6 +93,7 @@ class Trainer:
         self.commands: list[tuple[int, str, dict[str, Any]]] = []
         self.last: dict[str, Tensor | float] = {}
         self.trajectory: list[tuple[float, float]] = []
+        self.averages: dict[str, Any] | None = None
         self._trajectory_stride, self._trajectory_tail = 1, False
         self._merge_next_update = False
         self._configure()
@@ -103,6 +110,9 @@ class Trainer:
         for model, state in ((self.G, g_state), (self.D, d_state)):
             if state is not None:
                 model.load_state_dict(state)
+        self.G_ema.load_state_dict(self.G.state_dict())  # the average starts at G
+        self.averages = None
+        self._configure()  # historical averaging's means start at these weights
         self._checkpoint = self._state()
 
     def update(self, patch: dict[str, Any], reset_moments: bool = False) -> TrainConfig:
@@ -126,12 +136,14 @@ class Trainer:
         self.config = new
         if new.dataset != old.dataset or new.target != old.target:
             self.target = make_target(new)
-        self.opt_g = self._updated_optimizer(
-            self.opt_g, self.g_params, old.opt_g, new.opt_g, reset_moments
-        )
-        self.opt_d = self._updated_optimizer(
-            self.opt_d, self.d_params, old.opt_d, new.opt_d, reset_moments
-        )
+        for who, params in (("opt_g", self.g_params), ("opt_d", self.d_params)):
+            opt = getattr(self, who)
+            updated = self._updated_optimizer(
+                opt, params, getattr(old, who), getattr(new, who), reset_moments
+            )
+            if updated is not opt:  # a halt must not load the old kind's state into it
+                self._checkpoint[who] = copy.deepcopy(updated.state_dict())
+            setattr(self, who, updated)
         self._configure()
         self.halt = None
         # An edit that keeps both optimizers' kinds merges with one made just before it at
@@ -172,6 +184,15 @@ class Trainer:
         self.regularizers = [(REGULARIZERS.get(r.kind), r) for r in cfg.regularizers]
         spectral = [s for spec, s in self.regularizers if spec.spectral_norm]
         self.D.set_spectral_norm(spectral[0].weight if spectral else None)
+        self.joint = [(spec, s) for spec, s in self.regularizers if spec.joint_penalty]
+        if not any(spec.param_penalty for spec, _ in self.regularizers):
+            self.averages = None
+        elif self.averages is None:  # switched on: the mean starts at the parameters now
+            self.averages = {
+                "count": 1,
+                "g": [p.detach().clone() for p in self.g_params],
+                "d": [p.detach().clone() for p in self.d_params],
+            }
 
     # ----- training ----------------------------------------------------------------------
     def step(self, n: int = 1, part: Part = "both") -> None:
@@ -188,6 +209,7 @@ class Trainer:
                     self._move_current_point()
                 elif part == "g":
                     self._g_step()
+                    self._average_generator()
                     self._move_current_point()
                 else:
                     self._iteration()
@@ -217,10 +239,13 @@ class Trainer:
 
     def _iteration(self) -> None:
         cfg = self.config
-        if cfg.update_scheme == "simultaneous":
+        if cfg.update_scheme != "alternating":
             for _ in range(cfg.d_steps - 1):
                 self._d_step()
-            self._simultaneous_step()
+            if cfg.update_scheme == "extragradient":
+                self._extragradient_step()
+            else:
+                self._simultaneous_step()
             for _ in range(cfg.g_steps - 1):
                 self._g_step()
         else:
@@ -228,12 +253,49 @@ class Trainer:
                 self._d_step()
             for _ in range(cfg.g_steps):
                 self._g_step()
+        self._average_generator()
+        self._average_parameters()
         self.iteration += 1
         self._merge_next_update = False
         self._record_trajectory()
         if self.iteration % CHECKPOINT_EVERY == 0:
             self._check_parameters()
             self._checkpoint = self._state()
+
+    def _average_generator(self) -> None:
+        """The generator's exponential moving average (Yazici et al. 2019), once per
+        generator iteration (and per teaching G step), after its updates:
+
+            theta_ema <- beta theta_ema + (1 - beta) theta,   beta = g_ema
+
+        With beta = 0 (off) it is G itself, so switching it on starts the average at G."""
+        beta = self.config.g_ema
+        with torch.no_grad():
+            for ema, p in zip(self.G_ema.parameters(), self.g_params, strict=True):
+                ema.lerp_(p, 1.0 - beta)
+
+    def _average_parameters(self) -> None:
+        """The running means of both players' parameters that historical averaging pulls
+        towards: theta_bar <- theta_bar + (theta - theta_bar) / t, once per iteration."""
+        if self.averages is None:
+            return
+        self.averages["count"] += 1
+        with torch.no_grad():
+            for who, params in (("g", self.g_params), ("d", self.d_params)):
+                for mean, p in zip(self.averages[who], params, strict=True):
+                    mean.add_((p - mean) / self.averages["count"])
+
+    def _param_penalty(self, who: str, params: list[Tensor]) -> Tensor | float:
+        """The terms of ``param_penalty`` regularizers for one player ('g' or 'd')."""
+        total: Tensor | float = 0.0
+        if self.averages is None:
+            return total
+        for spec, settings in self.regularizers:
+            if spec.param_penalty is not None:
+                value = spec.param_penalty(params, self.averages[who], settings)
+                self.last[f"penalty.{spec.name}.{who}"] = value.detach()
+                total = total + value
+        return total
 
     def _noise(self, n: int) -> Tensor:
         return draw_latent(self.config, n, self.rng)
@@ -247,45 +309,77 @@ class Trainer:
                 x = spec.perturb(x, settings, self.iteration, self.rng)
         return x
 
-    def _d_objective(self, real: Tensor, fake: Tensor) -> Tensor:
-        """L_D plus every active penalty, on D's (perturbed) inputs (one D pass for both)."""
+    def _d_objective(
+        self, real: Tensor, fake: Tensor, critic: Critic | None = None, record: bool = True
+    ) -> Tensor:
+        """L_D plus every active penalty, on D's (perturbed) inputs (one D pass for both);
+        ``critic`` is D unless given (an unrolled D); ``record``: keep the values in last."""
+        critic = self.D if critic is None else critic
         real, fake = self._perturb(real), self._perturb(fake)
         if self.D.batch_dependent:  # a batch of one kind per call (packs, batch stddev)
-            real_scores, fake_scores = self.D(real), self.D(fake)
+            real_scores, fake_scores = critic(real), critic(fake)
         else:
-            real_scores, fake_scores = self.D(torch.cat([real, fake])).split(real.shape[0])
+            real_scores, fake_scores = critic(torch.cat([real, fake])).split(real.shape[0])
         d_loss = self.loss.d_loss(real_scores, fake_scores, **self.loss_params)
         total = d_loss
-        self.last["d_loss"] = d_loss.detach()
+        if record:
+            self.last["d_loss"] = d_loss.detach()
         for spec, settings in self.regularizers:
             if spec.penalty is not None:
-                value = spec.penalty(self.D, real, fake, settings, self.rng)
-                self.last[f"penalty.{spec.name}"] = value.detach()
+                value = spec.penalty(critic, real, fake, settings, self.rng)
+                if record:
+                    self.last[f"penalty.{spec.name}"] = value.detach()
                 total = total + value
+        if critic is self.D:
+            total = total + self._param_penalty("d", self.d_params)
         return total
 
     def _g_objective(self, fake: Tensor) -> Tensor:
-        """L_G; a real batch is drawn only for losses that compare with it (relativistic,
-        feature matching). A feature loss sees D's last hidden features, not its scores."""
-        d_out = self.D.features if self.loss.g_on_features else self.D
+        """L_G, against D or, with unroll_steps = k, against D after k differentiable D steps
+        on one real and this fake batch (gan_core.unrolled); a real batch is drawn for losses
+        that compare with it (relativistic, feature matching). A feature loss sees D's last
+        hidden features, not its scores (config refuses it with unrolling)."""
+        k = self.config.unroll_steps
+        if not k:
+            return self._g_loss_against(
+                self.D.features if self.loss.g_on_features else self.D, fake
+            )
+        real = self._real()
+        self.D.eval()  # spectral norm's power iteration is not part of the lookahead
+        try:
+            critic = unrolled_critic(
+                self.D, self.opt_d, lambda c: self._d_objective(real, fake, c, False), k
+            )
+            return self._g_loss_against(critic, fake)
+        finally:
+            self.D.train()
+
+    def _g_loss_against(self, d_out: Critic, fake: Tensor) -> Tensor:
         fake_scores = d_out(self._perturb(fake))
         uses_real = self.loss.uses_real_in_g or self.loss.g_on_features
         real_scores = d_out(self._perturb(self._real())) if uses_real else fake_scores
         g_loss = self.loss.g_loss(real_scores, fake_scores)
         self.last["g_loss"] = g_loss.detach()
-        return g_loss
+        return g_loss + self._param_penalty("g", self.g_params)
 
     def _d_step(self) -> None:
-        real = self._real()
-        with torch.no_grad():
-            fake = self.G(self._noise(self.config.batch_size))
-        loss = self._d_objective(real, fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.joint:  # a joint penalty needs both players' gradients
+            loss, _ = self._joint_gradients()
+        else:
+            real = self._real()
+            with torch.no_grad():
+                fake = self.G(self._noise(self.config.batch_size))
+            loss = self._d_objective(real, fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss.backward()
         self._apply(self.opt_d, self.d_params, loss, "d")
         self._constrain()
 
     def _g_step(self) -> None:
+        if self.joint:
+            _, loss = self._joint_gradients()
+            self._apply(self.opt_g, self.g_params, loss, "g")
+            return
         fake = self.G(self._noise(self.config.batch_size))
         for p in self.d_params:
             p.requires_grad_(False)
@@ -298,20 +392,64 @@ class Trainer:
                 p.requires_grad_(True)
         self._apply(self.opt_g, self.g_params, loss, "g")
 
-    def _simultaneous_step(self) -> None:
-        """Both players' gradients at the same parameters, then both updates."""
+    def _joint_gradients(self) -> tuple[Tensor, Tensor]:
+        """Both players' gradients at the same parameters, into ``.grad``; (L_D total, L_G).
+        A joint penalty P(v) of the field v = (grad_G L_G, grad_D L_D) (consensus) adds
+        grad P to both: v is kept in the graph, and L_D sees G's samples undetached so that
+        grad_D L_D depends on G."""
         real = self._real()
         fake = self.G(self._noise(self.config.batch_size))
-        d_total = self._d_objective(real, fake.detach())
+        joint = bool(self.joint)
+        d_total = self._d_objective(real, fake if joint else fake.detach())
         g_loss = self._g_objective(fake)
-        d_grads = torch.autograd.grad(d_total, self.d_params)
-        g_grads = torch.autograd.grad(g_loss, self.g_params)
+        d_grads = torch.autograd.grad(d_total, self.d_params, create_graph=joint)
+        g_grads = torch.autograd.grad(g_loss, self.g_params, create_graph=joint)
+        if joint:
+            d_grads, g_grads = self._with_joint_penalty(d_grads, g_grads)
         for params, grads in ((self.d_params, d_grads), (self.g_params, g_grads)):
             for p, grad in zip(params, grads, strict=True):
                 p.grad = grad
+        return d_total, g_loss
+
+    def _with_joint_penalty(self, d_grads: tuple, g_grads: tuple) -> tuple[list, list]:
+        penalty: Tensor | float = 0.0
+        for spec, settings in self.joint:
+            value = spec.joint_penalty([*d_grads, *g_grads], settings)
+            self.last[f"penalty.{spec.name}"] = value.detach()
+            penalty = penalty + value
+        extra = torch.autograd.grad(penalty, self.d_params + self.g_params, allow_unused=True)
+        total = [
+            v.detach() if e is None else (v + e).detach()
+            for v, e in zip([*d_grads, *g_grads], extra, strict=True)
+        ]
+        return total[: len(d_grads)], total[len(d_grads) :]
+
+    def _joint_update(self, d_total: Tensor, g_loss: Tensor) -> None:
         self._apply(self.opt_d, self.d_params, d_total, "d")
         self._apply(self.opt_g, self.g_params, g_loss, "g")
         self._constrain()
+
+    def _simultaneous_step(self) -> None:
+        """Both players' gradients at the same parameters, then both updates."""
+        self._joint_update(*self._joint_gradients())
+
+    def _extragradient_step(self) -> None:
+        """Extragradient (Korpelevich 1976; Gidel et al. 2019, Algorithm "extra" + optimizer):
+
+            w_{t+1/2} = w_t - eta F(w_t),   w_{t+1} = w_t - eta F(w_{t+1/2})
+
+        with F = (grad_theta L_G, grad_psi L_D) and each "- eta F" the player's own optimizer
+        step (a fresh batch at each point). As in Gidel et al.'s Extra-Adam
+        (GauthierGidel/Variational-Inequality-GAN, optim/extragradient.py), both steps update
+        the optimizer's state, and constraints (clipping) project both points. With SGD on the
+        bilinear game the map is (1 - h^2) I + h A: it contracts by sqrt(1 - h^2 + h^4)."""
+        start = [p.detach().clone() for p in self.g_params + self.d_params]
+        self._simultaneous_step()
+        gradients = self._joint_gradients()
+        with torch.no_grad():
+            for p, value in zip(self.g_params + self.d_params, start, strict=True):
+                p.copy_(value)
+        self._joint_update(*gradients)
 
     def _constrain(self) -> None:
         for spec, settings in self.regularizers:
@@ -338,6 +476,8 @@ class Trainer:
         return copy.deepcopy(
             {
                 "G": self.G.state_dict(),
+                "G_ema": self.G_ema.state_dict(),
+                "averages": self.averages,
                 "D": self.D.state_dict(),
                 "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(),
@@ -371,6 +511,8 @@ class Trainer:
     def _load(self, state: dict[str, Any]) -> None:
         """Back to a ``_state()``."""
         self.G.load_state_dict(state["G"])
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.averages = copy.deepcopy(state["averages"])
         self.D.load_state_dict(state["D"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -378,6 +520,7 @@ class Trainer:
         self.iteration = state["iteration"]
         trajectory, self._trajectory_stride, self._trajectory_tail = state["trajectory"]
         self.trajectory = list(trajectory)
+        self._configure()  # historical averaging switched on or off since that state
 
     def _record_trajectory(self) -> None:
         """Keep (theta, psi) of the Dirac-GAN: its last point is always the current one, the
@@ -440,20 +583,27 @@ class Trainer:
         return tr
 
     # ----- reading -----------------------------------------------------------------------
-    def sample(self, n: int) -> np.ndarray:
-        """n fake samples as numpy (n, dim); uses its own fixed-seed latent draw, so reading
-        never changes the training run."""
+    def sample(self, n: int, averaged: bool = False) -> np.ndarray:
+        """n fake samples as numpy (n, dim), of G or (``averaged``) of its moving average;
+        uses its own fixed-seed latent draw, so reading never changes the training run."""
         z = draw_latent(self.config, n, torch.Generator().manual_seed(self.config.seed + 1))
         with torch.no_grad():
-            return self.G(z).numpy().astype(np.float32)
+            return (self.G_ema if averaged else self.G)(z).numpy().astype(np.float32)
 
     def snapshot(self, view: Any = None) -> dict[str, Any]:
         """What a view needs now: see docs/engine-contract.md."""
         return snapshot(self, view)
 
     def evaluate(self, n: int = 2500) -> dict[str, float]:
-        """Costly metrics of n fake samples: W1 (and its real-vs-real floor), modes, KL/JS."""
-        fake = self.sample(n)
+        """Costly metrics of n fake samples: W1 (and its real-vs-real floor), modes, KL/JS;
+        with g_ema on, the same of the averaged generator's samples as ``<name>_ema``."""
+        metrics = self._evaluate(self.sample(n))
+        if self.config.g_ema > 0:
+            averaged = self._evaluate(self.sample(n, averaged=True))
+            metrics.update({f"{key}_ema": value for key, value in averaged.items()})
+        return metrics
+
+    def _evaluate(self, fake: np.ndarray) -> dict[str, float]:
         if not np.isfinite(fake).all():
             return {}  # samples far out of range: no honest number to give
         return evaluator_for(self.target).evaluate(fake)

@@ -318,6 +318,19 @@ def connect_ws(live_server: str) -> Iterator[Callable[..., Client]]:
             client.end()
 
 
+# ----- the engine in tests -------------------------------------------------------------------
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread for the test (as training runs; threads only contend on a shared
+    machine), then back. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ----- Debian's Chromium for the browser tests ---------------------------------------------------
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:

@@ -49,6 +49,11 @@ RECIPES: dict[str, int] = {
     "spectral_norm_switch": 200,  # a gentle D
     "instance_noise_annealed": 150,  # noisy, smooth D half way through the anneal
     "ring8_wgan_gp": 2000,  # the ring learned
+    "bilinear_game": 100,  # the spiral out
+    "dirac_gan_methods": 150,  # the GAN spiralling out
+    "unrolled_ring": 500,  # the collapsed cloud
+    "consensus_ring": 500,  # simultaneous steps wandering
+    "ema_generator": 300,  # G circling, its average at the data
     "saturated_1d": 300,
     "dirac": 60,
     "mode_seeking_vs_covering": 600,  # the Gaussian on one mode

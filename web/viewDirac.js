@@ -5,7 +5,8 @@
 import { C, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, fmt } from "./theme.js";
 
 // ghost*: after a step while paused, (θ, ψ), D(x) = ψ x and δ_θ before the step (faded)
-const T = { field: 0, traj: 1, start: 2, eq: 3, now: 4, dline: 5, real: 6, fake: 7, push: 8, ghostNow: 9, ghostLine: 10, ghostFake: 11 };
+// fakeEma: the averaged generator δ_θ̄ (g_ema on), dashed
+const T = { field: 0, traj: 1, start: 2, eq: 3, now: 4, dline: 5, real: 6, fake: 7, push: 8, ghostNow: 9, ghostLine: 10, ghostFake: 11, fakeEma: 12 };
 
 export function createViewDirac(div) {
   let yR = 0;
@@ -68,27 +69,39 @@ export function createViewDirac(div) {
     data[T.ghostLine] = { type: "scatter", mode: "lines", name: "D before", showlegend: false, x: gOn ? [lo, hi] : [], y: gOn ? [gpsi * lo, gpsi * hi] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", visible: gOn, line: { color: "rgba(20,20,20,0.35)", width: s.line, dash: "dot" } };
     data[T.ghostFake] = { type: "scatter", mode: "lines", name: "δ_θ before", showlegend: false, x: gOn ? [g.theta, g.theta] : [], y: gOn ? [0, h * 0.8] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", visible: gOn, line: { color: faded, width: s.line, dash: "dot" } };
 
+    // ---- the averaged generator (g_ema > 0): δ at θ̄, dashed ----
+    const emaOn = !!(f.fake_ema && f.fake_ema.length && Number.isFinite(f.fake_ema[0]));
+    const tEma = emaOn ? f.fake_ema[0] : 0;
+    data[T.fakeEma] = { type: "scatter", mode: "lines+markers", name: "averaged G δ_θ̄ (EMA)", showlegend: emaOn, visible: emaOn, x: emaOn ? [tEma, tEma] : [], y: emaOn ? [0, h * 0.65] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", line: { color: C.fake, width: s.line * 1.3, dash: "dash" }, marker: { size: [0, s.marker + 6], symbol: "triangle-up-open", color: C.fake } };
+
     // ---- eigenvalues at the equilibrium ----
     const ev = f.eigenvalues || [];
     const one = ([re, im]) => `${fmt(re, 3)}${Math.abs(im) > 1e-9 ? ` ${im < 0 ? "−" : "+"} ${fmt(Math.abs(im), 3)}i` : ""}`;
-    const conjugate = ev.length === 2 && Math.abs(ev[0][0] - ev[1][0]) < 1e-9 && Math.abs(ev[0][1] + ev[1][1]) < 1e-9 && Math.abs(ev[0][1]) > 1e-9;
-    const evText = !ev.length ? "–" : conjugate ? `${fmt(ev[0][0], 3)} ± ${fmt(Math.abs(ev[0][1]), 3)}i` : ev.map(one).join(",  ");
+    const conjugate = (e) => e.length === 2 && Math.abs(e[0][0] - e[1][0]) < 1e-9 && Math.abs(e[0][1] + e[1][1]) < 1e-9 && Math.abs(e[0][1]) > 1e-9;
+    const listed = (e) => !e.length ? "–" : conjugate(e) ? `${fmt(e[0][0], 3)} ± ${fmt(Math.abs(e[0][1]), 3)}i` : e.map(one).join(",  ");
+    const evText = listed(ev);
     const maxRe = ev.length ? Math.max(...ev.map((e) => e[0])) : NaN;
     // about the continuous-time flow; finite steps add their own drift (simultaneous steps spiral out)
     const verdict = !Number.isFinite(maxRe) ? "" : maxRe < -1e-6 ? "Re λ < 0: the flow spirals in" : maxRe > 1e-6 ? "Re λ > 0: the flow spirals out" : "Re λ = 0: the flow circles";
+    // the one-step map of the discrete update (null where the optimizer's step is not linear)
+    const sev = f.step_eigenvalues;
+    const maxMod = Array.isArray(sev) && sev.length ? Math.max(...sev.map(([re, im]) => Math.hypot(re, im))) : NaN;
+    const stepText = sev === null ? "one step: no fixed map (Adam and RMSprop rescale the step)"
+      : !Number.isFinite(maxMod) ? ""
+      : `one step of the update: ${listed(sev)}<br><i>max |λ| = ${maxMod.toFixed(4)}: ${maxMod > 1 + 1e-6 ? "the steps spiral out" : maxMod < 1 - 1e-6 ? "the steps spiral in" : "neither in nor out"}</i>`;
 
     const layout = {
       ...baseLayout(ctx.lecture),
       showlegend: true,
       legend: { orientation: "h", x: 0.5, xanchor: "center", y: 0.01, yanchor: "bottom", yref: "container", font: { size: s.tick } },
-      margin: { l: ctx.lecture ? 80 : 60, r: 25, t: ctx.lecture ? 100 : 80, b: ctx.lecture ? 150 : 110 },
+      margin: { l: ctx.lecture ? 80 : 60, r: 25, t: ctx.lecture ? 150 : 120, b: ctx.lecture ? 150 : 110 },
       xaxis: axis(ctx.lecture, { domain: [0, 0.5], range: [dlo, dhi], constrain: "domain", title: { text: "θ (generator)", font: { size: s.title } }, zeroline: true, zerolinecolor: "#bbb" }),
       yaxis: axis(ctx.lecture, { domain: [0, 1], range: [dlo, dhi], scaleanchor: "x", scaleratio: 1, constrain: "domain", title: { text: "ψ (discriminator)", font: { size: s.title } }, zeroline: true, zerolinecolor: "#bbb" }),
       xaxis2: axis(ctx.lecture, { domain: [0.63, 1], range: [lo, hi], anchor: "y2", title: { text: "x", font: { size: s.title } }, zeroline: false }),
       yaxis2: axis(ctx.lecture, { domain: [0, 1], range: [-yR, yR], anchor: "x2", title: { text: "D(x) = ψ x", font: { size: s.title } }, zeroline: true, zerolinecolor: "#666", zerolinewidth: 1.5 }),
       annotations: [
         { xref: "x domain", yref: "paper", x: 0, y: 1, yanchor: "bottom", xanchor: "left", yshift: 8, showarrow: false, align: "left",
-          text: `<b>parameter space</b>   θ = ${fmt(f.theta)}, ψ = ${fmt(f.psi)}<br>eigenvalues at (0, 0): ${evText}${verdict ? `<br><i>${verdict}</i>` : ""}`, font: { size: s.tick } },
+          text: `<b>parameter space</b>   θ = ${fmt(f.theta)}, ψ = ${fmt(f.psi)}<br>flow eigenvalues at (0, 0): ${evText}${verdict ? `<br><i>${verdict}</i>` : ""}${stepText ? `<br>${stepText}` : ""}`, font: { size: s.tick } },
         { xref: "x2 domain", yref: "paper", x: 0, y: 1, yanchor: "bottom", xanchor: "left", yshift: 8, showarrow: false,
           text: "<b>data space</b><br>real δ₀, fake δ<sub>θ</sub>, D(x) = ψ x", align: "left", font: { size: s.tick } },
       ],

@@ -1,0 +1,107 @@
+"""The spectrum of the game (Mescheder et al. 2017, "The Numerics of GANs"): eigenvalues of
+the Jacobian of the joint gradient field at the current parameters w = (theta_G, theta_D),
+
+    v(w) = -(grad_G L_G(w), grad_D L_D(w)),   J = dv/dw,
+
+for the run's loss and D penalties on one fixed batch (fixed seeds, so reading never changes
+the run; perturbations such as instance noise are drawn once and held fixed). Near a local
+Nash equilibrium the simultaneous-gradient flow converges where every eigenvalue has a
+negative real part; large imaginary parts relative to real ones make gradient steps circle
+(their one-step map I + h J has eigenvalues 1 + h lambda). Joint penalties (consensus),
+historical averaging and constraints are not part of v. With the Dirac-GAN, J is the 2 x 2
+matrix whose eigenvalues the Dirac snapshot shows.
+
+Exact (the full Jacobian by batched vector-Jacobian products, numpy's eigvals) up to
+EXACT_LIMIT parameters; above, the ``k`` eigenvalues of largest magnitude by ARPACK
+(scipy.sparse.linalg.eigs) on vector-Jacobian products u -> J^T u, which has J's
+eigenvalues (J^T and J share them).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import LinearOperator, eigs
+from torch import Tensor
+
+from gan_core.models import draw_latent
+
+if TYPE_CHECKING:
+    from gan_core.trainer import Trainer
+
+EXACT_LIMIT = 2000
+SPECTRUM_SEED = 54321
+
+
+def joint_field(trainer: Trainer, n: int) -> tuple[Tensor, list[Tensor]]:
+    """v(w) on a fixed batch of n real and n fake samples, kept in the graph; and w."""
+    rng = torch.Generator().manual_seed(SPECTRUM_SEED)
+    cfg, d = trainer.config, trainer.D
+    real = trainer.target.sample(n, rng)
+    z = draw_latent(cfg, n, rng)
+    training = d.training
+    d.eval()  # spectral norm keeps its power-iteration vector
+    try:
+        fake = trainer.G(z)
+        for spec, s in trainer.regularizers:
+            if spec.perturb is not None:
+                real = spec.perturb(real, s, trainer.iteration, rng)
+                fake = spec.perturb(fake, s, trainer.iteration, rng)
+        real_scores, fake_scores = d(torch.cat([real, fake])).split(n)
+        d_loss = trainer.loss.d_loss(real_scores, fake_scores)
+        for spec, s in trainer.regularizers:
+            if spec.penalty is not None:
+                d_loss = d_loss + spec.penalty(d, real, fake, s, rng)
+        g_loss = trainer.loss.g_loss(real_scores, fake_scores)
+        g_params, d_params = trainer.g_params, trainer.d_params
+        g_grads = torch.autograd.grad(g_loss, g_params, create_graph=True)
+        d_grads = torch.autograd.grad(d_loss, d_params, create_graph=True)
+    finally:
+        if training:
+            d.train()
+    field = -torch.cat([g.reshape(-1) for g in (*g_grads, *d_grads)])
+    return field, [*g_params, *d_params]
+
+
+def game_jacobian(trainer: Trainer, n: int = 256) -> np.ndarray:
+    """J = dv/dw (P x P, float64), row i = grad of v_i, by one batched backward pass."""
+    field, params = joint_field(trainer, n)
+    size = field.numel()
+    rows = torch.autograd.grad(
+        field, params, grad_outputs=torch.eye(size), is_grads_batched=True, allow_unused=True
+    )
+    blocks = [
+        torch.zeros(size, p.numel()) if r is None else r.reshape(size, -1)
+        for r, p in zip(rows, params, strict=True)
+    ]
+    return torch.cat(blocks, dim=1).double().numpy()
+
+
+def game_eigenvalues(trainer: Trainer, k: int = 20, n: int = 256) -> np.ndarray:
+    """Eigenvalues of J (complex), sorted by decreasing magnitude: all of them when the
+    models have at most EXACT_LIMIT parameters, else the k of largest magnitude."""
+    size = sum(p.numel() for p in (*trainer.g_params, *trainer.d_params))
+    if size <= EXACT_LIMIT:
+        values = np.linalg.eigvals(game_jacobian(trainer, n))
+    else:
+        field, params = joint_field(trainer, n)
+
+        def transposed_product(u: np.ndarray) -> np.ndarray:
+            out = torch.autograd.grad(
+                field,
+                params,
+                grad_outputs=torch.from_numpy(u.astype(np.float32)),
+                retain_graph=True,
+                allow_unused=True,
+            )
+            parts = [
+                torch.zeros(p.numel()) if o is None else o.reshape(-1)
+                for o, p in zip(out, params, strict=True)
+            ]
+            return torch.cat(parts).double().numpy()
+
+        operator = LinearOperator((size, size), matvec=transposed_product, dtype=np.float64)
+        values = eigs(operator, k=min(k, size - 2), which="LM", return_eigenvectors=False)
+    return values[np.argsort(-np.abs(values), kind="stable")]
