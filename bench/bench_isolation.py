@@ -38,6 +38,7 @@ HEAVY = {"g_hidden": [128] * 3, "d_hidden": [128] * 3, "batch_size": 256, "d_ste
 COSTLY_VIEW = {"grid": 128, "samples": 2048, "field": 32, "manifold": 32, "trails": 32,
                "precision": "f32"}  # fmt: skip
 GOAL = 0.5
+Case = Callable[[str], contextlib.AbstractAsyncContextManager[None]]
 
 
 async def session(url: str, **options: Any) -> ClientConnection:
@@ -79,25 +80,21 @@ async def background(work: Awaitable[Any]) -> AsyncIterator[None]:
             await task
 
 
-@contextlib.asynccontextmanager
-async def dirac_flat_out(url: str) -> AsyncIterator[None]:
-    ws = await session(url + "?preset=dirac_gan")
-    await ws.send(json.dumps({"type": "pace", "fps": 60}))
-    await ws.send(json.dumps({"type": "play"}))
-    async with background(drain(ws)):
-        yield
-    await ws.close()
+def playing_at_60_fps(query: str = "", view: dict[str, Any] | None = None) -> Case:
+    """A session (``query`` as in /ws?...) with ``view``, playing at 60 fps, read."""
 
+    @contextlib.asynccontextmanager
+    async def case(url: str) -> AsyncIterator[None]:
+        ws = await session(url + query)
+        if view:
+            await ws.send(json.dumps({"type": "view", **view}))
+        await ws.send(json.dumps({"type": "pace", "fps": 60}))
+        await ws.send(json.dumps({"type": "play"}))
+        async with background(drain(ws)):
+            yield
+        await ws.close()
 
-@contextlib.asynccontextmanager
-async def costly_view(url: str) -> AsyncIterator[None]:
-    ws = await session(url)
-    await ws.send(json.dumps({"type": "view", **COSTLY_VIEW}))
-    await ws.send(json.dumps({"type": "pace", "fps": 60}))
-    await ws.send(json.dumps({"type": "play"}))
-    async with background(drain(ws)):
-        yield
-    await ws.close()
+    return case
 
 
 @contextlib.asynccontextmanager
@@ -174,9 +171,6 @@ async def heavy_step(url: str) -> AsyncIterator[None]:
     await ws.close()
 
 
-Case = Callable[[str], contextlib.AbstractAsyncContextManager[None]]
-
-
 @contextlib.asynccontextmanager
 async def other_worker_killed(url: str) -> AsyncIterator[None]:
     workers = health(url)["worker_details"]  # the bystander alone: it is on the busy one
@@ -208,9 +202,9 @@ async def rebuild_seconds(url: str) -> float:
 
 
 CASES: dict[str, Case] = {
-    "a Dirac-GAN session playing at 60 fps": dirac_flat_out,
+    "a Dirac-GAN session playing at 60 fps": playing_at_60_fps("?preset=dirac_gan"),
     "the most costly view at 60 fps (grid 128, 2048 samples, field, manifold, trails, f32)":
-        costly_view,
+        playing_at_60_fps(view=COSTLY_VIEW),
     "a client that sends export 50 times a second and never reads": export_never_read,
     "a flood of small messages (as fast as one client sends)": message_flood,
     "1,500 half-open HTTP requests": half_open,

@@ -38,7 +38,7 @@ import torch
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-torch.set_num_threads(1)
+torch.set_num_threads(1)  # every test trains on one thread, as the server's workers do
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60.0
@@ -316,19 +316,6 @@ def connect_ws(live_server: str) -> Iterator[Callable[..., Client]]:
         yield open_client
         for client in clients:
             client.end()
-
-
-# ----- the engine in tests -------------------------------------------------------------------
-@pytest.fixture
-def one_torch_thread() -> Iterator[None]:
-    """Torch on one thread for the test (as training runs; threads only contend on a shared
-    machine), then back. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ----- Debian's Chromium for the browser tests ---------------------------------------------------

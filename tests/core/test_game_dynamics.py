@@ -24,9 +24,6 @@ H = 0.2
 SMALL = {"g_hidden": [16, 16], "d_hidden": [16, 16], "batch_size": 32}
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
 def bilinear(scheme: str, optimizer: str = "sgd", steps: int = 200, h: float = H) -> Trainer:
     opt = {"name": optimizer, "lr": h}
     tr = Trainer(

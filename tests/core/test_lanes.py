@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -17,14 +16,6 @@ WILD = {  # diverges within 200 iterations (tests/core/test_trainer.py)
     "opt_d": {"name": "sgd", "lr": 10.0},
     "opt_g": {"name": "sgd", "lr": 10.0},
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def same_state(a: Trainer, b: Trainer) -> bool:

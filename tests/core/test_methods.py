@@ -14,14 +14,6 @@ from gan_core import LOSSES, ConfigError, Trainer, replay
 SMALL = {"g_hidden": [16, 16], "d_hidden": [16, 16], "batch_size": 32, "regularizers": []}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def by_hand_features(tr: Trainer, x: torch.Tensor) -> torch.Tensor:
     """D's last hidden layer, layer by layer from its weights (relu MLP)."""
     linears = [m for m in tr.D.body if isinstance(m, torch.nn.Linear)]

@@ -15,9 +15,6 @@ from gan_core import Trainer
 SMALL = {"g_hidden": [8, 8], "d_hidden": [8, 8], "loss": "nonsaturating"}
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
 def closed_form(f1: float, gamma: float) -> list[complex]:
     """Dirac-GAN at (0, 0): J = [[0, f'(0)], [-f'(0), -gamma]] (Mescheder et al. 2018)."""
     root = complex(gamma**2 - 4 * f1**2) ** 0.5

@@ -14,9 +14,6 @@ from gan_core import ConfigError, Trainer, replay
 SMALL = {"g_hidden": [16, 16], "d_hidden": [16, 16], "batch_size": 32}
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
 def dirac(**config) -> Trainer:
     base = {"dataset": "dirac", "loss": "wgan", "regularizers": [], "dirac_init": (0.5, 1.0)}
     return Trainer({**base, **config})

@@ -6,8 +6,6 @@ with margins; the numbers in comments are what this machine measured (runs are s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -16,14 +14,6 @@ from gan_core import Trainer, validate_config
 from gan_core.datasets import make_target
 from gan_core.metrics import Evaluator
 from server.presets import PRESETS
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def trained(name: str, iterations: int, seed: int | None = None) -> Trainer:

@@ -12,8 +12,6 @@ import pytest
 from gan_core import Trainer
 from server.presets import PRESETS
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 def pressed(name: str, words: str | None, steps: int) -> Trainer:
     """Lecture ``name`` with its "try next" button labelled ``words`` (or the one label that
