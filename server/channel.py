@@ -18,9 +18,6 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 HEADER = struct.Struct("!i")
-# The asyncio side's write buffer above which ``writable`` is False: frames are not sent to a
-# worker, so this is commands only, and the worker reads them every few milliseconds.
-HIGH_WATER = 4 * 1024 * 1024
 
 
 def send(connection: Connection, message: tuple[Any, ...]) -> None:
@@ -53,10 +50,6 @@ class AsyncChannel:
     def send(self, message: tuple[Any, ...]) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         self._writer.write(HEADER.pack(len(data)) + data)
-
-    @property
-    def writable(self) -> bool:
-        return self._writer.transport.get_write_buffer_size() < HIGH_WATER
 
     def close(self) -> None:
         self._writer.close()

@@ -40,7 +40,6 @@ class Outbox:
         self.not_reading = asyncio.Event()  # set on overflow: the sender may be stuck
         self.closed = False
         self.reason = ""
-        self.frames_replaced = 0
 
     def put(self, item: Item) -> None:
         if self.closed:
@@ -48,7 +47,6 @@ class Outbox:
         if isinstance(item, bytes):
             if self._frame is not None:
                 self._items.remove(self._frame)
-                self.frames_replaced += 1
             self._frame = item
         else:
             self._text_bytes += len(item)

@@ -82,6 +82,9 @@ ROUND_SECONDS = 0.05  # each waiting session gets a turn about this often...
 TURN_MIN = 0.004  # ...with at least this much training a turn (frames then come less often)
 TURN_MAX = 0.02  # and at most this much: a turn never holds the worker longer (+1 iteration)
 STEP_SECONDS = 10.0  # one step command trains at most this long (its ack says how far)
+# Commands that may wait behind a running step or warm-up; more are refused (queue_full).
+# The rate limit (50/s) would let a 10 s step gather 500.
+MAX_WAITING = 32
 EVAL_INTERVAL = 0.5  # costly metrics at most twice a second,
 EVAL_SHARE = 0.05  # taking at most 5 % of the worker's time when that allows them,
 EVAL_MAX_INTERVAL = 2.0  # and at least every 2 s while the run changes
@@ -440,6 +443,17 @@ class WorkerSession:
     def submit(self, command: Command) -> None:
         """Carry out a command now, or after the running job (pause and end cut it short)."""
         if self.job is not None and not (self.job.cuttable and isinstance(command, Pause | End)):
+            if len(self.queue) >= MAX_WAITING:
+                self.reject(
+                    ProtocolError(
+                        "queue_full",
+                        f"{MAX_WAITING} commands already wait for the running step; this one "
+                        "was ignored: wait for the step's ack, or send pause",
+                        command=command.type,
+                        id=command.id,
+                    )
+                )
+                return
             self.queue.append(command)
             return
         if self.job is not None:
