@@ -296,7 +296,6 @@ class WorkerSession:
             "reset_config": self.reset_config.model_dump(mode="json"),
             "view": self.view.model_dump(),
             "pace": self.pace.model_dump(),
-            "playing": self.playing or self._resume_playing,
             "seq": self._seq,
         }
 
@@ -718,9 +717,9 @@ class Worker:
 
     def _wait_time(self) -> float:
         now = time.monotonic()
-        wake = min((s.wake_at() for s in self.sessions.values()), default=math.inf)
         if any(s.runnable(now) for s in self.sessions.values()):
             return 0.0
+        wake = min((s.wake_at() for s in self.sessions.values()), default=math.inf)
         return max(0.0, min(wake - now, self._load_at - now, IDLE_WAIT))
 
     def _read(self, timeout: float) -> bool:

@@ -139,7 +139,7 @@ export function createMetrics(div) {
     const layout = {
       ...baseLayout(ctx.lecture),
       hovermode: "x unified",
-      margin: { l: ctx.lecture ? 62 : 48, r: 16, t: ctx.lecture ? 34 : 28, b: ctx.lecture ? 44 : 36 },
+      margin: { l: ctx.lecture ? 62 : 48, r: 16, t: ctx.lecture ? 76 : 62, b: ctx.lecture ? 44 : 36 },
       showlegend: false,
       annotations: [],
       shapes: [],
@@ -154,7 +154,9 @@ export function createMetrics(div) {
       layout[`yaxis${ax}`] = axis(ctx.lecture, { domain: [y1 - hh, y1], anchor: `x${i + 1}`, tickfont: { size: s.tick - 1 }, nticks: 5, type: p.log ? "log" : "linear", range: p.range, autorange: p.range ? false : true, zeroline: true, zerolinecolor: "#ccc", exponentformat: "power" });
       // panel title with a legend of its series
       const series = data.filter((d) => d.xaxis === `x${i + 1}` && d.name);
-      const legend = series.map((d) => `<span style="color:${d.line.color}">${d.line.dash === "dot" ? "┈" : "━"} ${d.name}</span>`).join("  ");
+      // two series a line: four (coverage) would run past the panel on a projector
+      const wrap = series.length > 2;  // then the title has a line of its own
+      const legend = series.map((d, k) => `${wrap && k % 2 === 0 ? "<br>" : ""}<span style="color:${d.line.color}">${d.line.dash === "dot" ? "┈" : "━"} ${d.name}</span>`).join("  ");
       layout.annotations.push({
         xref: "paper", yref: "paper", x: x0, y: y1, xanchor: "left", yanchor: "bottom", yshift: 2, showarrow: false, align: "left",
         text: `<b>${p.title}</b>  ${legend || '<span style="color:#888">none active</span>'}`, font: { size: s.tick - 1 },
