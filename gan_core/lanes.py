@@ -39,12 +39,14 @@ class LaneError(ValueError):
 class Lane:
     """One run of a lane set. ``start``: the patch of the base config it started from at
     iteration 0 (a fork's is its source's); ``forked``: ``{"lane", "at", "patch",
-    "reset_moments"}`` when it was made by ``fork``, else None."""
+    "reset_moments"}`` when it was made by ``fork``, else None; ``title``: what the lane
+    shows, for people ("minimax", "+ r1 gamma 1"; "" lets a client derive one)."""
 
     id: int
     trainer: Trainer
     start: dict[str, Any]
     forked: dict[str, Any] | None = None
+    title: str = ""
 
 
 class Lanes:
@@ -76,7 +78,7 @@ class Lanes:
                 return lane
         raise LaneError(f"no lane {lane_id}; the lanes are {[lane.id for lane in self.lanes]}")
 
-    def add(self, patch: dict[str, Any] | None = None) -> Lane:
+    def add(self, patch: dict[str, Any] | None = None, title: str = "") -> Lane:
         """A new lane from the start (iteration 0): the base config with ``patch``."""
         patch = {} if patch is None else patch
         self._room()
@@ -85,9 +87,11 @@ class Lanes:
             raise ConfigError("seed", "lanes share the base's seed; start another lane set")
         trainer = Trainer(config)
         trainer.begin_from(*self._shared_models(config))
-        return self._append(Lane(self.next_id, trainer, start=copy.deepcopy(patch)))
+        return self._append(Lane(self.next_id, trainer, copy.deepcopy(patch), title=title))
 
-    def fork(self, lane_id: int, patch: dict[str, Any], reset_moments: bool = False) -> Lane:
+    def fork(
+        self, lane_id: int, patch: dict[str, Any], reset_moments: bool = False, title: str = ""
+    ) -> Lane:
         """A new lane with lane ``lane_id``'s exact state and ``patch`` applied live, as
         ``Trainer.update(patch, reset_moments)`` (an empty patch: an exact copy)."""
         self._room()
@@ -101,7 +105,7 @@ class Lanes:
             "patch": copy.deepcopy(patch),
             "reset_moments": reset_moments,
         }
-        return self._append(Lane(self.next_id, trainer, start=source.start, forked=forked))
+        return self._append(Lane(self.next_id, trainer, source.start, forked, title))
 
     def close(self, lane_id: int) -> None:
         """Remove a lane (never the last one)."""
@@ -154,6 +158,7 @@ class Lanes:
             "lanes": [
                 {
                     "id": lane.id,
+                    "title": lane.title,
                     "start": lane.start,
                     "forked": lane.forked,
                     "commands": [list(command) for command in lane.trainer.commands],
@@ -173,7 +178,7 @@ class Lanes:
             lanes = cls(data["base"], patches=[])
             for item in data["lanes"]:
                 lanes.next_id = item["id"]
-                lane = lanes.add(item["start"])
+                lane = lanes.add(item["start"], item.get("title", ""))
                 lane.forked = item["forked"]
                 play(lane.trainer, item["commands"], item["iterations"])
             lanes.next_id = data["next_id"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gan_core import ConfigError, TrainConfig, Trainer
+from gan_core import ConfigError, Lanes, TrainConfig, Trainer
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,19 @@ class TryNext:
     label: str
     patch: dict[str, Any] | None = None
     preset: str | None = None
+
+
+@dataclass(frozen=True)
+class LaneSpec:
+    """One more lane of a comparison preset (lane 1 is the preset's own config). ``patch``:
+    what differs from lane 1; ``title``: what the lane shows ("minimax", "+ r1 gamma 1");
+    ``after_warmup``: forked from lane 1 once the warm-up is done (so it continues from
+    exactly that state; the patch must be one ``update`` takes live), instead of starting
+    beside lane 1 at iteration 0 and taking the warm-up under its own config."""
+
+    title: str
+    patch: dict[str, Any]
+    after_warmup: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,8 @@ class Preset:
     view: dict[str, Any] = field(default_factory=dict)
     try_next: list[TryNext] = field(default_factory=list)
     warmup: list[tuple[str, int]] = field(default_factory=list)
+    lanes: list[LaneSpec] = field(default_factory=list)
+    lane_title: str = ""  # lane 1's title when the preset has lanes
 
 
 ADAM = {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.9]}
@@ -734,6 +749,38 @@ def start_run(config: TrainConfig | dict[str, Any], preset: str | None = None) -
     if preset is not None:
         warm_up(trainer, preset_named(preset))
     return trainer
+
+
+def start_lanes(config: TrainConfig | dict[str, Any], preset: str | None = None) -> Lanes:
+    """The lanes of ``preset`` that start at iteration 0, lane 1 of ``config`` (the
+    preset's own, or patched) and each other lane the same config with its patch; before
+    the warm-up. Then the caller applies the warm-up to every lane (``Lanes.step``, in the
+    worker's turns) and ``finish_lanes``."""
+    spec = preset_named(preset) if preset is not None else None
+    lanes = Lanes(config, patches=[])
+    lanes.add({}, spec.lane_title if spec else "")
+    for lane in spec.lanes if spec else []:
+        if not lane.after_warmup:
+            lanes.add(lane.patch, lane.title)
+    return lanes
+
+
+def finish_lanes(lanes: Lanes, preset: str | None) -> None:
+    """The lanes forked from lane 1 once the warm-up is done (``LaneSpec.after_warmup``)."""
+    first = lanes.lanes[0].id
+    for lane in preset_named(preset).lanes if preset is not None else []:
+        if lane.after_warmup:
+            lanes.fork(first, lane.patch, title=lane.title)
+
+
+def start_comparison(config: TrainConfig | dict[str, Any], preset: str | None = None) -> Lanes:
+    """A preset's lanes with its warm-up applied to each, headless (what a session's
+    worker does in turns): ``start_lanes``, the warm-up, ``finish_lanes``."""
+    lanes = start_lanes(config, preset)
+    for part, n in preset_named(preset).warmup if preset is not None else []:
+        lanes.step(n, part=part)  # type: ignore[arg-type]
+    finish_lanes(lanes, preset)
+    return lanes
 
 
 def warm_up(trainer: Trainer, preset: Preset) -> None:

@@ -174,3 +174,11 @@ def test_a_replay_that_is_not_one_says_so() -> None:
         Lanes.from_replay({**data, "lanes": [{"id": 1, "start": {}, "forked": None}]})
     with pytest.raises(LaneError, match="at least one lane"):
         Lanes.from_replay({**data, "lanes": []})
+
+
+def test_a_lane_keeps_its_title_through_fork_and_replay() -> None:
+    lanes = Lanes(SMALL, patches=[])
+    lanes.add({}, "plain")
+    lanes.fork(1, {"loss": "hinge"}, title="hinge")
+    again = Lanes.from_replay(json.loads(json.dumps(lanes.to_replay())))
+    assert [lane.title for lane in again] == ["plain", "hinge"]
