@@ -748,6 +748,7 @@ class WorkerSession:
                     "invalid", f"at most {limit} lanes in a session; close one first", "lane"
                 )
             others = [lane.trainer.config for lane in self.lanes]
+            source = self.lane(command.lane if isinstance(command, LaneFork) else None)
             with config_errors(lambda field: "patch." + field):
                 if isinstance(command, LaneAdd):
                     config = validate_config(merge(self.lanes.base.model_dump(), command.patch))
@@ -755,10 +756,10 @@ class WorkerSession:
                     lane = self.lanes.add(command.patch, command.title)
                     old = self.lanes.base.model_dump(mode="json")
                 else:
-                    source = self.lane(command.lane)
+                    config = source.trainer.config
                     if command.patch:
-                        config = apply_patch(source.trainer.config, command.patch)
-                        self._check_work(config, others)
+                        config = apply_patch(config, command.patch)
+                    self._check_work(config, others)
                     old = source.trainer.config.model_dump(mode="json")
                     lane = self.lanes.fork(
                         source.id, command.patch, command.reset_moments, command.title
