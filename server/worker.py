@@ -159,6 +159,7 @@ class WorkerSession:
         self.settings = worker.settings
         self.lanes = lanes
         self.preset = preset
+        self.warmup: list[tuple[str, int]] = []  # what the lane set's start took (lane_add too)
         self.version = 0
         self.playing = False
         self.attached = False
@@ -326,6 +327,7 @@ class WorkerSession:
         """Rebuilt from a checkpoint after its worker died: the state the checkpoint kept."""
         self.version = meta["version"]
         self.preset = meta["preset"]
+        self.warmup = [tuple(piece) for piece in meta["warmup"]]
         self.view = ViewOptions(**meta["view"])
         self.pace = PaceOptions(**meta["pace"])
         for lane in self.lanes:
@@ -357,6 +359,7 @@ class WorkerSession:
         return {
             "version": self.version,
             "preset": self.preset,
+            "warmup": self.warmup,
             "view": self.view.model_dump(),
             "pace": self.pace.model_dump(),
             "seqs": {lane_id: screen.seq for lane_id, screen in self.screens.items()},
@@ -739,7 +742,11 @@ class WorkerSession:
         self._frame_due = True
         return {"config": new, "changes": [change.model_dump() for change in changes]}
 
-    def _lane_command(self, command: LaneAdd | LaneFork | LaneClose | LaneKeep) -> dict[str, Any]:
+    def _lane_command(
+        self, command: LaneAdd | LaneFork | LaneClose | LaneKeep
+    ) -> dict[str, Any] | None:
+        """Add, fork, close or keep; a lane added from the start of a preset with a warm-up
+        takes the warm-up alone, in turns, and is acknowledged after it."""
         extras: dict[str, Any] = {}
         if isinstance(command, LaneAdd | LaneFork):
             limit = self.settings.limits.max_lanes
@@ -767,6 +774,17 @@ class WorkerSession:
             self.version += 1
             self._changed(lane, old, reset=isinstance(command, LaneAdd))
             extras["added"] = lane.id
+            if isinstance(command, LaneAdd) and command.warmup and self.warmup:
+                after = self._after
+
+                def done(steps: int, cut: str | None) -> None:
+                    self._after = after
+                    self._frame_due = True
+                    self._acknowledge(command, extras)
+
+                pieces: list[Piece] = [(lane.id, part, n) for part, n in self.warmup]
+                self.job = Training(pieces, done)
+                return None
         else:
             lane = self.lane(command.lane)
             try:
@@ -798,6 +816,8 @@ class WorkerSession:
                 preset = self.preset  # a reset with only a patch keeps the name
             warmup = preset_named(command.preset).warmup if command.preset else []
             pieces = [(None, part, n) for part, n in warmup]
+        started = preset is not None and (command.preset or command.replay)  # with its warm-up
+        self.warmup = preset_named(preset).warmup if started else []
         self.lanes = lanes
         self.screens = {}
         self.preset = preset
@@ -888,7 +908,7 @@ class WorkerSession:
     def warm_up(self) -> None:
         """A new session's preset: its warm-up on every lane, then the lanes forked after it
         (server.presets.finish_lanes), before the first hello; part of the replay."""
-        warmup = preset_named(self.preset).warmup if self.preset is not None else []
+        warmup = self.warmup = preset_named(self.preset).warmup if self.preset else []
 
         def done(steps: int = 0, cut: str | None = None) -> None:
             finish_lanes(self.lanes, self.preset)

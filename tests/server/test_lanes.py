@@ -230,3 +230,23 @@ def test_too_heavy_counts_every_lane(connect_ws: Connect) -> None:
     fork = client.command("lane_fork", lane=1, patch={})
     assert (fork["code"], fork["field"]) == ("too_heavy", "patch.batch_size")
     assert client.ok("step")["iteration"] == 1  # the session goes on with its one lane
+
+
+def test_a_lane_added_to_a_preset_takes_its_warm_up_and_shares_its_start(
+    connect_ws: Connect,
+) -> None:
+    """saturated_discriminator starts with D trained alone 300 times: a lane added from the
+    start takes the same warm-up by itself, so it shows exactly lane 1's state at its start."""
+    client = connect_ws(query="preset=saturated_discriminator")
+    client.ok("view", precision="f32")
+    added = client.ok("lane_add", patch={}, title="twin")
+    assert [lane["iteration"] for lane in added["lanes"]] == [0, 0]
+    frames = frame_tick(client, added["version"], [1, 2])
+    np.testing.assert_array_equal(frames[1].arrays["d_line"], frames[2].arrays["d_line"])
+    bare = client.ok("lane_add", patch={}, warmup=False)
+    frames = frame_tick(client, bare["version"], [1, 2, 3])
+    assert abs(frames[3].arrays["d_line"] - frames[1].arrays["d_line"]).max() > 0.1
+    replay = client.ok("export")["replay"]
+    assert [lane["commands"][:1] for lane in replay["lanes"]] == [
+        [[0, "step_d", {"n": 300}]], [[0, "step_d", {"n": 300}]], []
+    ]  # fmt: skip
