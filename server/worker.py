@@ -703,9 +703,21 @@ class WorkerSession:
         check_config_limits(config, self.settings.limits, others)
 
     def _update(self, command: Update) -> dict[str, Any]:
+        """A live change of one lane or of every lane: all checked (the server's limits
+        first, over every lane's work), then all applied."""
         targets = list(self.lanes) if command.lane == "all" else [self.lane(command.lane)]
         new: dict[int, TrainConfig] = {}
         for lane in targets:
+            named = f"lane {lane.id}: " if len(targets) > 1 else ""
+            with config_errors(lambda field: "patch." + field, named):
+                new[lane.id] = validate_config(
+                    merge(lane.trainer.config.model_dump(), command.patch)
+                )
+        configs = [new.get(lane.id, lane.trainer.config) for lane in self.lanes]
+        with config_errors(lambda field: "patch." + field):
+            for config in new.values():
+                self._check_work(config, [c for c in configs if c is not config])
+        for lane in targets:  # what the engine refuses live (reset-only fields, a full log)
             named = f"lane {lane.id}: " if len(targets) > 1 else ""
             with config_errors(lambda field: "patch." + field, named):
                 if lane.trainer.commands_full():
@@ -713,11 +725,7 @@ class WorkerSession:
                         "patch",
                         "this lane has had as many changes as its replay keeps; reset to go on",
                     )
-                new[lane.id] = apply_patch(lane.trainer.config, command.patch)
-        configs = [new.get(lane.id, lane.trainer.config) for lane in self.lanes]
-        with config_errors(lambda field: "patch." + field):
-            for config in new.values():
-                self._check_work(config, [c for c in configs if c is not config])
+                apply_patch(lane.trainer.config, command.patch)
         old = {lane.id: lane.trainer.config.model_dump(mode="json") for lane in targets}
         for lane in targets:
             lane.trainer.update(command.patch, reset_moments=command.reset_moments)
