@@ -73,6 +73,10 @@ def test_lanes_are_added_forked_closed_and_kept_and_every_ack_says_them(
     assert frame.header["lane"] == 3
     last = client.command("lane_close", lane=3)
     assert (last["code"], last["field"]) == ("invalid", "lane") and "only lane" in last["message"]
+    resumed = connect_ws(query=f"session={client.session}")  # takes it over, lanes and all
+    assert resumed.hello["resumed"] is True and ids(resumed.hello) == [3]
+    assert resumed.hello["lanes"][0]["title"] == "slow G"
+    client = resumed
     unknown = client.command("lane_fork", lane=9)
     assert (unknown["code"], unknown["field"]) == ("invalid", "lane") and "[3]" in unknown[
         "message"
