@@ -154,6 +154,7 @@ class WorkerSession:
         self.job: Training | None = None
         self.queue: deque[Command] = deque()  # commands that wait for the job to end
         self.screens: dict[int, LaneScreen] = {}
+        self._frames_built = 0  # by this session, over every lane
         self._resume_playing = False
         self._pending_attach: bool | None = None  # an attach that waits for the warm-up
         self._restoring: str | None = None  # rebuilt after its worker died: why
@@ -176,7 +177,10 @@ class WorkerSession:
 
     def screen(self, lane: Lane) -> LaneScreen:
         if lane.id not in self.screens:
-            self.screens[lane.id] = LaneScreen(trails=deque(maxlen=max(1, self.view.trails)))
+            trails: deque[np.ndarray] = deque(maxlen=max(1, self.view.trails))
+            # A new lane's frames count on from every frame the session built: a lane's seq
+            # never repeats one the session sent (clients key redraws on it).
+            self.screens[lane.id] = LaneScreen(seq=self._frames_built, trails=trails)
         return self.screens[lane.id]
 
     def lane(self, lane_id: int | None) -> Lane:
@@ -316,8 +320,9 @@ class WorkerSession:
         self.warmup = [tuple(piece) for piece in meta["warmup"]]
         self.view = ViewOptions(**meta["view"])
         self.pace = PaceOptions(**meta["pace"])
+        self._frames_built = meta["frames_built"]
         for lane in self.lanes:
-            self.screen(lane).seq = meta["seqs"].get(lane.id, 0)
+            self.screen(lane).seq = meta["seqs"].get(lane.id, self._frames_built)
         self._restoring = (
             f"{why}; this session was rebuilt from its last checkpoint, with its "
             f"{len(self.lanes)} lane{'s' if len(self.lanes) > 1 else ''} at iteration "
@@ -349,6 +354,7 @@ class WorkerSession:
             "view": self.view.model_dump(),
             "pace": self.pace.model_dump(),
             "seqs": {lane_id: screen.seq for lane_id, screen in self.screens.items()},
+            "frames_built": self._frames_built,
         }
 
     # ----- pacing -------------------------------------------------------------------------
@@ -489,6 +495,7 @@ class WorkerSession:
                 part=self._part,
             )
             screen.seq += 1
+            self._frames_built += 1
             snapshot = lane.trainer.snapshot(self.view.probe_options())
             trails = np.stack(screen.trails) if self.view.trails and screen.trails else None
             if self.view.trails:

@@ -142,7 +142,8 @@ def test_a_diverging_lane_halts_alone_and_the_others_go_on(connect_ws: Connect) 
 
 def test_reset_with_a_config_and_lanes_starts_them_all_at_0(connect_ws: Connect) -> None:
     client = connect_ws()
-    client.ok("step", n=3)
+    step = client.ok("step", n=3)
+    before = client.frame(lambda f: f.iteration == step["iteration"]).header["seq"]
     reset = client.ok(
         "reset",
         config=SMALL,
@@ -152,6 +153,7 @@ def test_reset_with_a_config_and_lanes_starts_them_all_at_0(connect_ws: Connect)
     assert [lane["title"] for lane in reset["lanes"]] == ["", "hinge", ""]
     assert reset["lanes"][1]["start"] == {"loss": "hinge", "regularizers": []}
     frames = frame_tick(client, reset["version"], [1, 2, 3])
+    assert min(frame.header["seq"] for frame in frames.values()) > before  # never goes back
     np.testing.assert_array_equal(frames[1].arrays["fake"], frames[3].arrays["fake"])  # one start
     bad = client.command("reset", config=SMALL, lanes=[{"patch": {"opt_d": {"lr": -1}}}])
     assert (bad["code"], bad["field"]) == ("invalid", "lanes.0.patch.opt_d.lr")
