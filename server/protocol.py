@@ -696,7 +696,7 @@ class FrameHeader(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: Literal["frame"] = "frame"
-    lane: int
+    lane: int = 1  # the lane's id (a session's first lane is 1)
     seq: int
     iteration: int
     version: int
