@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import get_json
 
 from gan_core import MAX_LANES, validate_config
 from gan_core.config import TrainConfig, apply_patch, merge
@@ -95,3 +96,20 @@ def test_preset_lanes_train_and_draw(name: str) -> None:
     for lane in lanes:
         assert lane.trainer.halt is None
         assert lane.trainer.snapshot(options)["iteration"] == 2
+
+
+def test_the_preset_detail_serves_lanes_overlay_and_try_next_lane_modes(live_server: str) -> None:
+    """GET /api/presets/{name}: the shape documented in server.app.preset_detail."""
+    detail = get_json(live_server + "/api/presets/saturated_discriminator")
+    assert detail["lane_title"] == "minimax" and detail["overlay"] is False
+    (wgan,) = detail["lanes"]
+    assert wgan == {"title": "WGAN-GP, lambda 10", "patch": wgan["patch"], "after_warmup": True}
+    assert wgan["patch"]["loss"] == "wgan"
+    fork, other = detail["try_next"]
+    assert fork["lane"] == "fork" and fork["patch"]["loss"] == "nonsaturating"
+    assert other == {"label": other["label"], "preset": "minimax_vs_nonsaturating"}
+    dirac = get_json(live_server + "/api/presets/dirac_gan")
+    assert dirac["overlay"] is True and len(dirac["lanes"]) == 3
+    assert {item.get("lane") for item in dirac["try_next"]} == {"start", "fork", None}
+    single = get_json(live_server + "/api/presets/ring8_wgan_gp")
+    assert single["lanes"] == [] and single["lane_title"] == "" and single["overlay"] is False
