@@ -10,7 +10,7 @@ from conftest import get_json
 from gan_core import MAX_LANES, validate_config
 from gan_core.config import TrainConfig, apply_patch, merge
 from server.presets import DEFAULT_PRESET, PRESETS, start_comparison
-from server.protocol import ViewOptions, check_config_limits, check_ranges
+from server.protocol import ViewOptions, check_config_limits, check_ranges, iteration_work
 from server.settings import Limits
 
 
@@ -78,6 +78,20 @@ def test_try_next_opens_a_lane_or_loads_a_preset(name: str) -> None:
             assert item.lane == "fork", f"{item.label!r}: a patch needs lane 'start' or 'fork'"
             for config in configs:
                 check_config_limits(apply_patch(config, item.patch), Limits())
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_all_lanes_and_one_more_fit_one_iteration_of_a_session(name: str) -> None:
+    """Lanes count: a session's iteration is one of every lane; a "try next" lane beside
+    them (the heaviest) must still fit the server's work per iteration."""
+    configs = lane_configs(name)
+    extra = [
+        validate_config(merge(configs[0].model_dump(), item.patch))
+        for item in PRESETS[name].try_next
+        if item.patch is not None
+    ]
+    heaviest = max(map(iteration_work, extra), default=0.0)
+    assert sum(map(iteration_work, configs)) + heaviest <= Limits().max_iteration_work
 
 
 def test_the_default_preset_exists() -> None:
