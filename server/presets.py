@@ -186,9 +186,9 @@ PRESETS: dict[str, Preset] = {
             "Three lanes from one start: the real data at 4, 2.5 and 1, a WGAN-GP critic walking "
             "the fakes towards it. At the start JS is log 2 = 0.69 in the lanes at 4 and at 2.5 "
             "while their W1 is 1.5 apart: JS cannot tell a far miss from a nearer one. W1 falls "
-            "steadily in every lane; JS stays at log 2 until the two distributions overlap, as in "
-            "the lane at 1. A loss built on JS gets no signal from getting closer: open minimax "
-            "from the start beside them and watch it stall."
+            "with the distance until the fakes arrive; JS stays at log 2 until the distributions "
+            "overlap, as in the lane at 1 within 100 iterations. A loss built on JS gets no "
+            "signal from getting closer: open minimax from the start beside them, it stalls."
         ),
         config={
             **SEPARATED,
