@@ -190,11 +190,12 @@ class Lanes:
 
 
 def _g_shape(config: TrainConfig) -> tuple:
-    return (config.dim, config.z_dim, tuple(config.g_hidden))
+    return (config.dim, config.z_dim, tuple(config.g_hidden), config.g_norm)
 
 
 def _d_shape(config: TrainConfig) -> tuple:
-    return (config.dim, tuple(config.d_hidden))
+    scaled = config.g_output == "tanh" and config.scale_target  # a Scale layer comes first
+    return (config.dim, tuple(config.d_hidden), config.d_norm, scaled)
 
 
 def _replay_target(trainer: Trainer) -> int:
