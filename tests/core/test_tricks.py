@@ -158,7 +158,7 @@ def test_a_tanh_generator_without_the_scale_cannot_leave_minus_one_one() -> None
     tr = Trainer({**SMALL, "dataset": "mixture1d", "g_output": "tanh", "scale_target": False})
     assert tr.data_scale == 1.0
     tr.step(20)
-    assert np.abs(tr.sample(1000)).max() < 1.0
+    assert np.abs(tr.sample(1000)).max() <= 1.0  # float32 tanh reaches 1.0 itself
     assert tanh_scale(TrainConfig(dataset="mixture1d"), tr.target) == 1.0  # linear: no scale
 
 
