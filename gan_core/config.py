@@ -222,7 +222,7 @@ class TrainConfig(Strict):
         True,
         description=(
             "with g_output tanh: the networks work on the data divided by s = max|x| / 0.9 of "
-            "the target's reference sample, so it fits in (-1, 1); off, G cannot leave (-1, 1)"
+            "the target's reference sample, so it fits in (-1, 1); off, G stays within [-1, 1]"
         ),
     )
     g_norm: Literal["none", "batch", "layer"] = Field(
