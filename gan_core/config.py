@@ -29,6 +29,7 @@ DatasetName = Literal[DATASETS_1D + DATASETS_2D]  # type: ignore[valid-type]
 Width = Annotated[int, Field(ge=1, le=1024)]
 Coord = Annotated[float, Field(ge=-10.0, le=10.0)]
 Std = Annotated[float, Field(ge=0.01, le=5.0)]
+Norm = Literal["none", "batch", "layer"]
 
 # The D optimizers whose step unroll_steps differentiates through (gan_core.unrolled).
 UNROLLABLE = ("sgd", "adam", "optimistic")
@@ -225,9 +226,7 @@ class TrainConfig(Strict):
             "the target's reference sample, so it fits in (-1, 1); off, G stays within [-1, 1]"
         ),
     )
-    g_norm: Literal["none", "batch", "layer"] = Field(
-        "none", description="a normalisation layer after each hidden layer of G"
-    )
+    g_norm: Norm = Field("none", description="a normalisation layer after each hidden layer of G")
     allow_batch_norm_penalty: bool = Field(
         False,
         description=(
@@ -235,9 +234,7 @@ class TrainConfig(Strict):
             "each gradient then depends on the whole batch)"
         ),
     )
-    d_norm: Literal["none", "batch", "layer"] = Field(
-        "none", description="a normalisation layer after each hidden layer of D"
-    )
+    d_norm: Norm = Field("none", description="a normalisation layer after each hidden layer of D")
     label_noise: float = Field(
         0.0,
         ge=0.0,

@@ -743,8 +743,8 @@ TANH_TWO_MODES: dict[str, Any] = {
     "g_hidden": [32, 32],
     "z_dim": 2,
     "g_output": "tanh",
-    "opt_g": {"name": "adam", "lr": 2e-3, "betas": [0.5, 0.9]},
-    "opt_d": {"name": "adam", "lr": 2e-3, "betas": [0.5, 0.9]},
+    "opt_g": {**ADAM, "lr": 2e-3},
+    "opt_d": {**ADAM, "lr": 2e-3},
 }
 
 TRICK_PRESETS: dict[str, Preset] = {
