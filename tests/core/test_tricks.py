@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_core import LOSSES, REGULARIZERS, ConfigError, TrainConfig, Trainer, replay
+from gan_core import LOSSES, REGULARIZERS, ConfigError, Lanes, TrainConfig, Trainer, replay
 from gan_core.config import PER_SAMPLE_PENALTIES, RESET_ONLY
 from gan_core.datasets import tanh_scale
 from gan_core.losses import flipped_label_loss
@@ -301,3 +301,18 @@ def test_batch_norm_in_d_with_the_override_replays_bit_for_bit() -> None:
     again = replay(config, tr.commands, tr.iteration)
     for p, q in zip(tr.D.state_dict().values(), again.D.state_dict().values(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_lanes_of_other_norms_start_from_the_same_linear_weights() -> None:
+    """A norm changes D's state (batch norm's running averages), so lanes do not share it;
+    the seed gives every lane the same linear layers all the same."""
+    lanes = Lanes(
+        {**SMALL, "d_norm": "batch"}, patches=[{}, {"d_norm": "layer"}, {"g_norm": "layer"}]
+    )
+    linears = [
+        [p for name, p in lane.trainer.D.named_parameters() if p.dim() == 2] for lane in lanes
+    ]
+    for other in linears[1:]:
+        assert all(torch.equal(p, q) for p, q in zip(linears[0], other, strict=True))
+    lanes.step(2)
+    assert all(lane.trainer.halt is None for lane in lanes)
