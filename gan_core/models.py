@@ -241,7 +241,9 @@ def draw_latent(
     within [-t, t], as if resampled until it falls inside. For N(0, 1) that is the normal
     conditioned on |z| <= t, drawn in one step by the inverse CDF,
     z = Phi^-1(Phi(-t) + u (Phi(t) - Phi(-t))), u ~ U(0, 1), so any t takes bounded time;
-    for U[-1, 1] it is U[-t, t] (t >= 1: no change).
+    for U[-1, 1] it is U[-t, t] (t >= 1: no change). t is the paper's threshold; the TF Hub
+    sampling code (ajbrock/BigGAN-PyTorch, TFHub/biggan_v1.py) draws instead
+    truncation * truncnorm(-2, 2), which also shrinks the values it keeps.
     """
     shape = (n, config.z_dim)
     if config.noise == "uniform":
