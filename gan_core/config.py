@@ -241,7 +241,7 @@ class TrainConfig(Strict):
         le=0.5,
         description=(
             "probability that each real or fake label of D's loss is flipped (losses with "
-            "labels: minimax, nonsaturating, feature_matching, lsgan, hinge)"
+            "labels, e.g. minimax, lsgan, hinge)"
         ),
     )
     truncation: float = Field(
