@@ -195,7 +195,8 @@ def _g_shape(config: TrainConfig) -> tuple:
 
 def _d_shape(config: TrainConfig) -> tuple:
     scaled = config.g_output == "tanh" and config.scale_target  # a Scale layer comes first
-    return (config.dim, tuple(config.d_hidden), config.d_norm, scaled)
+    layout = (config.discriminator, config.pack, config.minibatch_stddev)  # D's input width
+    return (config.dim, tuple(config.d_hidden), config.d_norm, scaled, *layout)
 
 
 def _replay_target(trainer: Trainer) -> int:

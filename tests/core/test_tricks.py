@@ -309,6 +309,8 @@ def test_lanes_of_other_norms_start_from_the_same_linear_weights() -> None:
     lanes = Lanes(
         {**SMALL, "d_norm": "batch"}, patches=[{}, {"d_norm": "layer"}, {"g_norm": "layer"}]
     )
+    packed = Lanes(SMALL, patches=[{}, {"pack": 2}, {"minibatch_stddev": True}])
+    assert len(packed) == 3  # D's input is wider: not shared, built from the seed
     linears = [
         [p for name, p in lane.trainer.D.named_parameters() if p.dim() == 2] for lane in lanes
     ]
