@@ -10,6 +10,8 @@ from collections.abc import Callable
 import numpy as np
 from conftest import SMALL, Client, Frame
 
+from server.presets import PRESETS
+
 Connect = Callable[..., Client]
 
 WILD = {  # diverges within a few hundred iterations (tests/core/test_lanes.py)
@@ -244,15 +246,37 @@ def test_a_lane_added_to_a_preset_takes_its_warm_up_and_shares_its_start(
     """saturated_discriminator starts with D trained alone 300 times: a lane added from the
     start takes the same warm-up by itself, so it shows exactly lane 1's state at its start."""
     client = connect_ws(query="preset=saturated_discriminator")
+    first = ids(client.hello)
     client.ok("view", precision="f32")
     added = client.ok("lane_add", patch={}, title="twin")
-    assert [lane["iteration"] for lane in added["lanes"]] == [0, 0]
-    frames = frame_tick(client, added["version"], [1, 2])
-    np.testing.assert_array_equal(frames[1].arrays["d_line"], frames[2].arrays["d_line"])
+    twin = added["added"]
+    assert [lane["iteration"] for lane in added["lanes"]] == [0] * (len(first) + 1)
+    frames = frame_tick(client, added["version"], ids(added))
+    np.testing.assert_array_equal(frames[1].arrays["d_line"], frames[twin].arrays["d_line"])
     bare = client.ok("lane_add", patch={}, warmup=False)
-    frames = frame_tick(client, bare["version"], [1, 2, 3])
-    assert abs(frames[3].arrays["d_line"] - frames[1].arrays["d_line"]).max() > 0.1
+    frames = frame_tick(client, bare["version"], ids(bare))
+    assert abs(frames[bare["added"]].arrays["d_line"] - frames[1].arrays["d_line"]).max() > 0.1
     replay = client.ok("export")["replay"]
-    assert [lane["commands"][:1] for lane in replay["lanes"]] == [
-        [[0, "step_d", {"n": 300}]], [[0, "step_d", {"n": 300}]], []
+    assert [lane["commands"][:1] for lane in replay["lanes"][-2:]] == [
+        [[0, "step_d", {"n": 300}]], []
     ]  # fmt: skip
+
+
+def test_reset_to_a_preset_of_lanes_starts_them_and_forks_after_its_warm_up(
+    connect_ws: Connect,
+) -> None:
+    """saturated_discriminator: D trained alone first, then the WGAN-GP lane forked from that
+    very state (server.presets.start_lanes / finish_lanes, in the worker's turns)."""
+    spec = PRESETS["saturated_discriminator"]
+    client = connect_ws()
+    reset = client.ok("reset", preset="saturated_discriminator")
+    assert [lane["title"] for lane in reset["lanes"]] == [
+        spec.lane_title, *(lane.title for lane in spec.lanes)
+    ]  # fmt: skip
+    after = [lane.after_warmup for lane in spec.lanes]
+    assert [lane["forked"] is not None for lane in reset["lanes"][1:]] == after and any(after)
+    frames = frame_tick(client, reset["version"], ids(reset))
+    assert all(frame.iteration == 0 for frame in frames.values())
+    replay = client.ok("export")["replay"]
+    (part, n), *_ = spec.warmup
+    assert all(lane["commands"][0] == [0, f"step_{part}", {"n": n}] for lane in replay["lanes"])
