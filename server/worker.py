@@ -586,8 +586,8 @@ class WorkerSession:
             self._acknowledge(command, extras)
 
     def _acknowledge(self, command: Command, extras: dict[str, Any]) -> None:
-        if isinstance(command, Reset):  # a new run: its first checkpoint before the ack
-            self.worker.checkpoint(self)
+        if isinstance(command, Reset | LaneAdd | LaneFork | LaneClose | LaneKeep):
+            self.worker.checkpoint(self)  # a new lane set: its checkpoint before the ack
         elif not isinstance(command, Step | View | Pace | Export | Play | Pause):
             self.checkpoint_at = min(
                 self.checkpoint_at, time.monotonic() + FIRST_CHECKPOINT_SECONDS

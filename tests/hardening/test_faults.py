@@ -289,7 +289,7 @@ def test_a_worker_that_dies_is_started_again_and_its_sessions_are_rebuilt(
     assert event["type"] == "restored", event
     assert "exit code -9" in event["message"] and "press play" in event["message"]
     assert event["playing"] is False and event["iteration"] >= 0
-    assert "2 lanes" in event["message"]
+    assert "2 lanes" in event["message"], event["message"]
     assert [(lane["id"], lane["title"]) for lane in event["lanes"]] == [(1, ""), (2, "hinge")]
     assert event["lanes"][1]["config"]["loss"] == "hinge"
     restored_client, other = (victim, bystander) if i == 0 else (bystander, victim)
