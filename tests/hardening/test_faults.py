@@ -89,6 +89,7 @@ def finite_snapshot(trainer: Trainer) -> bool:
 # What the engine refuses outright, with the words its message must give the reason in.
 REFUSED = {
     "label_smoothing": "logistic",  # smoothing is a BCE target: a free-level loss has none
+    "two_sided_label_smoothing": "logistic",
     "feature_matching": "has none",  # the Dirac-GAN's D has no hidden features
     "ebgan": "psi * x",  # the Dirac-GAN's D is no autoencoder
 }
