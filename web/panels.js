@@ -69,7 +69,9 @@ export function createPanels(wrap, factories, { onSelect } = {}) {
       }
       const h = overlay ? null : heads[i];
       p.head.hidden = !h || heads.length < 2;
-      if (h) {
+      const key = h ? JSON.stringify([h, i]) : "";
+      if (h && key !== p.headKey) {
+        p.headKey = key;
         p.head.dataset.lane = String(h.lane);
         p.head.style.setProperty("--lane", h.color);
         p.head.classList.toggle("selected", !!h.selected);

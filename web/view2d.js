@@ -49,6 +49,15 @@ function rescale(stops, fu) {
   return stops.map(([p, c]) => [p <= 0.5 ? (p / 0.5) * fu : fu + ((p - 0.5) / 0.5) * (1 - fu), c]);
 }
 
+/** How far D's raw score on the grid reaches below and above white (`undecided`). */
+export function dSpread(f) {
+  const u = Number.isFinite(f.undecided) ? f.undecided : (f.display === "probability" ? 0.5 : 0);
+  let mn = Infinity, mx = -Infinity;
+  if (f.d_grid) for (const v of f.d_grid) if (Number.isFinite(v)) { if (v < mn) mn = v; if (v > mx) mx = v; }
+  if (!Number.isFinite(mn)) return { low: 1, high: 1 };
+  return { low: u - mn, high: mx - u };
+}
+
 export function createView2d(div) {
   const scale = new ArrowScale(0.05);
   let lowR = 0, highR = 0; // colour range below / above `undecided` for raw scores, smoothed
@@ -115,20 +124,23 @@ export function createView2d(div) {
     const u = Number.isFinite(f.undecided) ? f.undecided : (f.display === "probability" ? 0.5 : 0);
     let zmin, zmax;
     const centreNote = f.display === "probability" ? "" : ctx.midpoint ? "white: halfway between real and fake" : `white: D(x) = ${fmt(u, 3)}`;
-    if (f.display === "probability") { zmin = 0; zmax = 1; } else {
-      let mn = Infinity, mx = -Infinity;
-      if (f.d_grid) for (const v of f.d_grid) if (Number.isFinite(v)) { if (v < mn) mn = v; if (v > mx) mx = v; }
-      if (!Number.isFinite(mn)) { mn = u - 1; mx = u + 1; }
+    if (f.display === "probability") { zmin = 0; zmax = 1; } else if (ctx.dScale) {
+      // lanes side by side: one scale for all (app.js), so a colour means the same D difference
+      // from white in every panel
+      lowR = ctx.dScale.low; highR = ctx.dScale.high;
+      zmin = u - lowR; zmax = u + highR;
+    } else {
+      const spread = dSpread(f);
       // white stays at the centre; each side spans what the critic actually reaches
-      lowR = Math.max(u - mn, lowR * 0.95, 1e-3);
-      highR = Math.max(mx - u, highR * 0.95, 1e-3);
+      lowR = Math.max(spread.low, lowR * 0.95, 1e-3);
+      highR = Math.max(spread.high, highR * 0.95, 1e-3);
       zmin = u - lowR; zmax = u + highR;
     }
     const fu = Math.min(Math.max((u - zmin) / (zmax - zmin), 0.02), 0.98);
     image = g ? paint(f.d_grid, g, zmin, zmax, u) : null;
     const cbTitle = f.display === "probability" ? "D(x) = P(real)" : `critic score D(x)<br><span style="font-size:0.9em">${centreNote}</span>`;
     const prob = f.display === "probability";
-    bar = { zmin, zmax, fu, prob, title: cbTitle };
+    bar = { zmin, zmax, fu, prob, title: cbTitle, u };
     colorbarTrace = {
       // for export only: carries the colour bar (one invisible point outside the axes)
       type: "scatter", mode: "markers", x: [lo - 10 * span], y: [lo - 10 * span], hoverinfo: "skip",
@@ -289,7 +301,7 @@ export function createView2d(div) {
     const pad = 0.0;
     return {
       ...baseLayout(ctx.lecture),
-      margin: { l: ctx.lecture ? 70 : 55, r: ctx.lecture ? 150 : 120, t: ctx.lecture ? 44 : 34, b: ctx.lecture ? 56 : 44 },
+      margin: { l: ctx.lecture ? 70 : 55, r: ctx.colorbar === false ? 16 : ctx.lecture ? 150 : 120, t: ctx.lecture ? 44 : 34, b: ctx.lecture ? 56 : 44 },
       xaxis: axis(ctx.lecture, { range: [lo - pad, hi + pad], constrain: "domain", zeroline: false, showgrid: false, title: { text: "x₁", font: { size: s.title } } }),
       yaxis: axis(ctx.lecture, { range: [lo - pad, hi + pad], scaleanchor: "x", scaleratio: 1, constrain: "domain", zeroline: false, showgrid: false, title: { text: "x₂", font: { size: s.title } } }),
       annotations: [],
@@ -298,6 +310,8 @@ export function createView2d(div) {
         ...(spriteOn ? [{ source: sprite.url, xref: "x", yref: "y", x: lo, y: hi, sizex: hi - lo, sizey: hi - lo, sizing: "stretch", layer: "above", xanchor: "left", yanchor: "top" }] : []),
       ],
       datarevision: f.seq ?? Date.now(),
+      // what the colours mean, for a reader of the figure (tests): D at the two ends
+      meta: { colorRange: bar ? [bar.zmin, bar.zmax] : null, undecided: bar ? bar.u : null, lane: f.lane ?? null },
     };
   }
 
@@ -358,7 +372,9 @@ export function createView2d(div) {
     note.style.left = `${div.offsetLeft + x0}px`;
     note.style.top = `${div.offsetTop + y0}px`;
     note.hidden = ctx.view.arrows === false;
-    note.innerHTML = `<b style="color:${C.arrow}">━➤</b> push on each fake sample (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`;
+    note.innerHTML = ctx.compact
+      ? `<b style="color:${C.arrow}">━➤</b> push on fakes, median ≈ ${fmt(pushMedian, 2)}`
+      : `<b style="color:${C.arrow}">━➤</b> push on each fake sample (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`;
     const gn = ov.querySelector(".ov-ghost");
     const parts = [];
     if (ghostInfo?.moved) parts.push(`<span class="gh-dot"></span> faded: the fakes before this step`);
@@ -368,6 +384,7 @@ export function createView2d(div) {
     gn.style.left = `${div.offsetLeft + x0 + 8}px`;
     gn.style.top = `${div.offsetTop + y0 + h - 8}px`;
     const cb = ov.querySelector(".cbar");
+    cb.hidden = ctx.colorbar === false;
     cb.classList.toggle("prob", !!bar.prob);   // wider tick labels ("0.5 unsure"): title further out
     cb.style.left = `${div.offsetLeft + x0 + w + 18}px`;
     cb.style.top = `${div.offsetTop + y0}px`;
