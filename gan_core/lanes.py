@@ -194,7 +194,10 @@ def _g_shape(config: TrainConfig) -> tuple:
 
 
 def _d_shape(config: TrainConfig) -> tuple:
-    return (config.dim, tuple(config.d_hidden))
+    """What shapes D's layers (models.build_models): its input width depends on packing and
+    minibatch stddev, an autoencoder D has another output."""
+    shape = (config.dim, tuple(config.d_hidden), config.discriminator)
+    return (*shape, config.pack, config.minibatch_stddev)
 
 
 def _replay_target(trainer: Trainer) -> int:

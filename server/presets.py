@@ -1,33 +1,55 @@
 """Named starting points for a session, each with a lecture note and what to try next.
 
-To add one, add an entry to ``PRESETS``: a config (a partial TrainConfig; missing fields
-take their defaults), the view options that show it best, and "try next" suggestions that
-either patch the running config live or load another preset. tests/server/test_presets.py
-checks every entry against the engine and the server's limits; tests/presets/test_lectures.py
-runs every lecture headless and asserts that its phenomenon happens, with margins.
+A preset is one run or a comparison: ``lanes`` are more runs of the same start (gan_core's
+``Lanes``: same seed, same initial weights where the architectures match), each the
+preset's config with a patch, drawn side by side (or overlaid, ``overlay``). To add one,
+add an entry to ``PRESETS``: a config (a partial TrainConfig; missing fields take their
+defaults), its lanes, the view options that show it best, and "try next" suggestions
+(``TryNext``: each opens a new lane, from the preset's start or forked from the lane in
+view, or loads another preset). tests/server/test_presets.py checks every entry and every
+lane against the engine and the server's limits; tests/presets/ runs every lecture headless,
+as ``start_comparison`` builds it, and asserts its phenomenon between its lanes, with margins.
 
 The 1D lectures use a linear generator (``g_hidden=[]``: G(z) = w.z + b, a Gaussian with a
 learnable mean and spread) trained by plain SGD, so that a sample moves in proportion to the
 gradient it receives. Adam would rescale even a vanishing gradient to a full step.
 
-Every caller starts a preset's run the same way: the config, then the warm-up (``start_run``
-and ``warm_up``; a session's worker runs ``preset_named(name).warmup`` in its turns).
+Every caller starts a preset the same way: ``start_comparison`` headless, or a session's
+worker in turns (``start_lanes``, the warm-up on every lane, ``finish_lanes``); a single run
+of the preset's own config (``gandyn run``, ``gandyn compare``) is ``start_run``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from gan_core import ConfigError, Lanes, TrainConfig, Trainer
+from gan_core.lanes import Lane
+
+LaneMode = Literal["start", "fork"]
 
 
 @dataclass(frozen=True)
 class TryNext:
-    """A suggestion: ``patch`` is sent as a live update, ``preset`` is loaded by a reset."""
+    """A suggestion, of one of two kinds; neither ever changes a lane in place.
+
+    - ``patch`` with ``lane``: opens a new lane titled ``label``. ``lane="start"``: from the
+      preset's own start, as its lanes began: the session's base config (lane 1's start)
+      with ``patch``, from iteration 0, with the preset's warm-up applied to it; it runs
+      beside the others, iteration for iteration from its own 0. ``lane="fork"``: a fork of
+      the lane in view (the one the user selected) at the moment of pressing: its whole
+      state, ``patch`` applied live (``Trainer.update``), so "what if I switch now" keeps
+      the original running beside it. A fork's patch applies on top of that lane's config,
+      so it names every field the suggestion means (e.g. ``regularizers: []`` with a loss).
+      A session holds at most 4 lanes: at 4 the server refuses ("close one first").
+    - ``preset``: loads that preset (the session resets to it, its lanes replace these).
+
+    ``open_try_next`` does the first kind headless, as the server does."""
 
     label: str
     patch: dict[str, Any] | None = None
+    lane: LaneMode | None = None
     preset: str | None = None
 
 
@@ -48,7 +70,11 @@ class LaneSpec:
 class Preset:
     """A starting point. ``warmup``: (part, n) teaching steps applied in order right after
     the preset is loaded, e.g. ``[("d", 300)]`` trains D alone 300 times
-    (``Trainer.step(300, part="d")``); part is "d", "g" or "both"."""
+    (``Trainer.step(300, part="d")``); part is "d", "g" or "both". ``lanes``: the lanes
+    beside lane 1 (at most 3: a session holds 4), ``lane_title`` lane 1's title when there
+    are any. ``overlay``: the lanes are meant to be drawn in one plot, not one panel each
+    (1D: the D curves and samples of every lane on one axis; Dirac-GAN: every lane's
+    trajectory in one (theta, psi) plane); only for 1D and Dirac-GAN presets with lanes."""
 
     title: str
     note: str
@@ -58,6 +84,7 @@ class Preset:
     warmup: list[tuple[str, int]] = field(default_factory=list)
     lanes: list[LaneSpec] = field(default_factory=list)
     lane_title: str = ""  # lane 1's title when the preset has lanes
+    overlay: bool = False
 
 
 ADAM = {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.9]}
@@ -81,11 +108,16 @@ VIEW_2D = {"grid": 64, "samples": 512, "field": 16}
 WGAN_GP_10 = {"loss": "wgan", "regularizers": [{"kind": "gp", "weight": 10.0}]}
 WGAN_GP = [{"kind": "gp", "weight": 0.1}]
 SPECTRAL = [{"kind": "spectral_norm", "weight": 1.0}]
+# WGAN-GP as Gulrajani et al. train it (Adam), in place of clipping's RMSprop
+GRADIENT_PENALTY = {"regularizers": WGAN_GP, "opt_g": ADAM, "opt_d": ADAM}
 
 
 def r1(gamma: float) -> dict[str, Any]:
     return {"regularizers": [{"kind": "r1", "weight": gamma}]}
 
+
+# the fix of the mode collapse lecture: R1, D's learning rate up to G's, two D steps
+STRONGER_D = {**r1(1.0), "opt_d": {"lr": 1e-3}, "d_steps": 2}
 
 DEFAULT_PRESET = "ring8_wgan_gp"
 
@@ -109,8 +141,12 @@ PRESETS: dict[str, Preset] = {
         },
         view={"grid": 64, "samples": 256},
         try_next=[
-            TryNext("Remove the gradient penalty", patch={"regularizers": []}),
-            TryNext("The minimax GAN loss", patch={"loss": "minimax", "regularizers": []}),
+            TryNext("No gradient penalty", patch={"regularizers": []}, lane="start"),
+            TryNext(
+                "The minimax GAN loss",
+                patch={"loss": "minimax", "regularizers": []},
+                lane="start",
+            ),
         ],
     ),
     "saturated_discriminator": Preset(
@@ -131,9 +167,15 @@ PRESETS: dict[str, Preset] = {
         },
         view=VIEW_1D,
         warmup=[("d", 300)],
+        lane_title="minimax",
+        lanes=[LaneSpec("WGAN-GP, lambda 10", WGAN_GP_10, after_warmup=True)],
         try_next=[
-            TryNext("WGAN with gradient penalty", patch=WGAN_GP_10),
-            TryNext("Non-saturating loss", patch={"loss": "nonsaturating"}),
+            TryNext(
+                "Non-saturating, from this moment",
+                patch={"loss": "nonsaturating", "regularizers": []},
+                lane="fork",
+            ),
+            TryNext("Minimax vs non-saturating", preset="minimax_vs_nonsaturating"),
         ],
     ),
     "js_blind_to_distance": Preset(
@@ -153,9 +195,20 @@ PRESETS: dict[str, Preset] = {
         },
         view=VIEW_1D,
         warmup=[("d", 100)],
+        lane_title="real data at 4",
+        lanes=[
+            LaneSpec("real data at 2.5", {"target": {"separation": 2.5}}),
+            LaneSpec("real data at 1", {"target": {"separation": 1.0}}),
+        ],
         try_next=[
-            TryNext("Minimax loss", patch={"loss": "minimax", "regularizers": []}),
-            TryNext("A faster generator", patch={"opt_g": {"lr": 0.02}}),
+            TryNext(
+                "Minimax loss, real data at 4",
+                patch={"loss": "minimax", "regularizers": []},
+                lane="start",
+            ),
+            TryNext(
+                "A faster generator, real data at 4", patch={"opt_g": {"lr": 0.02}}, lane="start"
+            ),
         ],
     ),
     "minimax_vs_nonsaturating": Preset(
@@ -175,9 +228,13 @@ PRESETS: dict[str, Preset] = {
         },
         view=VIEW_1D,
         warmup=[("d", 100)],
+        lane_title="minimax",
+        lanes=[LaneSpec("non-saturating", {"loss": "nonsaturating"})],
         try_next=[
-            TryNext("Non-saturating loss", patch={"loss": "nonsaturating"}),
-            TryNext("Back to minimax", patch={"loss": "minimax"}),
+            TryNext(
+                "Non-saturating, from this moment", patch={"loss": "nonsaturating"}, lane="fork"
+            ),
+            TryNext("The saturated discriminator", preset="saturated_discriminator"),
         ],
     ),
     "clip_vs_gradient_penalty": Preset(
@@ -201,12 +258,15 @@ PRESETS: dict[str, Preset] = {
             "opt_d": RMSPROP,
         },
         view=VIEW_2D,
+        lane_title="weight clipping, 0.01",
+        lanes=[LaneSpec("gradient penalty, 0.1 (Adam)", GRADIENT_PENALTY)],
         try_next=[
+            TryNext("Gradient penalty, from this moment", patch=GRADIENT_PENALTY, lane="fork"),
             TryNext(
-                "Gradient penalty (Adam, as WGAN-GP)",
-                patch={"regularizers": WGAN_GP, "opt_g": ADAM, "opt_d": ADAM},
+                "Clipping at 0.1",
+                patch={"regularizers": [{"kind": "weight_clip", "weight": 0.1}]},
+                lane="start",
             ),
-            TryNext("Back to clipping", patch={"regularizers": [{"kind": "weight_clip"}]}),
         ],
     ),
     "mode_collapse_ring": Preset(
@@ -231,14 +291,14 @@ PRESETS: dict[str, Preset] = {
             "seed": 0,
         },
         view=VIEW_2D,
+        lane_title="non-saturating, slow D",
+        lanes=[LaneSpec("+ R1 gamma 1, D as fast, 2 D steps", STRONGER_D)],
         try_next=[
-            TryNext(
-                "R1 and a stronger D",
-                patch={**r1(1.0), "opt_d": {"lr": 1e-3}, "d_steps": 2},
-            ),
+            TryNext("R1 and a stronger D, from this moment", patch=STRONGER_D, lane="fork"),
             TryNext(
                 "WGAN-GP, 5 critic steps",
                 patch={"loss": "wgan", "regularizers": WGAN_GP, "d_steps": 5, "opt_d": ADAM},
+                lane="start",
             ),
         ],
     ),
@@ -262,8 +322,8 @@ PRESETS: dict[str, Preset] = {
         },
         view=VIEW_2D,
         try_next=[
-            TryNext("Remove the penalty", patch={"regularizers": []}),
-            TryNext("Minimax loss", patch={"loss": "minimax", "regularizers": []}),
+            TryNext("No penalty", patch={"regularizers": []}, lane="start"),
+            TryNext("Minimax loss", patch={"loss": "minimax", "regularizers": []}, lane="start"),
         ],
     ),
     "swissroll_wgan_gp": Preset(
@@ -286,8 +346,14 @@ PRESETS: dict[str, Preset] = {
         },
         view=VIEW_2D,
         try_next=[
-            TryNext("Weight clipping", patch={"regularizers": [{"kind": "weight_clip"}]}),
-            TryNext("Non-saturating loss", patch={"loss": "nonsaturating", "regularizers": []}),
+            TryNext(
+                "Weight clipping", patch={"regularizers": [{"kind": "weight_clip"}]}, lane="start"
+            ),
+            TryNext(
+                "Non-saturating loss",
+                patch={"loss": "nonsaturating", "regularizers": []},
+                lane="start",
+            ),
         ],
     ),
     "dirac_gan": Preset(
@@ -311,16 +377,25 @@ PRESETS: dict[str, Preset] = {
             "dirac_init": [1.0, 1.0],
         },
         view={"dirac_grid": 21},
-        try_next=[
-            TryNext("R1, gamma = 1", patch=r1(1.0)),
-            TryNext("R1, gamma = 0.3", patch=r1(0.3)),
-            TryNext("R1, gamma = 3", patch=r1(3.0)),
-            TryNext(
-                "Instance noise, sigma = 1",
-                patch={"regularizers": [{"kind": "instance_noise", "weight": 1.0}]},
+        lane_title="GAN (non-saturating)",
+        lanes=[
+            LaneSpec("+ R1, gamma 1", r1(1.0)),
+            LaneSpec(
+                "+ instance noise, sigma 1",
+                {"regularizers": [{"kind": "instance_noise", "weight": 1.0}]},
             ),
-            TryNext("WGAN loss", patch={"loss": "wgan", "regularizers": []}),
-            TryNext("Simultaneous updates", patch={"update_scheme": "simultaneous"}),
+            LaneSpec("WGAN", {"loss": "wgan", "regularizers": []}),
+        ],
+        overlay=True,
+        try_next=[
+            TryNext("R1, gamma = 0.3", patch=r1(0.3), lane="start"),
+            TryNext("R1, gamma = 3", patch=r1(3.0), lane="start"),
+            TryNext(
+                "Simultaneous updates, from this moment",
+                patch={"update_scheme": "simultaneous"},
+                lane="fork",
+            ),
+            TryNext("All the notebook's methods", preset="dirac_gan_methods"),
         ],
     ),
     "lsgan_and_hinge": Preset(
@@ -341,10 +416,15 @@ PRESETS: dict[str, Preset] = {
         },
         view=VIEW_1D,
         warmup=[("d", 200)],
+        lane_title="GAN",
+        lanes=[LaneSpec("LSGAN", {"loss": "lsgan"}), LaneSpec("hinge", {"loss": "hinge"})],
+        overlay=True,
         try_next=[
-            TryNext("LSGAN", patch={"loss": "lsgan"}),
-            TryNext("Hinge", patch={"loss": "hinge"}),
-            TryNext("GAN", patch={"loss": "nonsaturating"}),
+            TryNext(
+                "WGAN critic, gradient penalty 1",
+                patch={"loss": "wgan", "regularizers": [{"kind": "gp", "weight": 1.0}]},
+                lane="start",
+            ),
         ],
     ),
     "spectral_norm_switch": Preset(
@@ -363,9 +443,13 @@ PRESETS: dict[str, Preset] = {
             "opt_g": {"name": "sgd", "lr": 0.005},
         },
         view=VIEW_1D,
+        lane_title="spectral norm",
+        lanes=[LaneSpec("no spectral norm", {"regularizers": []})],
         try_next=[
-            TryNext("Spectral norm off", patch={"regularizers": []}),
-            TryNext("Spectral norm on", patch={"regularizers": SPECTRAL}),
+            TryNext(
+                "Spectral norm on, from this moment", patch={"regularizers": SPECTRAL}, lane="fork"
+            ),
+            TryNext("Spectral norm off, from this moment", patch={"regularizers": []}, lane="fork"),
         ],
     ),
     "instance_noise_annealed": Preset(
@@ -386,10 +470,11 @@ PRESETS: dict[str, Preset] = {
         view=VIEW_1D,
         warmup=[("d", 100)],
         try_next=[
-            TryNext("No noise", patch={"regularizers": []}),
+            TryNext("No noise", patch={"regularizers": []}, lane="start"),
             TryNext(
                 "Constant noise, sigma = 0.5",
                 patch={"regularizers": [{"kind": "instance_noise", "weight": 0.5}]},
+                lane="start",
             ),
         ],
     ),
@@ -435,22 +520,20 @@ PRESETS.update(
                 "update_scheme": "simultaneous",
             },
             view={"dirac_grid": 21},
+            lane_title="simultaneous",
+            lanes=[
+                LaneSpec("alternating", {"update_scheme": "alternating"}),
+                LaneSpec("extragradient", {"update_scheme": "extragradient"}),
+                LaneSpec("optimistic", {"opt_g": OPTIMISTIC, "opt_d": OPTIMISTIC}),
+            ],
+            overlay=True,
             try_next=[
-                TryNext("Alternating steps", patch={"update_scheme": "alternating"}),
-                TryNext("Extragradient", patch={"update_scheme": "extragradient"}),
-                TryNext(
-                    "Optimistic gradient descent",
-                    patch={
-                        "update_scheme": "simultaneous",
-                        "opt_g": OPTIMISTIC,
-                        "opt_d": OPTIMISTIC,
-                    },
-                ),
                 TryNext(
                     "Historical averaging, lambda = 0.1",
                     patch={"regularizers": [{"kind": "historical_averaging", "weight": 0.1}]},
+                    lane="start",
                 ),
-                TryNext("Start again", preset="bilinear_game"),
+                TryNext("The Dirac-GAN's methods", preset="dirac_gan_methods"),
             ],
         ),
         "dirac_gan_methods": Preset(
@@ -464,28 +547,38 @@ PRESETS.update(
             ),
             config={**DIRAC_SGD, **minimax_with(), "update_scheme": "simultaneous"},
             view={"dirac_grid": 21},
+            lane_title="GAN",
+            lanes=[
+                LaneSpec(
+                    "WGAN-GP", {"loss": "wgan", "regularizers": [{"kind": "gp", "weight": 0.35}]}
+                ),
+                LaneSpec("+ R1, gamma 0.3", minimax_with({"kind": "r1", "weight": 0.3})),
+                LaneSpec(
+                    "+ consensus, gamma 1", minimax_with({"kind": "consensus", "weight": 1.0})
+                ),
+            ],
+            overlay=True,
             try_next=[
-                TryNext("Non-saturating", patch={"loss": "nonsaturating", "regularizers": []}),
+                TryNext(
+                    "Non-saturating",
+                    patch={"loss": "nonsaturating", "regularizers": []},
+                    lane="start",
+                ),
                 TryNext(
                     "WGAN, clipped at 1",
                     patch={
                         "loss": "wgan",
                         "regularizers": [{"kind": "weight_clip", "weight": 1.0}],
                     },
-                ),
-                TryNext(
-                    "WGAN-GP",
-                    patch={"loss": "wgan", "regularizers": [{"kind": "gp", "weight": 0.35}]},
+                    lane="start",
                 ),
                 TryNext(
                     "Instance noise, sigma = 0.7",
                     patch=minimax_with({"kind": "instance_noise", "weight": 0.7}),
+                    lane="start",
                 ),
-                TryNext("R1, gamma = 0.3", patch=minimax_with({"kind": "r1", "weight": 0.3})),
-                TryNext("R1, gamma = 1", patch=minimax_with({"kind": "r1", "weight": 1.0})),
                 TryNext(
-                    "Consensus, gamma = 1",
-                    patch=minimax_with({"kind": "consensus", "weight": 1.0}),
+                    "R1, gamma = 1", patch=minimax_with({"kind": "r1", "weight": 1.0}), lane="start"
                 ),
                 TryNext(
                     "Non-saturating + R1, gamma = 0.3",
@@ -493,9 +586,14 @@ PRESETS.update(
                         "loss": "nonsaturating",
                         "regularizers": [{"kind": "r1", "weight": 0.3}],
                     },
+                    lane="start",
                 ),
-                TryNext("Alternating steps", patch={"update_scheme": "alternating"}),
-                TryNext("Back to the GAN", preset="dirac_gan_methods"),
+                TryNext(
+                    "GAN, alternating steps",
+                    patch={"update_scheme": "alternating"},
+                    lane="start",
+                ),
+                TryNext("The bilinear game", preset="bilinear_game"),
             ],
         ),
         "unrolled_ring": Preset(
@@ -510,10 +608,13 @@ PRESETS.update(
             ),
             config={**RING_COLLAPSE, "seed": 1},
             view=VIEW_2D,
+            lane_title="no unrolling",
+            lanes=[LaneSpec("unrolled D, k = 5", {"unroll_steps": 5})],
             try_next=[
-                TryNext("Unroll D, k = 5", patch={"unroll_steps": 5}),
-                TryNext("Unroll D, k = 1", patch={"unroll_steps": 1}),
-                TryNext("No unrolling", patch={"unroll_steps": 0}),
+                TryNext("Unroll D, k = 1", patch={"unroll_steps": 1}, lane="start"),
+                TryNext(
+                    "Unroll D, k = 5, from this moment", patch={"unroll_steps": 5}, lane="fork"
+                ),
             ],
         ),
         "consensus_ring": Preset(
@@ -534,16 +635,20 @@ PRESETS.update(
                 "seed": 1,
             },
             view=VIEW_2D,
-            try_next=[
-                TryNext(
-                    "Consensus, gamma = 1",
-                    patch={"regularizers": [{"kind": "consensus", "weight": 1.0}]},
+            lane_title="no consensus",
+            lanes=[
+                LaneSpec(
+                    "+ consensus, gamma 1",
+                    {"regularizers": [{"kind": "consensus", "weight": 1.0}]},
                 ),
+            ],
+            try_next=[
                 TryNext(
                     "Consensus, gamma = 10",
                     patch={"regularizers": [{"kind": "consensus", "weight": 10.0}]},
+                    lane="start",
                 ),
-                TryNext("No consensus", patch={"regularizers": []}),
+                TryNext("Alternating steps", patch={"update_scheme": "alternating"}, lane="start"),
             ],
         ),
         "ema_generator": Preset(
@@ -564,14 +669,15 @@ PRESETS.update(
             },
             view={"dirac_grid": 21},
             try_next=[
-                TryNext("A shorter average, decay 0.9", patch={"g_ema": 0.9}),
-                TryNext("A longer average, decay 0.999", patch={"g_ema": 0.999}),
+                TryNext("A shorter average, decay 0.9", patch={"g_ema": 0.9}, lane="start"),
+                TryNext("A longer average, decay 0.999", patch={"g_ema": 0.999}, lane="start"),
                 TryNext(
                     "R1: the raw generator converges too",
                     patch={
                         "loss": "nonsaturating",
                         "regularizers": [{"kind": "r1", "weight": 1.0}],
                     },
+                    lane="start",
                 ),
             ],
         ),
@@ -607,9 +713,12 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         ),
         config={**TWO_MODES, "loss": "fgan_reverse_kl"},
         view=VIEW_1D,
+        lane_title="reverse KL",
+        lanes=[LaneSpec("forward KL", {"loss": "fgan_kl"})],
+        overlay=True,
         try_next=[
-            TryNext("Forward KL, same start", preset="mode_covering_forward_kl"),
-            TryNext("The GAN loss (Jensen-Shannon)", patch={"loss": "nonsaturating"}),
+            TryNext("The GAN loss (Jensen-Shannon)", patch={"loss": "nonsaturating"}, lane="start"),
+            TryNext("Forward KL alone", preset="mode_covering_forward_kl"),
         ],
     ),
     "mode_covering_forward_kl": Preset(
@@ -623,8 +732,8 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         config={**TWO_MODES, "loss": "fgan_kl"},
         view=VIEW_1D,
         try_next=[
-            TryNext("Reverse KL, same start", preset="mode_seeking_vs_covering"),
-            TryNext("Pearson chi-squared", patch={"loss": "fgan_pearson"}),
+            TryNext("Reverse KL, same start", patch={"loss": "fgan_reverse_kl"}, lane="start"),
+            TryNext("Pearson chi-squared", patch={"loss": "fgan_pearson"}, lane="start"),
         ],
     ),
     "frechet_blind_to_modes": Preset(
@@ -666,8 +775,8 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         config={**PRESETS["mode_collapse_ring"].config, "loss": "feature_matching"},
         view=VIEW_2D,
         try_next=[
-            TryNext("Now the GAN loss", patch={"loss": "nonsaturating"}),
-            TryNext("The GAN loss from the start", preset="mode_collapse_ring"),
+            TryNext("The GAN loss, from this moment", patch={"loss": "nonsaturating"}, lane="fork"),
+            TryNext("The GAN loss from the start", patch={"loss": "nonsaturating"}, lane="start"),
         ],
     ),
     "ebgan": Preset(
@@ -694,8 +803,8 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         },
         view=VIEW_2D,
         try_next=[
-            TryNext("A wider margin, m = 4", patch={"ebgan_margin": 4.0}),
-            TryNext("Hinge loss on the same autoencoder", patch={"loss": "hinge"}),
+            TryNext("A wider margin, m = 4", patch={"ebgan_margin": 4.0}, lane="start"),
+            TryNext("Hinge loss on the same autoencoder", patch={"loss": "hinge"}, lane="start"),
         ],
     ),
     "packing_and_minibatch_stddev": Preset(
@@ -707,11 +816,16 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
             "collapse itself: within a thousand iterations the fakes spread over most of the "
             "ring (recall above 0.6), where the plain GAN covers none of it."
         ),
-        config={**PRESETS["mode_collapse_ring"].config, "pack": 2},
+        config=PRESETS["mode_collapse_ring"].config,
         view=VIEW_2D,
+        lane_title="the plain GAN",
+        lanes=[
+            LaneSpec("packing, m = 2", {"pack": 2}),
+            LaneSpec("minibatch stddev", {"minibatch_stddev": True}),
+        ],
         try_next=[
-            TryNext("Minibatch stddev instead", preset="minibatch_stddev_ring"),
-            TryNext("Neither: the plain GAN", preset="mode_collapse_ring"),
+            TryNext("Packing, m = 4", patch={"pack": 4}, lane="start"),
+            TryNext("The mode collapse lecture", preset="mode_collapse_ring"),
         ],
     ),
     "minibatch_stddev_ring": Preset(
@@ -726,8 +840,8 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         config={**PRESETS["mode_collapse_ring"].config, "minibatch_stddev": True},
         view=VIEW_2D,
         try_next=[
-            TryNext("Packing instead", preset="packing_and_minibatch_stddev"),
-            TryNext("Neither: the plain GAN", preset="mode_collapse_ring"),
+            TryNext("Packing instead", patch={"minibatch_stddev": False, "pack": 2}, lane="start"),
+            TryNext("Neither: the plain GAN", patch={"minibatch_stddev": False}, lane="start"),
         ],
     ),
 }
@@ -781,6 +895,22 @@ def start_comparison(config: TrainConfig | dict[str, Any], preset: str | None = 
         lanes.step(n, part=part)  # type: ignore[arg-type]
     finish_lanes(lanes, preset)
     return lanes
+
+
+def open_try_next(lanes: Lanes, preset: str, item: TryNext, in_view: int) -> Lane:
+    """The new lane that pressing ``item`` (a suggestion of ``preset`` with a ``lane``)
+    opens in ``lanes``, with lane ``in_view`` the lane in view: ``"start"`` adds the base
+    config with the patch at iteration 0 and applies the preset's warm-up to that lane only
+    (at most the preset's warm-up steps, each within the server's max_step); ``"fork"``
+    forks lane ``in_view`` with the patch live. LaneError when the set is full (4 lanes)."""
+    if item.patch is None or item.lane is None:
+        raise ValueError(f"{item.label!r} loads a preset; it opens no lane")
+    if item.lane == "fork":
+        return lanes.fork(in_view, item.patch, title=item.label)
+    lane = lanes.add(item.patch, item.label)
+    for part, n in preset_named(preset).warmup:
+        lane.trainer.step(n, part=part)  # type: ignore[arg-type]
+    return lane
 
 
 def warm_up(trainer: Trainer, preset: Preset) -> None:
