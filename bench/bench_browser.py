@@ -55,11 +55,13 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
 
 
 CAPACITY = """(ms) => new Promise((done) => {
-  const g = window.gandyn, frame = g.latest, n0 = g.stats.framesRendered, t0 = performance.now();
+  const g = window.gandyn, frames = g.lanes.map((l) => l.latest), n0 = g.stats.framesRendered;
+  const t0 = performance.now();
   function tick() {
     const t = performance.now() - t0;
-    if (t > ms) { done((g.stats.framesRendered - n0) / (t / 1000)); return; }
-    g.render({ ...frame, seq: frame.seq + 1e6 + Math.random() });   // a new frame object
+    // frames per second of each lane (every lane gets a new frame object each time)
+    if (t > ms) { done((g.stats.framesRendered - n0) / frames.length / (t / 1000)); return; }
+    frames.forEach((f, i) => g.render({ ...f, seq: f.seq + 1e6 + Math.random() }, i));
     requestAnimationFrame(tick);
   }
   requestAnimationFrame(tick);
@@ -83,7 +85,7 @@ def measure(url: str, seconds: float, query: str = "") -> dict[str, float]:
         )
         snap = (
             "({...window.gandyn.stats, iteration: window.gandyn.latest.iteration,"
-            " t: performance.now()})"
+            " drawn: window.gandyn.lanes.map((l) => l.drawn), t: performance.now()})"
         )
         a = page.evaluate(snap)
         page.wait_for_timeout(
@@ -97,10 +99,13 @@ def measure(url: str, seconds: float, query: str = "") -> dict[str, float]:
         page.evaluate("window.gandyn.session.end()")
         browser.close()
     dt = (b["t"] - a["t"]) / 1000
+    lanes = len(b["drawn"])
+    each = [(n1 - n0) / dt for n0, n1 in zip(a["drawn"], b["drawn"], strict=True)]
     return {
-        "rendered_fps": (b["framesRendered"] - a["framesRendered"]) / dt,
-        "received_fps": (b["framesReceived"] - a["framesReceived"]) / dt,
-        "skipped_fps": (b["framesSkipped"] - a["framesSkipped"]) / dt,
+        # per lane (the slowest lane's, with several)
+        "rendered_fps": min(each),
+        "received_fps": (b["framesReceived"] - a["framesReceived"]) / dt / lanes,
+        "skipped_fps": (b["framesSkipped"] - a["framesSkipped"]) / dt / lanes,
         "render_ms": b["avgRenderMs"],
         "iterations_per_s": (b["iteration"] - a["iteration"]) / dt,
         "capacity_fps": capacity,
@@ -113,10 +118,19 @@ def run(quick: bool = False) -> dict[str, Any]:
     seconds = 3.0 if quick else 10.0
     proc, url = start_server()
     try:
-        views = [("default 2D view (preset ring8_wgan_gp, grid 64, 256 samples)", "")]
+        views = [
+            ("default 2D view (preset ring8_wgan_gp, grid 64, 256 samples)", ""),
+            (
+                "2 lanes of 2D, per lane (preset clip_vs_gradient_penalty)",
+                "?preset=clip_vs_gradient_penalty",
+            ),
+        ]
         if not quick:
             views.append(
-                ("1D view (preset saturated_discriminator)", "?preset=saturated_discriminator")
+                (
+                    "1D view (preset saturated_discriminator, 2 lanes), per lane",
+                    "?preset=saturated_discriminator",
+                )
             )
         rows = []
         for name, query in views:
@@ -151,7 +165,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         ],
         "rows": rows,
         "notes": (
-            "Goal: 30 rendered fps (the server sends up to 30). Rendered/received/skipped come "
+            "Goal: 30 rendered fps (the server sends up to 30), 15 per lane with 2 lanes. With "
+            "several lanes every number is per lane (rendered: the slowest lane's), the page "
+            "drawing one panel per lane. Rendered/received/skipped come "
             "from the page's own counters while training plays; page-only capacity is the same "
             "page redrawing the last frame on every animation frame with training paused, i.e. "
             "what the browser side could do if frames came fast enough. Chromium runs with "

@@ -436,6 +436,7 @@ function ctx(lane = selectedLane()) {
 
 function showKind(kind) {
   currentKind = kind;
+  legend(kind, lanes.length > 1 && !overlayOn(kind));
   for (const id of ["opt-contours", "opt-field", "opt-manifold"]) $(id).parentElement.hidden = kind !== "2d";
   $("opt-trails").parentElement.hidden = kind !== "2d";
   window.dispatchEvent(new Event("resize"));
@@ -622,10 +623,14 @@ function watchSizes() {
   ro.observe($("metrics-wrap"));
 }
 
-function legend() {
+/** The colours of the views; with 1D lanes side by side (no legend in each panel) also
+ * the curves. */
+function legend(kind = currentKind, multi = false) {
+  const curves = kind === "1d" && multi
+    ? `<span><b>━</b> D(x)</span><span><b style="color:#1f5fbf">╍</b> optimal D</span><span><b style="color:#777">┈</b> undecided</span>` : "";
   $("legend").innerHTML = `<span><i class="sw" style="background:#117a3a"></i>real</span>
     <span><i class="sw" style="background:#7a1fa2"></i>fake</span>
-    <span><b style="color:#e85d04">━➤</b> push on fakes</span>`;
+    <span><b style="color:#e85d04">━➤</b> push on fakes</span>${curves}`;
 }
 
 function onKey(e) {
@@ -771,6 +776,7 @@ function updateLanes() {
     head.querySelector("b").textContent = laneTitle(sel, lanes[0]);
   }
   document.body.classList.toggle("lanes-multi", multi);
+  legend(kind, multi && !overlayOn(kind));
   dirty = true;
 }
 
@@ -902,8 +908,8 @@ async function loadPresetPanel() {
     const label = typeof item === "string" ? item : item.label || item.title || item.name || item.preset || "try this";
     const mode = tryMode(item);
     b.className = "try";
-    b.innerHTML = `<span class="try-arrow" aria-hidden="true">▶</span><span class="try-text"></span>${mode ? `<span class="try-mode">${mode === "fork" ? "fork the lane in view, now" : "new lane from the start"}</span>` : ""}`;
-    b.querySelector(".try-text").textContent = label;
+    b.innerHTML = `<span class="try-arrow" aria-hidden="true">▶</span><span class="try-text"><span class="try-label"></span>${mode ? `<span class="try-mode">${mode === "fork" ? "opens a fork of the lane in view, now" : "opens a new lane from the start"}</span>` : ""}</span>`;
+    b.querySelector(".try-label").textContent = label;
     b.title = mode === "fork" ? `A new lane: the lane in view as it is now, then ${JSON.stringify(item.patch)}`
       : mode ? `A new lane from iteration 0 with ${JSON.stringify(item.patch)}` : `Open the preset ${item.preset || item.name || item}`;
     b.addEventListener("click", () => {
@@ -1045,7 +1051,7 @@ function exposeForTests() {
     get gallery() { return gallery; },
     get presetInfo() { return presetInfo; },
     openPreset: (name) => pickPreset(name),
-    render(frame) { if (lanes[0]) lanes[0].latest = frame; },
+    render(frame, i = 0) { if (lanes[i]) lanes[i].latest = frame; },
     ready: false,
   };
 }

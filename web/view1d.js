@@ -2,7 +2,7 @@
 // the optimal discriminator p_r / (p_r + p_g) dashed where it is known, and the push
 // -dL_G/dx at the fake samples as arrows along the axis.
 
-import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pushLabel } from "./theme.js";
+import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pushLabel, fmt } from "./theme.js";
 
 // ghost*: after a step while paused, the fake density, D and the fakes before the step (faded)
 const T = { real: 0, fake: 1, undecided: 2, optimal: 3, d: 4, realRug: 5, fakeRug: 6, arrows: 7, ghostDensity: 8, ghostD: 9, ghostLinks: 10, ghostRug: 11 };
@@ -149,12 +149,13 @@ export function createView1d(div) {
     }
     const layout = {
       ...baseLayout(ctx.lecture),
-      margin: { l: ctx.lecture ? 80 : 60, r: ctx.lecture ? 90 : 70, t: ctx.lecture ? 50 : 40, b: ctx.lecture ? 60 : 46 },
-      showlegend: true,
+      margin: { l: ctx.lecture ? 80 : 60, r: ctx.lecture ? 90 : 70, t: ctx.compact ? 12 : ctx.lecture ? 50 : 40, b: ctx.lecture ? 60 : 46 },
+      // side by side (lanes), the page's legend row names the curves instead
+      showlegend: !ctx.compact,
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: s.tick }, bgcolor: "rgba(255,255,255,0)" },
       xaxis: axis(ctx.lecture, {
         range: [lo, hi], zeroline: false,
-        title: { text: `x      <span style="font-size:0.85em"><span style="color:${C.arrow}">━➤</span> push on fakes, ${pushLabel(quantileLength(shownPush, null, 0.5))}</span>`, font: { size: s.title } },
+        title: { text: `x      <span style="font-size:0.85em"><span style="color:${C.arrow}">━➤</span> ${ctx.compact ? `median push ≈ ${fmt(quantileLength(shownPush, null, 0.5), 2)}` : `push on fakes, ${pushLabel(quantileLength(shownPush, null, 0.5))}`}</span>`, font: { size: s.title } },
       }),
       yaxis: axis(ctx.lecture, { range: y1range, title: { text: "density", font: { size: s.title } }, zeroline: true, zerolinewidth: 2, zerolinecolor: "#444", showgrid: true, tickvals: niceTicks(0, top) }),
       yaxis2: axis(ctx.lecture, {
