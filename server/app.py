@@ -107,6 +107,10 @@ class PresetDetail(PresetSummary):
     warmup: list[tuple[str, int]] = Field(
         description="(part, n) teaching steps the server applies right after loading it"
     )
+    lane_title: str = Field(description="lane 1's title")
+    lanes: list[dict[str, Any]] = Field(
+        description="the lanes beside lane 1: {title, patch, after_warmup} (protocol §11)"
+    )
 
 
 def normal_origin(origin: str) -> str | None:
@@ -204,6 +208,8 @@ def preset_detail(name: str) -> PresetDetail:
         view=preset.view,
         try_next=[try_next_json(item) for item in preset.try_next],
         warmup=preset.warmup,
+        lane_title=preset.lane_title,
+        lanes=[vars(lane) for lane in preset.lanes],
     )
 
 

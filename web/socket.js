@@ -1,7 +1,8 @@
-// The websocket client of docs/protocol.md (version 1): connect, hello, commands with
+// The websocket client of docs/protocol.md (version 2): connect, hello, commands with
 // ids and their replies, binary frame decoding, events, and resume after a drop.
+// This page shows the first lane only: frames and lane events of other lanes are ignored.
 
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 
 const td = new TextDecoder();
 
@@ -51,6 +52,7 @@ export class Session {
     this.closedByUs = false;
     this.helloed = false;
     this.firstQuery = "";
+    this.firstLane = null;       // the id of lanes[0] (hello, acks): the lane shown
     this.stats = { framesReceived: 0, bytesReceived: 0, seqGaps: 0, lastSeq: null, decodeMs: 0 };
   }
 
@@ -84,6 +86,7 @@ export class Session {
       const t0 = performance.now();
       let frame;
       try { frame = decodeFrame(ev.data); } catch (e) { console.warn("gandyn: bad frame", e); return; }
+      if (this.firstLane !== null && frame.lane !== this.firstLane) return;
       this.stats.decodeMs = performance.now() - t0;
       this.stats.framesReceived++;
       this.stats.bytesReceived += ev.data.byteLength;
@@ -94,6 +97,8 @@ export class Session {
     }
     let msg;
     try { msg = JSON.parse(ev.data); } catch { return; }
+    if (msg.lanes?.length) this.firstLane = msg.lanes[0].id;
+    if (msg.lane !== undefined && msg.type !== "ack" && msg.lane !== this.firstLane) return;
     if (msg.type === "hello") {
       if (msg.protocol !== PROTOCOL) {
         this.closedByUs = true;

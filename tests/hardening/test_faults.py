@@ -37,7 +37,7 @@ from conftest import (
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from gan_core import LOSSES, REGULARIZERS, ConfigError, Trainer
+from gan_core import LOSSES, REGULARIZERS, ConfigError, Trainer, validate_config
 from server.worker import MAX_WAITING, STEP_SECONDS
 
 Connect = Callable[..., Client]
@@ -290,7 +290,8 @@ def test_a_worker_that_dies_is_started_again_and_its_sessions_are_rebuilt(
     assert event["playing"] is False and event["iteration"] >= 0
     restored_client, other = (victim, bystander) if i == 0 else (bystander, victim)
     # Its checkpoint was taken at its reset (before the ack) at the latest: its config holds.
-    assert restored_client.ok("export")["replay"]["config"]["g_hidden"] == SMALL["g_hidden"]
+    replay = restored_client.ok("export")["replay"]
+    assert validate_config(replay["base"]).g_hidden == SMALL["g_hidden"]
     frame = other.frame(timeout=10)  # the other session kept playing through it
     assert frame.header["playing"]
     step = restored_client.ok("step", n=3)
@@ -668,17 +669,18 @@ def test_sessions_are_isolated_config_samples_and_plugin_state(
     assert b.ok("view")["view"]["grid"] == 64
     assert b.ok("pace")["pace"]["fps"] == 30
     exported = b.ok("export")["replay"]
-    assert exported["commands"] == []
-    assert exported["config"]["loss"] == b_hello_config["loss"] == "wgan"
-    assert exported["config"]["dataset"] == "ring8"
-    assert all(r["kind"] != "hardening_probe" for r in exported["config"]["regularizers"])
+    assert exported["lanes"][0]["commands"] == []
+    b_config = validate_config(exported["base"])
+    assert b_config.loss == b_hello_config["loss"] == "wgan"
+    assert b_config.dataset == "ring8"
+    assert all(r.kind != "hardening_probe" for r in b_config.regularizers)
     # B uses the same plug-in with its own parameters; A keeps its own.
     b_update = b.ok("update", patch={"regularizers": [{"kind": "hardening_probe", "offset": -1}]})
     assert b_update["config"]["regularizers"] == [
         {"kind": "hardening_probe", "weight": 1.0, "offset": -1.0}
     ]
     a_export = a.ok("export")["replay"]
-    assert a_export["config"]["regularizers"] == [
+    assert a_export["base"]["regularizers"] == [
         {"kind": "hardening_probe", "weight": 2.0, "offset": 3.0}
     ]
     assert a.ok("step")["version"] == a_reset["version"] + 1  # B's update did not count for A

@@ -215,7 +215,7 @@ def test_live_edits_at_one_iteration_are_one_entry_of_the_replay(
     for i in range(120):  # a slider dragged while paused
         client.ok("update", patch={"opt_d": {"lr": 1e-4 * (1 + i)}})
     replay = client.ok("export")["replay"]
-    assert replay["commands"] == [
+    assert replay["lanes"][0]["commands"] == [
         [0, "update", {"patch": {"opt_d": {"lr": pytest.approx(1.2e-2)}}, "reset_moments": False}]
     ]
     client.end()
