@@ -108,6 +108,9 @@ class PresetDetail(PresetSummary):
         description="(part, n) teaching steps the server applies right after loading it"
     )
     lane_title: str = Field(description="lane 1's title")
+    overlay: bool = Field(
+        False, description="the lanes are meant to be drawn in one plot (1D, Dirac-GAN)"
+    )
     lanes: list[dict[str, Any]] = Field(
         description="the lanes beside lane 1: {title, patch, after_warmup} (protocol §11)"
     )
@@ -210,6 +213,7 @@ def preset_detail(name: str) -> PresetDetail:
         warmup=preset.warmup,
         lane_title=preset.lane_title,
         lanes=[vars(lane) for lane in preset.lanes],
+        overlay=preset.overlay,
     )
 
 

@@ -776,6 +776,15 @@ function updateLanes() {
     head.querySelector("b").textContent = laneTitle(sel, lanes[0]);
   }
   document.body.classList.toggle("lanes-multi", multi);
+  // the metric charts draw one line per lane, in the lanes' colours
+  const key = $("metrics-key");
+  key.hidden = !multi;
+  key.replaceChildren(...(multi ? lanes : []).map((l) => {
+    const item = Object.assign(document.createElement("span"), { style: `color:${laneColor(l)}` });
+    item.innerHTML = `<span class="lane-num" style="--lane:${laneColor(l)}">${lanePos(l.id)}</span>`;
+    item.append(`━ ${laneTitle(l, lanes[0])}`);
+    return item;
+  }));
   legend(kind, multi && !overlayOn(kind));
   dirty = true;
 }

@@ -54,7 +54,7 @@ export function createPanels(wrap, factories, { onSelect } = {}) {
     const n = overlay ? 1 : Math.max(1, heads.length);
     wrap.dataset.lanes = String(n);
     wrap.classList.toggle("multi", n > 1);
-    wrap.classList.toggle("overlay", overlay && heads.length > 1);
+    wrap.classList.toggle("one-plot", overlay && heads.length > 1);
     const views = [];
     for (let i = 0; i < Math.max(n, panels.length); i++) {
       const p = panel(i);

@@ -28,8 +28,8 @@ export function createViewDiracLanes(div) {
       data.push({ type: "scatter", mode: "lines", name, x: tx, y: ty, hoverinfo: "skip", line: { color, width: s.line * 0.8 }, meta: { lane: f.lane ?? null } });
       data.push({ type: "scatter", mode: "markers", name: `${name} now`, showlegend: false, x: [f.theta], y: [f.psi], hoverinfo: "skip", marker: { size: s.marker + 8, color, line: { color: "#fff", width: 2 } } });
       const e = eigenText(f);
-      const step = Number.isFinite(e.maxMod) ? `; one step max |λ| = ${e.maxMod.toFixed(3)}: ${e.stepVerdict}` : "";
-      lines.push(`<span style="color:${color}"><b>━ ${name}</b></span>  θ = ${fmt(f.theta)}, ψ = ${fmt(f.psi)}<br>   flow λ: ${e.evText}${step}`);
+      const step = Number.isFinite(e.maxMod) ? `<br>one step: max |λ| = ${e.maxMod.toFixed(3)}, ${e.stepVerdict}` : "";
+      lines.push(`<span style="color:${color}"><b>━ ${name}</b></span><br>θ = ${fmt(f.theta)}, ψ = ${fmt(f.psi)};  flow λ = ${e.evText}${step}`);
     }
     data.push({ type: "scatter", mode: "markers", name: "start", showlegend: false, x: data[2]?.x.slice(0, 1) || [], y: data[2]?.y.slice(0, 1) || [], hoverinfo: "skip", marker: { symbol: "circle-open", size: s.marker + 6, color: C.ink, line: { width: 2.5, color: C.ink } } });
     const layout = {
@@ -39,7 +39,7 @@ export function createViewDiracLanes(div) {
       yaxis: axis(ctx.lecture, { range: [dlo, dhi], scaleanchor: "x", scaleratio: 1, constrain: "domain", title: { text: "ψ (discriminator)", font: { size: s.title } }, zeroline: true, zerolinecolor: "#bbb" }),
       annotations: [{
         xref: "paper", yref: "paper", x: 0.54, y: 1, xanchor: "left", yanchor: "top", showarrow: false, align: "left",
-        text: `<b>each lane in the (θ, ψ) plane</b><br><span style="color:#555">field: ${sel.name}'s (each method has its own)</span><br><br>${lines.join("<br><br>")}`,
+        text: `<b>the lanes in one (θ, ψ) plane</b><br><span style="color:#555">arrows: the field of lane ${sel.name.split(" ")[0]} (each method has its own)</span><br><br>${lines.join("<br><br>")}`,
         font: { size: s.tick },
       }],
       datarevision: items.map((i) => i.frame.seq).join(","),
