@@ -54,7 +54,7 @@ export function createView1dLanes(div) {
       xaxis: axis(ctx.lecture, { range: [lo, hi], zeroline: false, title: { text: "x", font: { size: s.title }, standoff: 2 } }),
       yaxis: axis(ctx.lecture, { range: [0, ymax * 1.1], title: { text: "density (solid)", font: { size: s.title } }, zeroline: true, zerolinecolor: "#444" }),
       yaxis2: axis(ctx.lecture, {
-        range: [dlo - pad, dhi + pad], overlaying: "y", side: "right", showgrid: false, zeroline: true, zerolinecolor: "#bbb", mirror: false,
+        range: [dlo - pad, dhi + pad], overlaying: "y", side: "right", showgrid: false, zeroline: true, zerolinecolor: "#bbb", mirror: false, tickmode: "auto", nticks: 7,
         title: { text: `${dTitle} (dashed)`, font: { size: s.title } },
       }),
       datarevision: items.map((i) => i.frame.seq).join(","),

@@ -78,10 +78,26 @@ export function createViewDirac(div) {
       ],
       datarevision: f.seq ?? Date.now(),
     };
+    if (ctx.compact) compactLayout(layout, data, f, s);
     Plotly.react(div, data, layout, PLOT_CONFIG);
   }
 
   return { div, render, resetScale() { yR = 0; }, traceIndex: T };
+}
+
+/** Lanes side by side: each panel is the (θ, ψ) plane with its own field and, beside it,
+ * its numbers in short lines; the data-space picture and the legend are left out. */
+function compactLayout(layout, data, f, s) {
+  const { evText, maxMod, stepVerdict } = eigenText(f);
+  for (const t of data) if (t.xaxis === "x2") t.visible = false;
+  layout.showlegend = false;
+  layout.margin = { ...layout.margin, t: 12, b: 50, r: 8 };
+  layout.xaxis.domain = [0, 0.6];
+  layout.annotations = [{
+    xref: "paper", yref: "paper", x: 0.64, y: 1, xanchor: "left", yanchor: "top", showarrow: false, align: "left",
+    text: `θ = ${fmt(f.theta)}<br>ψ = ${fmt(f.psi)}<br><br>flow λ at (0, 0):<br>${evText}${Number.isFinite(maxMod) ? `<br><br>one step:<br>max |λ| = ${maxMod.toFixed(3)}<br><i>${stepVerdict}</i>` : ""}`,
+    font: { size: s.tick },
+  }];
 }
 
 /** The (θ, ψ) field of a frame as arrows, lengths compressed (sqrt) so both slow and fast regions read. */
