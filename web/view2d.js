@@ -96,6 +96,7 @@ export function createView2d(div) {
     c2.putImageData(img, 0, 0);
     return canvas.toDataURL("image/png");
   }
+  let renders = 0;         // datarevision of each Plotly.react
   let ghostInfo = null;    // what the faded "before the step" layer shows, for the caption
   let drawing = null;      // {points: [[x, y]], onChange} while the "points" target is being drawn
   let lastFrame = null;
@@ -157,7 +158,8 @@ export function createView2d(div) {
       },
     };
     // live, the colour bar is HTML beside the plot (a Plotly colour bar costs a third of a frame)
-    out[T.heat] = { type: "scatter", mode: "markers", x: [], y: [], hoverinfo: "skip" };
+    // (its meta says what the colours mean, for a reader of the figure: D at the two ends)
+    out[T.heat] = { type: "scatter", mode: "markers", x: [], y: [], hoverinfo: "skip", meta: { colorRange: [zmin, zmax], undecided: u, lane: f.lane ?? null } };
     const axisPts = g && ctx.view.contours ? Array.from({ length: g }, (_, i) => lo + (span * i) / (g - 1)) : [];
     const z = [];
     if (ctx.view.contours) for (let i = 0; i < g; i++) z.push(Array.from(f.d_grid.subarray(i * g, (i + 1) * g)));
@@ -310,9 +312,9 @@ export function createView2d(div) {
         ...(image ? [{ source: image, xref: "x", yref: "y", x: lo, y: hi, sizex: hi - lo, sizey: hi - lo, sizing: "stretch", layer: "below", xanchor: "left", yanchor: "top" }] : []),
         ...(spriteOn ? [{ source: sprite.url, xref: "x", yref: "y", x: lo, y: hi, sizex: hi - lo, sizey: hi - lo, sizing: "stretch", layer: "above", xanchor: "left", yanchor: "top" }] : []),
       ],
-      datarevision: f.seq ?? Date.now(),
-      // what the colours mean, for a reader of the figure (tests): D at the two ends
-      meta: { colorRange: bar ? [bar.zmin, bar.zmax] : null, undecided: bar ? bar.u : null, lane: f.lane ?? null },
+      // new on every render: a redraw of the same frame (new options, a lane's new title) must
+      // recompute, or Plotly keeps stale contour data for the new trace objects and throws
+      datarevision: ++renders,
     };
   }
 
