@@ -58,7 +58,7 @@ let gallery = null;
 // frame received before it (faded). ghostNext holds the lanes whose next frame is the step's
 // (set when the step's ack arrives: docs/protocol.md §3-4, ack, then one frame per lane).
 let ghostNext = new Set();
-let presetToast = null;   // title to announce for the reset that loads a preset
+let resetToast = null;    // what to announce for the reset being sent (a preset, the lanes)
 
 const laneById = (id) => lanes.find((l) => l.id === id) || null;
 const selectedLane = () => laneById(selectedId) || lanes[0] || null;
@@ -117,7 +117,10 @@ async function boot() {
   // a link with lanes holds their replay (link.js): decoded before the session starts
   const replayText = new URLSearchParams(location.search).get("replay");
   if (replayText) {
-    try { state.linkReplay = await decodeReplay(replayText); } catch (e) { notice(`The lanes in this link could not be read (${e.message}); starting without them.`); }
+    try {
+      state.linkReplay = await decodeReplay(replayText);
+      state.replayParam = replayText;   // the address keeps it while the lanes are rebuilt
+    } catch (e) { notice(`The lanes in this link could not be read (${e.message}); starting without them.`); }
   }
   session.connect(state.preset && !state.linkReplay ? `?preset=${encodeURIComponent(state.preset)}` : "");
   requestAnimationFrame(loop);
@@ -152,7 +155,7 @@ function fillSpeedSelect() {
 }
 
 // names of ?hide= that are parts of the page, not settings
-const PAGE_PARTS = ["play", "step", "reset", "speed", "export", "link", "view", "contours", "field", "trails", "manifold", "arrows", "metrics", "notes", "gallery", "side", "settings"];
+const PAGE_PARTS = ["play", "step", "reset", "speed", "export", "link", "lanes", "view", "contours", "field", "trails", "manifold", "arrows", "metrics", "notes", "gallery", "side", "settings"];
 
 function applyVisibility() {
   const anyGroup = controls ? controls.applyVisibility(state.hide, state.show) : true;
@@ -188,7 +191,6 @@ function onHello(msg, resumed) {
     startConfig = null;   // lane 1's start is in the replay's base; lane_add sends whole configs
     sendReset({ replay: state.linkReplay }, { quiet: true }).then((ack) => {
       if (!ack) { state.linkReplay = null; state.replayParam = null; syncUrl(); return; }
-      state.replayParam = new URLSearchParams(location.search).get("replay");
       loadPresetPanel();
     });
   } else if (wasFirst) {
@@ -270,9 +272,9 @@ function onEvent(msg) {
       dScale = null;
       // one notice for a reset of every lane (the first lane's event), none for a lane added
       if (lane === lanes[0] && !msg.added) {
-        if (presetToast) toast(`Preset: ${presetToast}`);
+        if (resetToast) toast(resetToast);
         else toast(msg.changes && msg.changes.length ? `New run: ${shorten(msg.summary || "", 90)}` : "New run from iteration 0");
-        presetToast = null;
+        resetToast = null;
       }
     } else if (msg.changes && msg.changes.length) {
       lane.history.addMark(msg.iteration, msg.summary || msg.changes.map((c) => c.field).join(", "));
@@ -450,7 +452,7 @@ function overlayOn(kind) {
   return kind === "dirac" || !!(presetInfo && presetInfo.name === state.preset && presetInfo.overlay);
 }
 
-const SCALE_SLACK = 0.03;   // while playing, a panel is redrawn for the shared scale alone past 3 %
+const SCALE_SLACK = 0.15;   // while playing, a panel is redrawn for the shared scale alone past 15 %
 
 /** The 2D lanes' one colour scale for raw scores: each side of white as far as the farthest
  * lane reaches, following the data down slowly (5 % per update). */
@@ -683,8 +685,8 @@ function resetBody() {
 async function reset() {
   stopDrawing();
   const forks = lanes.filter((l) => l.forked).length;
-  const ack = await sendReset(resetBody());
-  if (ack && lanes.length > 1) toast(`All ${lanes.length} lanes restarted from iteration 0 with their current settings${forks ? ` (${forks === 1 ? "the fork starts" : "the forks start"} from iteration 0 too)` : ""}.`);
+  if (lanes.length > 1) resetToast = `All ${lanes.length} lanes restarted from iteration 0 with their current settings${forks ? ` (${forks === 1 ? "the fork starts" : "the forks start"} from iteration 0 too)` : ""}.`;
+  await sendReset(resetBody());
 }
 
 // ---------------------------------------------------------------- lanes
@@ -958,7 +960,7 @@ async function tryLane(item, mode, label, button) {
 
 async function openPreset(name) {
   stopDrawing();
-  presetToast = gallery?.presets.find((p) => p.name === name)?.title || name;
+  resetToast = `Preset: ${gallery?.presets.find((p) => p.name === name)?.title || name}`;
   const ack = await sendReset({ preset: name });
   if (ack) {
     state.preset = name;

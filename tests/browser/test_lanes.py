@@ -193,10 +193,9 @@ def test_try_next_of_a_lane_mode_opens_a_lane_beside_the_one_in_view(
         )
         p.wait("document.querySelectorAll('.lane-panel:not([hidden])').length === 2")
         assert heads(p) == [lane["title"] for lane in lanes_of(p)]
-        p.page.click("#btn-play")
-        p.wait(f"{LANES}.every((l) => l.iteration > 40)")
-        p.page.click("#btn-play")
-        p.wait("!window.gandyn.playing && window.gandyn.session.waiting.size === 0")
+        p.js("window.gandyn.session.send({type: 'step', n: 60})")
+        p.wait(f"{LANES}.every((l) => l.iteration >= 60)")
+        p.wait("window.gandyn.session.waiting.size === 0")
         drawn_at(p, p.js(f"{LANES}[0].iteration"))
         p.shot("lanes-1d-two-1280x720-lecture")
         first = lanes_of(p)[0]
@@ -230,10 +229,9 @@ def test_1d_and_dirac_lanes_overlay_in_one_plot(chromium: object, base_url: str)
         # Dirac-GAN: four trajectories in one plane, each lane's eigenvalues beside it
         p.js("window.gandyn.openPreset('dirac_gan')")
         p.wait(f"{LANES}.length === 4 && window.gandyn.kind === 'dirac'")
-        p.page.click("#btn-play")
-        p.wait(f"{LANES}.every((l) => l.iteration > 60)")
-        p.page.click("#btn-play")
-        p.wait("!window.gandyn.playing && !document.getElementById('viewOverlayDirac').hidden")
+        p.js("window.gandyn.session.send({type: 'step', n: 80})")
+        p.wait(f"{LANES}.every((l) => l.iteration >= 80)")
+        p.wait("!document.getElementById('viewOverlayDirac').hidden")
         drawn_at(p, p.js(f"{LANES}[0].iteration"))
         div = "document.getElementById('viewOverlayDirac')"
         lanes_drawn = p.js(f"{div}.data.filter((t) => t.meta).map((t) => t.meta.lane)")
