@@ -68,7 +68,11 @@ CAPACITY = """(ms) => new Promise((done) => {
 })"""
 
 
-def measure(url: str, seconds: float, query: str = "") -> dict[str, float]:
+# a second lane beside the default preset's, from the start with the hinge loss (lane_add)
+ADD_LANE = """() => window.gandyn.session.send({type: 'lane_add', patch: {loss: 'hinge'}})"""
+
+
+def measure(url: str, seconds: float, query: str = "", lanes: int = 1) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -77,6 +81,13 @@ def measure(url: str, seconds: float, query: str = "") -> dict[str, float]:
         page.goto(f"{url}/{query}")
         page.wait_for_function(
             "window.gandyn && window.gandyn.ready && window.gandyn.stats.framesRendered > 0",
+            timeout=30_000,
+        )
+        while page.evaluate("window.gandyn.lanes.length") < lanes:
+            page.evaluate(ADD_LANE)
+        page.wait_for_function(
+            "(n) => window.gandyn.lanes.length === n && window.gandyn.lanes.every((l) => l.drawn)",
+            arg=lanes,
             timeout=30_000,
         )
         page.click("#btn-play")
@@ -119,22 +130,20 @@ def run(quick: bool = False) -> dict[str, Any]:
     proc, url = start_server()
     try:
         views = [
-            ("default 2D view (preset ring8_wgan_gp, grid 64, 256 samples)", ""),
-            (
-                "2 lanes of 2D, per lane (preset clip_vs_gradient_penalty)",
-                "?preset=clip_vs_gradient_penalty",
-            ),
+            ("default 2D view (preset ring8_wgan_gp, grid 64, 256 samples)", "", 1),
+            ("the same with a second lane (hinge from the start), per lane", "", 2),
         ]
         if not quick:
             views.append(
                 (
-                    "1D view (preset saturated_discriminator, 2 lanes), per lane",
+                    "1D, 2 lanes (preset saturated_discriminator), per lane",
                     "?preset=saturated_discriminator",
+                    2,
                 )
             )
         rows = []
-        for name, query in views:
-            m = measure(url, seconds, query)
+        for name, query, lanes in views:
+            m = measure(url, seconds, query, lanes)
             rows.append(
                 [
                     name,
