@@ -164,6 +164,7 @@ class LaneAdd(Command):
     type: Literal["lane_add"]
     patch: dict[str, Any] = Field(default_factory=dict)
     title: Title = ""
+    warmup: bool = True  # the warm-up the lanes' start took (a preset's), on this lane alone
 
 
 class LaneFork(Command):

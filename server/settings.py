@@ -57,8 +57,9 @@ class Limits:
     # steps and the penalty needs 6 G and is refused (run it headless).
     max_iteration_work: float = 1e9
     max_lanes: int = MAX_LANES  # lanes of a session (gan_core.lanes: 4 panels at 1920x1080)
-    # What a reset with a replay may train (iterations and part steps over its lanes): about
-    # 100 s of one core for the default model, in the session's turns.
+    # What a reset with a replay may train (iterations and part steps over its lanes), in the
+    # session's turns: about 80 s of one core for the default model (250 it/s), at most 10
+    # minutes for a config at max_iteration_work (30 ms an iteration).
     max_replay_iterations: int = 20_000
 
     def as_json(self) -> dict[str, Any]:

@@ -159,6 +159,7 @@ class WorkerSession:
         self.settings = worker.settings
         self.lanes = lanes
         self.preset = preset
+        self.warmup: list[tuple[str, int]] = []  # what the lane set's start took (lane_add too)
         self.version = 0
         self.playing = False
         self.attached = False
@@ -326,6 +327,7 @@ class WorkerSession:
         """Rebuilt from a checkpoint after its worker died: the state the checkpoint kept."""
         self.version = meta["version"]
         self.preset = meta["preset"]
+        self.warmup = [tuple(piece) for piece in meta["warmup"]]
         self.view = ViewOptions(**meta["view"])
         self.pace = PaceOptions(**meta["pace"])
         for lane in self.lanes:
@@ -357,6 +359,7 @@ class WorkerSession:
         return {
             "version": self.version,
             "preset": self.preset,
+            "warmup": self.warmup,
             "view": self.view.model_dump(),
             "pace": self.pace.model_dump(),
             "seqs": {lane_id: screen.seq for lane_id, screen in self.screens.items()},
@@ -700,9 +703,21 @@ class WorkerSession:
         check_config_limits(config, self.settings.limits, others)
 
     def _update(self, command: Update) -> dict[str, Any]:
+        """A live change of one lane or of every lane: all checked (the server's limits
+        first, over every lane's work), then all applied."""
         targets = list(self.lanes) if command.lane == "all" else [self.lane(command.lane)]
         new: dict[int, TrainConfig] = {}
         for lane in targets:
+            named = f"lane {lane.id}: " if len(targets) > 1 else ""
+            with config_errors(lambda field: "patch." + field, named):
+                new[lane.id] = validate_config(
+                    merge(lane.trainer.config.model_dump(), command.patch)
+                )
+        configs = [new.get(lane.id, lane.trainer.config) for lane in self.lanes]
+        with config_errors(lambda field: "patch." + field):
+            for config in new.values():
+                self._check_work(config, [c for c in configs if c is not config])
+        for lane in targets:  # what the engine refuses live (reset-only fields, a full log)
             named = f"lane {lane.id}: " if len(targets) > 1 else ""
             with config_errors(lambda field: "patch." + field, named):
                 if lane.trainer.commands_full():
@@ -710,11 +725,7 @@ class WorkerSession:
                         "patch",
                         "this lane has had as many changes as its replay keeps; reset to go on",
                     )
-                new[lane.id] = apply_patch(lane.trainer.config, command.patch)
-        configs = [new.get(lane.id, lane.trainer.config) for lane in self.lanes]
-        with config_errors(lambda field: "patch." + field):
-            for config in new.values():
-                self._check_work(config, [c for c in configs if c is not config])
+                apply_patch(lane.trainer.config, command.patch)
         old = {lane.id: lane.trainer.config.model_dump(mode="json") for lane in targets}
         for lane in targets:
             lane.trainer.update(command.patch, reset_moments=command.reset_moments)
@@ -739,7 +750,11 @@ class WorkerSession:
         self._frame_due = True
         return {"config": new, "changes": [change.model_dump() for change in changes]}
 
-    def _lane_command(self, command: LaneAdd | LaneFork | LaneClose | LaneKeep) -> dict[str, Any]:
+    def _lane_command(
+        self, command: LaneAdd | LaneFork | LaneClose | LaneKeep
+    ) -> dict[str, Any] | None:
+        """Add, fork, close or keep; a lane added from the start of a preset with a warm-up
+        takes the warm-up alone, in turns, and is acknowledged after it."""
         extras: dict[str, Any] = {}
         if isinstance(command, LaneAdd | LaneFork):
             limit = self.settings.limits.max_lanes
@@ -748,6 +763,7 @@ class WorkerSession:
                     "invalid", f"at most {limit} lanes in a session; close one first", "lane"
                 )
             others = [lane.trainer.config for lane in self.lanes]
+            source = self.lane(command.lane if isinstance(command, LaneFork) else None)
             with config_errors(lambda field: "patch." + field):
                 if isinstance(command, LaneAdd):
                     config = validate_config(merge(self.lanes.base.model_dump(), command.patch))
@@ -755,10 +771,10 @@ class WorkerSession:
                     lane = self.lanes.add(command.patch, command.title)
                     old = self.lanes.base.model_dump(mode="json")
                 else:
-                    source = self.lane(command.lane)
+                    config = source.trainer.config
                     if command.patch:
-                        config = apply_patch(source.trainer.config, command.patch)
-                        self._check_work(config, others)
+                        config = apply_patch(config, command.patch)
+                    self._check_work(config, others)
                     old = source.trainer.config.model_dump(mode="json")
                     lane = self.lanes.fork(
                         source.id, command.patch, command.reset_moments, command.title
@@ -766,6 +782,17 @@ class WorkerSession:
             self.version += 1
             self._changed(lane, old, reset=isinstance(command, LaneAdd))
             extras["added"] = lane.id
+            if isinstance(command, LaneAdd) and command.warmup and self.warmup:
+                after = self._after
+
+                def done(steps: int, cut: str | None) -> None:
+                    self._after = after
+                    self._frame_due = True
+                    self._acknowledge(command, extras)
+
+                pieces: list[Piece] = [(lane.id, part, n) for part, n in self.warmup]
+                self.job = Training(pieces, done)
+                return None
         else:
             lane = self.lane(command.lane)
             try:
@@ -797,6 +824,8 @@ class WorkerSession:
                 preset = self.preset  # a reset with only a patch keeps the name
             warmup = preset_named(command.preset).warmup if command.preset else []
             pieces = [(None, part, n) for part, n in warmup]
+        started = preset is not None and (command.preset or command.replay)  # with its warm-up
+        self.warmup = preset_named(preset).warmup if started else []
         self.lanes = lanes
         self.screens = {}
         self.preset = preset
@@ -887,7 +916,7 @@ class WorkerSession:
     def warm_up(self) -> None:
         """A new session's preset: its warm-up on every lane, then the lanes forked after it
         (server.presets.finish_lanes), before the first hello; part of the replay."""
-        warmup = preset_named(self.preset).warmup if self.preset is not None else []
+        warmup = self.warmup = preset_named(self.preset).warmup if self.preset else []
 
         def done(steps: int = 0, cut: str | None = None) -> None:
             finish_lanes(self.lanes, self.preset)

@@ -252,12 +252,13 @@ def test_a_worker_that_dies_is_started_again_and_its_sessions_are_rebuilt(
     server_factory: ServerFactory, connect_ws: Connect
 ) -> None:
     """SIGKILLed (out of memory, a crash): the server starts another worker and rebuilds the
-    dead one's sessions from their checkpoints; the session on the other worker misses
-    nothing: its frames keep coming and it is told nothing."""
+    dead one's sessions from their checkpoints, every lane of them; the session on the other
+    worker misses nothing: its frames keep coming and it is told nothing."""
     server = server_factory.launch(workers=2, grace=5)  # its own: one of its workers is killed
     victim, bystander = connect_ws(server.url), connect_ws(server.url)
     for client in (victim, bystander):
         client.small()
+        client.ok("lane_add", patch={"loss": "hinge", "regularizers": []}, title="hinge")
         client.ok("step", n=20)
     victim.ok("play")
     bystander.ok("play")
@@ -288,6 +289,9 @@ def test_a_worker_that_dies_is_started_again_and_its_sessions_are_rebuilt(
     assert event["type"] == "restored", event
     assert "exit code -9" in event["message"] and "press play" in event["message"]
     assert event["playing"] is False and event["iteration"] >= 0
+    assert "2 lanes" in event["message"]
+    assert [(lane["id"], lane["title"]) for lane in event["lanes"]] == [(1, ""), (2, "hinge")]
+    assert event["lanes"][1]["config"]["loss"] == "hinge"
     restored_client, other = (victim, bystander) if i == 0 else (bystander, victim)
     # Its checkpoint was taken at its reset (before the ack) at the latest: its config holds.
     replay = restored_client.ok("export")["replay"]
@@ -295,7 +299,11 @@ def test_a_worker_that_dies_is_started_again_and_its_sessions_are_rebuilt(
     frame = other.frame(timeout=10)  # the other session kept playing through it
     assert frame.header["playing"]
     step = restored_client.ok("step", n=3)
-    restored_client.frame(lambda f: f.iteration == step["iteration"])
+    assert [lane["iteration"] for lane in step["lanes"]] == [step["iteration"]] * 2
+    for lane in (1, 2):
+        restored_client.frame(
+            lambda f, lane=lane: f.header["lane"] == lane and f.iteration == step["iteration"]
+        )
     restored_client.ok("play")
     restored_client.frame(lambda f: f.header["playing"] and f.iteration > step["iteration"])
     assert index in [w["index"] for w in health(server.url)["worker_details"]]

@@ -148,6 +148,27 @@ def test_an_unsent_frame_is_replaced_but_messages_are_kept_in_order() -> None:
     assert asyncio.run(scenario()) == ["a", "b", b"frame 2", "c", Close(1000, "done")]
 
 
+def test_a_lanes_unsent_frame_is_replaced_only_by_a_frame_of_the_same_lane() -> None:
+    async def scenario() -> list[Any]:
+        outbox = Outbox(1024)
+        outbox.put(b"lane 1 a", lane=1)
+        outbox.put(b"lane 2 a", lane=2)
+        outbox.put("ack")
+        outbox.put(b"lane 1 b", lane=1)  # replaces lane 1's, never lane 2's
+        first = await outbox.get()
+        outbox.put(b"lane 2 b", lane=2)  # lane 2's first frame was sent: this one is queued
+        outbox.close(1000, "done")
+        return [first] + [await outbox.get() for _ in range(4)]
+
+    assert asyncio.run(scenario()) == [
+        b"lane 2 a",
+        "ack",
+        b"lane 1 b",
+        b"lane 2 b",
+        Close(1000, "done"),
+    ]
+
+
 @pytest.mark.parametrize("size", [100, 400])
 def test_unread_replies_beyond_the_bound_close_the_connection_with_4008(size: int) -> None:
     async def scenario() -> tuple[Outbox, list[Any]]:
