@@ -154,9 +154,11 @@ PRESETS: dict[str, Preset] = {
         note=(
             "WGAN paper, figure 2. The real data sits far from the fakes and D has been trained "
             "first: it is a step, 0 at every fake sample and flat there. With the minimax loss "
-            "the generator's push at the fakes is below a millionth (median 3e-7) and shrinks "
-            "as D trains on, so the fakes do not move. "
-            "Try WGAN with a gradient penalty: the critic becomes a slope and the push is about 1."
+            "(lane 1) the push on the fakes is a few millionths and shrinks as D trains on: they "
+            "do not move. Lane 2 is that same D, forked after the warm-up and trained on as a "
+            "WGAN-GP critic: a slope, the push about 1, and the fakes walk 2.7 towards the data in "
+            "100 iterations (seed 0; in 1 of seeds 1-5 D's step has a dip at the fakes and the "
+            "slope sends them away)."
         ),
         config={
             **SEPARATED,
@@ -181,10 +183,12 @@ PRESETS: dict[str, Preset] = {
     "js_blind_to_distance": Preset(
         title="JS cannot see distance",
         note=(
-            "A WGAN-GP critic walks the fakes slowly towards the real data. Watch the two "
-            "metrics: W1 falls steadily with the distance, while the Jensen-Shannon divergence "
-            "stays at log 2 = 0.693 until the two distributions overlap. A loss built on JS "
-            "gets no signal from getting closer; try the minimax loss to see it stall."
+            "Three lanes from one start: the real data at 4, 2.5 and 1, a WGAN-GP critic walking "
+            "the fakes towards it. At the start JS is log 2 = 0.69 in the lanes at 4 and at 2.5 "
+            "while their W1 is 1.5 apart: JS cannot tell a far miss from a nearer one. W1 falls "
+            "with the distance until the fakes arrive; JS stays at log 2 until the distributions "
+            "overlap, as in the lane at 1 within 100 iterations. A loss built on JS gets no "
+            "signal from getting closer: open minimax from the start beside them, it stalls."
         ),
         config={
             **SEPARATED,
@@ -214,10 +218,12 @@ PRESETS: dict[str, Preset] = {
     "minimax_vs_nonsaturating": Preset(
         title="Minimax vs non-saturating",
         note=(
-            "Goodfellow et al. (2014): with log(1 - D(G(z))) the generator learns nothing when "
-            "D rejects its samples confidently, exactly when it most needs to learn. The fakes "
-            "sit still. Switch to the non-saturating loss -log D(G(z)): same D, same start, and "
-            "the fakes run to the real data."
+            "Goodfellow et al. (2014): with log(1 - D(G(z))) the generator learns nothing when D "
+            "rejects its samples confidently, exactly when it most needs to learn. Both lanes "
+            "share the start and D's 100 warm-up steps. In the minimax lane the fakes sit still "
+            "(W1 3.8 to 4.6 after 100 iterations, seeds 0-2); with the non-saturating -log D(G(z)) "
+            "the same D pushes 10 to 140 times harder and the fakes reach the real data (W1 0.4 to "
+            "0.6)."
         ),
         config={
             **SEPARATED,
@@ -240,11 +246,12 @@ PRESETS: dict[str, Preset] = {
     "clip_vs_gradient_penalty": Preset(
         title="Weight clipping vs gradient penalty",
         note=(
-            "Gulrajani et al. (2017), figure 1: a critic whose weights are clipped to 0.01 "
-            "piles its weights against the clip and is almost flat; its slope, and so the push "
-            "on the fakes, is below a thousandth. Switch to the gradient penalty and the critic "
-            "becomes a smooth slope: its gradient norm jumps to about 2 and settles towards 1.5 "
-            "(with gan_toy's lambda = 0.1 the penalty holds it near 1 only loosely)."
+            "Gulrajani et al. (2017), figure 1, two lanes from one start. The critic whose weights "
+            "are clipped to 0.01 (RMSprop) piles them against the clip and is almost flat: its "
+            "slope, and so the push on the fakes, stays below a thousandth, and W1 only creeps "
+            "(1.3 to 1.0 in 100 iterations). With the gradient penalty (Adam, gan_toy's lambda = "
+            "0.1) the critic becomes a smooth slope, its gradient norm 2.3 to 2.9 (the small "
+            "lambda holds it near 1 only loosely), and W1 is 0.3 to 0.4 by then (seeds 0-2)."
         ),
         config={
             "dataset": "ring8",
@@ -272,10 +279,11 @@ PRESETS: dict[str, Preset] = {
     "mode_collapse_ring": Preset(
         title="Mode collapse on the ring",
         note=(
-            "The generator learns ten times faster than the discriminator. D can only say "
-            "where the fakes are not, so the whole cloud of fakes jumps from mode to mode and "
-            "covers at most one at a time (watch the coverage chart). Give D the same "
-            "learning rate, two steps per G step and an R1 penalty: all eight modes appear."
+            "Lane 1: the generator learns ten times faster than the discriminator. D can only say "
+            "where the fakes are not, so the whole cloud of fakes hops from mode to mode and "
+            "covers at most one at a time (watch the coverage chart). Lane 2, from the same start, "
+            "gives D the same learning rate, two steps per G step and an R1 penalty: 7 of 8 modes "
+            "by iteration 100 and all 8 by 200 (seeds 0-2)."
         ),
         config={
             "dataset": "ring8",
@@ -307,7 +315,7 @@ PRESETS: dict[str, Preset] = {
         note=(
             "The grid of 25 Gaussians from the WGAN-GP paper's toy experiments. The critic "
             "stays a smooth slope, every fake keeps being pushed to its nearest modes, and the "
-            "coverage chart climbs towards 25. Remove the penalty to see what it was doing."
+            "coverage chart climbs towards 25. Open a lane without the penalty to see what it did."
         ),
         config={
             "dataset": "grid25",
@@ -359,12 +367,13 @@ PRESETS: dict[str, Preset] = {
     "dirac_gan": Preset(
         title="Dirac-GAN",
         note=(
-            "Mescheder et al. (2018): the data is a point at 0, G is one point theta, "
-            "D(x) = psi x. The flow's eigenvalues are +-0.5i and one alternating step's have "
-            "modulus 1: no damping, only the loss's curvature shrinks the circles, slowly (the "
-            "radius falls like t^-1/2: 0.19 after 1,200 iterations). Simultaneous steps "
-            "(modulus 1.005) spiral out to a circle of radius 0.63. Add R1 and the eigenvalues "
-            "get a negative real part: it spirals in within a few turns."
+            "Mescheder et al. (2018), four methods from one start in one plane: the data is a "
+            "point at 0, G one point theta, D(x) = psi x. The GAN's eigenvalues are +-0.5i and one "
+            "alternating step's modulus 1: no damping, only the loss's curvature shrinks its "
+            "circles, slowly (radius 0.35 after 300 iterations, 0.19 after 1,200: like t^-1/2). "
+            "WGAN (+-i) circles at the starting radius. R1 (gamma 1) and instance noise (sigma 1) "
+            "give the eigenvalues a negative real part: both spiral in. Fork a lane with "
+            "simultaneous steps: it spirals out."
         ),
         config={
             "dataset": "dirac",
@@ -401,10 +410,11 @@ PRESETS: dict[str, Preset] = {
     "lsgan_and_hinge": Preset(
         title="D curves: GAN, LSGAN, hinge",
         note=(
-            "Three discriminators for the same data. The GAN's D is a probability: 1 on the "
-            "real data, 0 on the fakes; LSGAN regresses onto the targets 1 and 0, so its "
-            "score stays near them. The hinge D only has to clear the margins: at least 1 on "
-            "real, at most -1 on fake. Switch the loss and watch the curve reshape."
+            "Three discriminators for the same data, from one start, overlaid. The GAN's D is a "
+            "probability: 1 on the real data, 0 on the fakes. LSGAN regresses onto the targets 1 "
+            "and 0, so its score stays within 0.07 of them. The hinge D only has to clear the "
+            "margins, at least 1 on real and at most -1 on fake, and overshoots them unevenly "
+            "(scores 1.4 to 2.5 on real, -1.6 to -5.7 on fake, seeds 0-1)."
         ),
         config={
             **SEPARATED,
@@ -428,12 +438,14 @@ PRESETS: dict[str, Preset] = {
         ],
     ),
     "spectral_norm_switch": Preset(
-        title="Spectral normalisation on and off",
+        title="Spectral normalisation, with and without",
         note=(
-            "Miyato et al. (2018): every layer of D divided by its largest singular value, so D "
-            "is 1-Lipschitz and its slope can never exceed 1. Switch it off mid-run: D sharpens "
-            "into a step and its gradient norm grows several times over. Switch it on again: "
-            "the same weights, renormalised, are gentle at once."
+            "Miyato et al. (2018), two lanes from one start. With spectral normalisation every "
+            "layer of D is divided by its largest singular value, so D is 1-Lipschitz: its slope "
+            "stays below 1 (0.87 to 0.93 after 100 iterations, seeds 0-2). Without it D sharpens "
+            "into a step, its slope 6.8 to 7.9 by then. Fork that lane with spectral norm on: the "
+            "same weights, renormalised, are gentle at once (slope below 0.25 within 10 "
+            "iterations)."
         ),
         config={
             **SEPARATED,
@@ -506,12 +518,13 @@ PRESETS.update(
         "bilinear_game": Preset(
             title="The bilinear game min max psi theta",
             note=(
-                "The Dirac-GAN with the WGAN loss is the bilinear game min_theta max_psi "
-                "psi theta: its flow is a pure rotation (eigenvalues +-i). Simultaneous steps "
-                "of 0.2 multiply the radius by sqrt(1 + h^2) = 1.02 per step and spiral out; "
-                "alternating steps circle on an ellipse for ever; extragradient (0.98 per step), "
-                "optimistic steps (0.979) and historical averaging converge. Compare the "
-                "one-step eigenvalues of each scheme."
+                "The Dirac-GAN with the WGAN loss is the bilinear game min_theta max_psi psi "
+                "theta: its flow is a pure rotation (eigenvalues +-i). Four update schemes from "
+                "(1, 1), in one plane: simultaneous steps of 0.2 multiply the radius by sqrt(1 + "
+                "h^2) = 1.02 per step and spiral out; alternating steps circle on an ellipse for "
+                "ever; extragradient (0.98 per step) and optimistic steps (0.979) converge. "
+                "Compare the one-step eigenvalues of each lane. Historical averaging (try next) "
+                "converges too."
             ),
             config={
                 **DIRAC_SGD,
@@ -539,11 +552,12 @@ PRESETS.update(
         "dirac_gan_methods": Preset(
             title="Dirac-GAN: which methods converge",
             note=(
-                "The methods of GAN_stability's DiracGAN notebook, simultaneous steps of 0.2 "
-                "from (1, 1). As Mescheder et al. (2018) report, the unregularised GAN spirals "
-                "out (radius 3.4 after 500 steps), non-saturating settles on a circle (0.64), "
-                "WGAN clipped at 1 and WGAN-GP keep circling (1.2, 1.8); instance noise, R1 "
-                "with gamma 0.3 or 1, consensus and non-saturating + R1 converge to (0, 0)."
+                "The methods of GAN_stability's DiracGAN notebook, simultaneous steps of 0.2 from "
+                "(1, 1), as Mescheder et al. (2018) report them. Four lanes: the unregularised GAN "
+                "spirals out (radius 3.4 after 500 steps), WGAN-GP keeps circling (1.8), R1 with "
+                "gamma 0.3 and consensus converge to (0, 0). Open the others beside them: "
+                "non-saturating settles on a circle (0.64), WGAN clipped at 1 circles (1.1); "
+                "instance noise, R1 with gamma 1 and non-saturating + R1 converge."
             ),
             config={**DIRAC_SGD, **minimax_with(), "update_scheme": "simultaneous"},
             view={"dirac_grid": 21},
@@ -599,12 +613,12 @@ PRESETS.update(
         "unrolled_ring": Preset(
             title="Unrolled GAN on the ring",
             note=(
-                "Metz et al. (2016): the non-saturating GAN with a slow D gathers its fakes "
-                "in one cloud that sits on at most one mode (0.4 of 8 on average after 1,000 "
-                "iterations, seeds 0-4). Unroll D: G's loss is taken against D after 5 more D "
-                "steps, differentiated through them, so G sees how D would answer. With k = 5 "
-                "the fakes spread out: 7 of 8 modes after 250 iterations here, 6.6 on average "
-                "after 1,000. Each G step costs about six times more."
+                "Metz et al. (2016): the non-saturating GAN with a slow D (lane 1) gathers its "
+                "fakes in one cloud that sits on at most one mode (0.4 of 8 on average after 1,000 "
+                "iterations, seeds 0-4). Lane 2 unrolls D: G's loss is taken against D after 5 "
+                "more D steps, differentiated through them, so G sees how D would answer. The "
+                "fakes spread out: 7 of 8 modes after 250 iterations here, 6.6 on average after "
+                "1,000. Each of its G steps costs about six times more."
             ),
             config={**RING_COLLAPSE, "seed": 1},
             view=VIEW_2D,
@@ -620,12 +634,12 @@ PRESETS.update(
         "consensus_ring": Preset(
             title="Consensus optimisation on the ring",
             note=(
-                "Mescheder et al. (2017): simultaneous gradient steps on the ring (Adam, "
-                "lr 1e-4) wander: W1 is still 1.1 to 2.2 after 1,000 iterations (seeds 0-2). "
-                "Consensus adds gamma/2 ||v||^2, the squared norm of both players' gradients, "
+                "Mescheder et al. (2017): simultaneous gradient steps on the ring (Adam, lr 1e-4) "
+                "wander in lane 1: W1 is still 1.1 to 2.2 after 1,000 iterations (seeds 0-2). Lane "
+                "2 adds consensus, gamma/2 ||v||^2, the squared norm of both players' gradients, "
                 "to both losses, damping the rotation of the game: with gamma = 1, W1 falls to "
-                "0.3-0.4 and 3 to 7 modes appear. Too strong a pull (gamma = 10) slows it "
-                "again (W1 0.6-1.2)."
+                "0.3-0.4 and 3 to 7 modes appear. Too strong a pull (gamma = 10, try next) slows "
+                "it again (W1 0.6-1.2)."
             ),
             config={
                 **RING_COLLAPSE,
@@ -703,13 +717,14 @@ TWO_MODES: dict[str, Any] = {
 
 LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
     "mode_seeking_vs_covering": Preset(
-        title="Mode seeking: reverse KL",
+        title="Mode seeking vs mode covering",
         note=(
-            "Nowozin et al. (2016): the f-GAN with the reverse KL(Q || P) trains a Gaussian "
-            "generator against two separated modes. Reverse KL punishes fakes where there is "
-            "no real data, so the Gaussian settles on one mode and shrinks to its width. Try "
-            "the forward KL(P || Q) from the same start: it punishes real data without fakes, "
-            "and the Gaussian spreads over both modes instead."
+            "Nowozin et al. (2016): one Gaussian generator, two separated modes, two f-divergences "
+            "from one start, overlaid. Reverse KL(Q || P) punishes fakes where there is no real "
+            "data: the Gaussian settles on one mode and shrinks to its width (std 0.3). Forward "
+            "KL(P || Q) punishes real data without fakes: the Gaussian spreads over both (mean "
+            "near 0, std 2.1 to 2.2) and puts about 40 % of its samples in the empty gap (600 "
+            "iterations, seeds 0-2)."
         ),
         config={**TWO_MODES, "loss": "fgan_reverse_kl"},
         view=VIEW_1D,
@@ -727,7 +742,7 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
             "The same Gaussian generator and two modes, now with the f-GAN's forward "
             "KL(P || Q). Missing real data costs without bound, so the Gaussian covers both "
             "modes: it matches their mean 0 and spread 2, and puts about 40 % of its samples "
-            "in the empty gap between them. Go back to reverse KL to see it pick one mode."
+            "in the empty gap between them. Open reverse KL beside it to see it pick one mode."
         ),
         config={**TWO_MODES, "loss": "fgan_kl"},
         view=VIEW_1D,
@@ -769,8 +784,8 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
             "Salimans et al. (2016): G no longer fools D, it matches the mean of D's last "
             "hidden layer on real and fake data. Same models and learning rates as the mode "
             "collapse lecture, yet nothing collapses: the fakes spread over the whole ring "
-            "(recall near 1) but as a blur, precision near 0. Then switch to the GAN loss: "
-            "from this start the blur sharpens onto the modes."
+            "(recall near 1) but as a blur, precision near 0. Then fork it with the GAN loss: "
+            "from that state the blur sharpens onto the modes, while its source stays a blur."
         ),
         config={**PRESETS["mode_collapse_ring"].config, "loss": "feature_matching"},
         view=VIEW_2D,
@@ -808,13 +823,14 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         ],
     ),
     "packing_and_minibatch_stddev": Preset(
-        title="PacGAN: D judges pairs of samples",
+        title="Packing and minibatch stddev",
         note=(
-            "Lin et al. (2018): the models and learning rates of the mode collapse lecture, "
-            "but D scores packs of two samples, both real or both fake. A collapsed generator "
-            "makes pairs of near-copies, which real pairs never are, so D can punish the "
-            "collapse itself: within a thousand iterations the fakes spread over most of the "
-            "ring (recall above 0.6), where the plain GAN covers none of it."
+            "Three lanes with the models and learning rates of the mode collapse lecture. The "
+            "plain GAN collapses: no mode after 1,000 iterations (seeds 0-1). With packing (Lin et "
+            "al. 2018) D scores pairs of samples, both real or both fake; a collapsed generator "
+            "makes pairs of near-copies, which real pairs never are, so D can punish the collapse: "
+            "6 modes, recall 0.9 to 1. With minibatch stddev (Karras et al. 2018) D also sees the "
+            "spread of the batch: 7 modes, recall above 0.9."
         ),
         config=PRESETS["mode_collapse_ring"].config,
         view=VIEW_2D,
