@@ -93,6 +93,8 @@ function compactLayout(layout, data, f, s) {
   layout.showlegend = false;
   layout.margin = { ...layout.margin, t: 12, b: 50, r: 8 };
   layout.xaxis.domain = [0, 0.6];
+  layout.xaxis2 = { ...layout.xaxis2, visible: false };
+  layout.yaxis2 = { ...layout.yaxis2, visible: false };
   layout.annotations = [{
     xref: "paper", yref: "paper", x: 0.64, y: 1, xanchor: "left", yanchor: "top", showarrow: false, align: "left",
     text: `θ = ${fmt(f.theta)}<br>ψ = ${fmt(f.psi)}<br><br>flow λ at (0, 0):<br>${evText}${Number.isFinite(maxMod) ? `<br><br>one step:<br>max |λ| = ${maxMod.toFixed(3)}<br><i>${stepVerdict}</i>` : ""}`,
