@@ -1,7 +1,8 @@
 // Dirac-GAN lanes in one (θ, ψ) plane (Mescheder et al. 2018, figure 1 with several training
 // methods, live): each lane's trajectory, start and current point in the lane's colour, the
-// equilibrium, the field of the selected lane (faint: each method has its own), and beside
-// the plane each lane's eigenvalues: the flow's at (0, 0) and the one-step map's.
+// equilibrium, the field of the selected lane (faint: each method has its own), after a step
+// while paused each lane's point before it (hollow), and beside the plane each lane's
+// eigenvalues: the flow's at (0, 0) and the one-step map's.
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG, fmt } from "./theme.js";
 import { fieldArrows, eigenText } from "./viewDirac.js";
@@ -27,6 +28,9 @@ export function createViewDiracLanes(div) {
       if (Number.isFinite(f.theta)) { tx.push(f.theta); ty.push(f.psi); }
       data.push({ type: "scatter", mode: "lines", name, x: tx, y: ty, hoverinfo: "skip", line: { color, width: s.line * 0.8 }, meta: { lane: f.lane ?? null } });
       data.push({ type: "scatter", mode: "markers", name: `${name} now`, showlegend: false, x: [f.theta], y: [f.psi], hoverinfo: "skip", marker: { size: s.marker + 8, color, line: { color: "#fff", width: 2 } } });
+      // after a step while paused: where the lane's (θ, ψ) was, hollow
+      const g = f.ghost && Number.isFinite(f.ghost.theta) && Number.isFinite(f.ghost.psi) ? f.ghost : null;
+      if (g) data.push({ type: "scatter", mode: "markers", name: `${name} before the step`, showlegend: false, x: [g.theta], y: [g.psi], hoverinfo: "skip", marker: { size: s.marker + 8, color: "rgba(255,255,255,0.5)", line: { color, width: 2.5 } } });
       const e = eigenText(f);
       const step = Number.isFinite(e.maxMod) ? `<br>one step: max |λ| = ${e.maxMod.toFixed(3)}, ${e.stepVerdict}` : "";
       lines.push(`<span style="color:${color}"><b>━ ${name}</b></span><br>θ = ${fmt(f.theta)}, ψ = ${fmt(f.psi)};  flow λ = ${e.evText}${step}`);
