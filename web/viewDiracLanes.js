@@ -4,8 +4,11 @@
 // while paused each lane's point before it (hollow), and beside the plane each lane's
 // eigenvalues: the flow's at (0, 0) and the one-step map's.
 
-import { C, sizes, baseLayout, axis, PLOT_CONFIG, fmt } from "./theme.js";
+import { C, sizes, baseLayout, axis, PLOT_CONFIG } from "./theme.js";
 import { fieldArrows, eigenText } from "./viewDirac.js";
+
+// the one-step verdict in a word (the panel of one lane says it in full)
+const STEP_WORD = { "the steps spiral out": "spirals out", "the steps spiral in": "spirals in", "neither in nor out": "circles" };
 
 export function createViewDiracLanes(div) {
   /** items: [{frame, color, name, selected}] in lane order. */
@@ -32,8 +35,8 @@ export function createViewDiracLanes(div) {
       const g = f.ghost && Number.isFinite(f.ghost.theta) && Number.isFinite(f.ghost.psi) ? f.ghost : null;
       if (g) data.push({ type: "scatter", mode: "markers", name: `${name} before the step`, showlegend: false, x: [g.theta], y: [g.psi], hoverinfo: "skip", marker: { size: s.marker + 8, color: "rgba(255,255,255,0.5)", line: { color, width: 2.5 } } });
       const e = eigenText(f);
-      const step = Number.isFinite(e.maxMod) ? `<br>one step: max |λ| = ${e.maxMod.toFixed(3)}, ${e.stepVerdict}` : "";
-      lines.push(`<span style="color:${color}"><b>━ ${name}</b></span><br>θ = ${fmt(f.theta)}, ψ = ${fmt(f.psi)};  flow λ = ${e.evText}${step}`);
+      const step = Number.isFinite(e.maxMod) ? `<br>step: max |λ| = ${e.maxMod.toFixed(3)}, <i>${STEP_WORD[e.stepVerdict] || e.stepVerdict}</i>` : "";
+      lines.push(`<span style="color:${color}"><b>━ ${name}</b></span><br>flow λ = ${e.evText}${step}`);
     }
     data.push({ type: "scatter", mode: "markers", name: "start", showlegend: false, x: data[2]?.x.slice(0, 1) || [], y: data[2]?.y.slice(0, 1) || [], hoverinfo: "skip", marker: { symbol: "circle-open", size: s.marker + 6, color: C.ink, line: { width: 2.5, color: C.ink } } });
     const layout = {
@@ -43,7 +46,7 @@ export function createViewDiracLanes(div) {
       yaxis: axis(ctx.lecture, { range: [dlo, dhi], scaleanchor: "x", scaleratio: 1, constrain: "domain", title: { text: "ψ (discriminator)", font: { size: s.title } }, zeroline: true, zerolinecolor: "#bbb" }),
       annotations: [{
         xref: "paper", yref: "paper", x: 0.54, y: 1, xanchor: "left", yanchor: "top", showarrow: false, align: "left",
-        text: `<b>the lanes in one (θ, ψ) plane</b><br><span style="color:#555">arrows: the field of lane ${sel.name.split(" ")[0]} (each method has its own)</span><br><br>${lines.join("<br><br>")}`,
+        text: `<span style="color:#555">arrows: lane ${sel.name.split(" ")[0]}'s field (each has its own)</span><br><br>${lines.join("<br><br>")}`,
         font: { size: s.tick },
       }],
       datarevision: items.map((i) => i.frame.seq).join(","),
