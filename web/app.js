@@ -397,7 +397,7 @@ function changeDataset(name) {
   }
   stopDrawing();
   if (kindOfDataset(name) !== kindOfDataset(cur) || Object.keys(state.pending).length) {
-    sendReset({ patch: { ...state.pending, dataset: name } });
+    sendReset(resetBody({ dataset: name }));
   } else {
     sendUpdate({ dataset: name }, { path: "dataset" });
   }
@@ -417,7 +417,7 @@ function startDrawing(points) {
     const cfg = state.config || {};
     if (!pts.length) return;
     if (kindOfDataset(cfg.dataset) === "2d") sendUpdate({ dataset: "points", target: { points: pts } }, { path: "target.points" });
-    else sendReset({ patch: { ...state.pending, dataset: "points", target: { points: pts } } });
+    else sendReset(resetBody({ dataset: "points", target: { points: pts } }));
   });
 }
 
@@ -670,11 +670,15 @@ async function step(part) {
 }
 
 /** Reset: every lane back to iteration 0 with the settings it has now (and the selected
- * lane's changes waiting for a reset); a fork becomes a lane from the start. */
-function resetBody() {
+ * lane's changes waiting for a reset), `every` applied to all of them (a new target: the
+ * lanes of a session share their kind of data); a fork becomes a lane from the start. */
+function resetBody(every = {}) {
   const pending = state.pending || {};
-  const target = (l) => merge(l.config, l.id === selectedLane()?.id ? pending : {});
-  if (lanes.length < 2) return Object.keys(pending).length ? { patch: { ...pending } } : {};
+  const target = (l) => merge(merge(l.config, every), l.id === selectedLane()?.id ? pending : {});
+  if (lanes.length < 2) {
+    const patch = merge(pending, every);
+    return Object.keys(patch).length ? { patch } : {};
+  }
   const first = target(lanes[0]);
   return {
     config: first,
