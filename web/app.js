@@ -503,8 +503,10 @@ function drawLanes() {
         if (multi) {
           c.compact = true;
           c.dScale = dScale;
-          // one colour bar for panels that share one: the last of each row
-          c.colorbar = !oneCentre || i % cols === cols - 1 || i === lanes.length - 1;
+          // one colour bar a row (the last panel's): the panels share the scale; where their
+          // white levels differ (the shift-invariant critics' midpoints) it counts from white
+          c.colorbar = i % cols === cols - 1 || i === lanes.length - 1;
+          c.relative = !oneCentre;
         }
         vs[i].render(f, c);
         l.rendered = f;

@@ -304,7 +304,9 @@ export function createView2d(div) {
     const pad = 0.0;
     return {
       ...baseLayout(ctx.lecture),
-      margin: { l: ctx.lecture ? 70 : 55, r: ctx.colorbar === false ? 16 : ctx.lecture ? 150 : 120, t: ctx.lecture ? 44 : 34, b: ctx.lecture ? 56 : 44 },
+      // lanes side by side keep the colour bar's room in every panel (one bar a row): the same
+      // plot size in each, as small multiples should be
+      margin: { l: ctx.lecture ? 70 : 55, r: ctx.lecture ? 150 : 120, t: ctx.lecture ? 44 : 34, b: ctx.lecture ? 56 : 44 },
       xaxis: axis(ctx.lecture, { range: [lo - pad, hi + pad], constrain: "domain", zeroline: false, showgrid: false, title: { text: "x₁", font: { size: s.title } } }),
       yaxis: axis(ctx.lecture, { range: [lo - pad, hi + pad], scaleanchor: "x", scaleratio: 1, constrain: "domain", zeroline: false, showgrid: false, title: { text: "x₂", font: { size: s.title } } }),
       annotations: [],
@@ -388,20 +390,24 @@ export function createView2d(div) {
     gn.style.top = `${div.offsetTop + y0 + h - 8}px`;
     const cb = ov.querySelector(".cbar");
     cb.hidden = ctx.colorbar === false;
-    cb.classList.toggle("prob", !!bar.prob);   // wider tick labels ("0.5 unsure"): title further out
+    cb.classList.toggle("prob", !!bar.prob || !!ctx.relative);   // wider tick labels ("0.5 unsure", "0 white"): title further out
     cb.style.left = `${div.offsetLeft + x0 + w + 18}px`;
     cb.style.top = `${div.offsetTop + y0}px`;
     cb.style.height = `${h}px`;
     const stops = rescale(DIVERGING, bar.fu).map(([p, c]) => `${c} ${(p * 100).toFixed(2)}%`).join(", ");
     cb.querySelector(".cbar-grad").style.background = `linear-gradient(to top, ${stops})`;
+    // lanes whose white levels differ share one bar: its ticks are D(x) minus each panel's white
+    const sign = (t) => (t > 0 ? `+${fmt(t, 3)}` : t < 0 ? `−${fmt(-t, 3)}` : "0 white");
     const ticks = bar.prob
       ? [[0, "0 fake"], [0.25, "0.25"], [0.5, "0.5 unsure"], [0.75, "0.75"], [1, "1 real"]]
+      : ctx.relative ? niceTicks(bar.zmin - bar.u, bar.zmax - bar.u).map((t) => [t + bar.u, sign(t)])
       : niceTicks(bar.zmin, bar.zmax).map((t) => [t, fmt(t, 3)]);
     cb.querySelector(".cbar-ticks").innerHTML = ticks.map(([t, label]) => {
       const p = ((t - bar.zmin) / (bar.zmax - bar.zmin)) * 100;
       return `<span style="bottom:${p.toFixed(2)}%">${label}</span>`;
     }).join("");
-    cb.querySelector(".cbar-title").innerHTML = bar.title;
+    cb.querySelector(".cbar-title").innerHTML = ctx.relative && !bar.prob
+      ? "critic score D(x) − its panel's white" : bar.title;
   }
 
   /** The figure as a file should show it: with a Plotly colour bar and the arrow note. */
