@@ -6,7 +6,8 @@
 import { state, syncUrl, shareUrl, fromQuery, merge, clone, deepEqual, diffPatch, kindOfDataset, SPEEDS, VIEW_DEFAULTS } from "./state.js";
 import { normalizeSchema, schemaDefaults, typeOfPath, buildControls, friendlyMessage } from "./controls.js";
 import { Session } from "./socket.js";
-import { createView2d, dSpread } from "./view2d.js";
+import { createView2d } from "./view2d.js";
+import { shareScales, scalesMoved } from "./scales.js";
 import { createView1d } from "./view1d.js";
 import { createViewDirac } from "./viewDirac.js";
 import { createView1dLanes } from "./view1dLanes.js";
@@ -44,7 +45,7 @@ let selectedId = null;      // the lane the settings panel edits
 let startConfig = null;     // lane 1's config at the last reset (lane_add patches are against it)
 let overlayChoice = null;   // the user's "one plot" choice (null: the preset's, or on for Dirac-GAN)
 let panels = null;
-let dScale = null;          // the 2D lanes' shared colour scale for raw scores {low, high}
+let shared = null;          // the scales the lanes' panels share (scales.js)
 let dirty = false;          // redraw the current frames (options changed)
 let lastMetricsDraw = 0;
 let playing = false;
@@ -269,7 +270,7 @@ function onEvent(msg) {
     if (msg.reset) {
       lane.history.clear();
       for (const v of panels.all()) v.resetScale?.();
-      dScale = null;
+      shared = null;
       // one notice for a reset of every lane (the first lane's event), none for a lane added
       if (lane === lanes[0] && !msg.added) {
         if (resetToast) toast(resetToast);
@@ -454,18 +455,6 @@ function overlayOn(kind) {
 
 const SCALE_SLACK = 0.15;   // while playing, a panel is redrawn for the shared scale alone past 15 %
 
-/** The 2D lanes' one colour scale for raw scores: each side of white as far as the farthest
- * lane reaches, following the data down slowly (5 % per update). */
-function updateDScale() {
-  const raw = lanes.map((l) => l.latest).filter((f) => f && f.kind === "2d" && f.display !== "probability");
-  if (!raw.length) return;
-  let low = 1e-3, high = 1e-3;
-  for (const f of raw) { const sp = dSpread(f); low = Math.max(low, sp.low); high = Math.max(high, sp.high); }
-  dScale = { low: Math.max(low, (dScale?.low ?? 0) * 0.95), high: Math.max(high, (dScale?.high ?? 0) * 0.95) };
-}
-
-const scaleMoved = (a, b) => !a || !b || Math.abs(a.low - b.low) > SCALE_SLACK * b.low || Math.abs(a.high - b.high) > SCALE_SLACK * b.high;
-
 function laneDetail(lane) {
   const parts = [`it ${lane.iteration.toLocaleString("en-US")}`];
   const fork = forkWords(lane, lanePos);
@@ -490,19 +479,19 @@ function drawLanes() {
       vs[0].render(items, ctx());
       for (const l of lanes) l.rendered = l.latest;
     } else {
-      if (kind === "2d" && fresh.length) updateDScale();
+      if (fresh.length) shared = shareScales(lanes.map((l) => l.latest).filter((f) => f && f.kind === kind), shared);
       const cols = lanes.length <= 2 ? lanes.length : 2;
       const centres = lanes.map((l) => (l.latest ? `${l.latest.display}:${l.latest.undecided}` : ""));
       const oneCentre = centres.every((c) => c === centres[0]);
       lanes.forEach((l, i) => {
         const f = l.latest;
         if (!f || f.kind !== kind || !vs[i]) return;
-        const rescale = multi && kind === "2d" && f.display !== "probability" && (playing ? scaleMoved(l.drawnScale, dScale) : l.drawnScale !== dScale);
+        const rescale = multi && kind !== "dirac" && (playing ? scalesMoved(l.drawnScale, shared, SCALE_SLACK) : l.drawnScale !== shared);
         if (f === l.rendered && !dirty && !rescale) return;
         const c = ctx(l);
         if (multi) {
           c.compact = true;
-          c.dScale = dScale;
+          c.shared = shared;
           // one colour bar a row (the last panel's): the panels share the scale; where their
           // white levels differ (the shift-invariant critics' midpoints) it counts from white
           c.colorbar = i % cols === cols - 1 || i === lanes.length - 1;
@@ -510,7 +499,7 @@ function drawLanes() {
         }
         vs[i].render(f, c);
         l.rendered = f;
-        l.drawnScale = dScale;
+        l.drawnScale = shared;
       });
     }
   } catch (e) {

@@ -23,7 +23,8 @@ export function createView1d(div) {
     let m = 0;
     for (const v of fd) if (Number.isFinite(v)) m = Math.max(m, v);
     if (rd) for (const v of rd) if (Number.isFinite(v)) m = Math.max(m, v);
-    ymax = Math.max(m, ymax * 0.97, 1e-3);
+    // lanes side by side share the axes and the arrows' scale (scales.js)
+    ymax = ctx.shared ? ctx.shared.density : Math.max(m, ymax * 0.97, 1e-3);
     const top = ymax * 1.12;
     const band = top * 0.42;   // room under the axis for samples and arrows
 
@@ -34,7 +35,7 @@ export function createView1d(div) {
     if (!prob) {
       let dm = 0;
       for (const v of dl) if (Number.isFinite(v)) dm = Math.max(dm, Math.abs(v - u));
-      dRange = Math.max(dm, dRange * 0.97, 1e-3);
+      dRange = ctx.shared ? ctx.shared.d : Math.max(dm, dRange * 0.97, 1e-3);
       dr = [u - dRange * 1.1, u + dRange * 1.1];
     }
 
@@ -73,7 +74,7 @@ export function createView1d(div) {
     // a subset of fakes, each on its own row so the arrows can be told apart
     const n = fake.length;
     const stride = Math.max(1, Math.floor(n / ARROWS_SHOWN));
-    const ref = scale.update(quantileLength(grad, null, 0.9));
+    const ref = ctx.shared ? ctx.shared.push : scale.update(quantileLength(grad, null, 0.9));
     const k = (0.06 * span) / ref;
     const ax = [], ay = [], fx = [], fy = [];
     const gh = f.ghost && f.ghost.fake && f.ghost.fake.length === n ? f.ghost : null;

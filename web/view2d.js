@@ -4,6 +4,7 @@
 // Also the drawing surface for the "points" target.
 
 import { C, DIVERGING, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, quantileLength, ArrowScale, fmt, pushLabel } from "./theme.js";
+import { dSpread } from "./scales.js";
 
 // ghost*: the fakes before the last step while paused (faded), thin lines to where they went,
 // and D's decision line (white level) before and after a D step
@@ -48,15 +49,6 @@ function makeLut(stops) {
 /** The diverging scale with its white point moved from 0.5 to fu (for the colour bar). */
 function rescale(stops, fu) {
   return stops.map(([p, c]) => [p <= 0.5 ? (p / 0.5) * fu : fu + ((p - 0.5) / 0.5) * (1 - fu), c]);
-}
-
-/** How far D's raw score on the grid reaches below and above white (`undecided`). */
-export function dSpread(f) {
-  const u = Number.isFinite(f.undecided) ? f.undecided : (f.display === "probability" ? 0.5 : 0);
-  let mn = Infinity, mx = -Infinity;
-  if (f.d_grid) for (const v of f.d_grid) if (Number.isFinite(v)) { if (v < mn) mn = v; if (v > mx) mx = v; }
-  if (!Number.isFinite(mn)) return { low: 1, high: 1 };
-  return { low: u - mn, high: mx - u };
 }
 
 export function createView2d(div) {
@@ -126,10 +118,10 @@ export function createView2d(div) {
     const u = Number.isFinite(f.undecided) ? f.undecided : (f.display === "probability" ? 0.5 : 0);
     let zmin, zmax;
     const centreNote = f.display === "probability" ? "" : ctx.midpoint ? "white: halfway between real and fake" : `white: D(x) = ${fmt(u, 3)}`;
-    if (f.display === "probability") { zmin = 0; zmax = 1; } else if (ctx.dScale) {
-      // lanes side by side: one scale for all (app.js), so a colour means the same D difference
-      // from white in every panel
-      lowR = ctx.dScale.low; highR = ctx.dScale.high;
+    if (f.display === "probability") { zmin = 0; zmax = 1; } else if (ctx.shared) {
+      // lanes side by side: one scale for all (scales.js), so a colour means the same D
+      // difference from white in every panel
+      lowR = ctx.shared.low; highR = ctx.shared.high;
       zmin = u - lowR; zmax = u + highR;
     } else {
       const spread = dSpread(f);
@@ -193,7 +185,7 @@ export function createView2d(div) {
     // ---- arrows: fakes' push (and the optional field) share one scale ----
     const fake = split(f.fake);
     const grad = split(f.fake_grad);
-    const ref = scale.update(quantileLength(grad.x, grad.y, 0.9));
+    const ref = ctx.shared ? ctx.shared.push : scale.update(quantileLength(grad.x, grad.y, 0.9));
     const k = (0.07 * span) / ref;   // a typical push is drawn as 7 % of the plot width
     const fieldArrows = { x: [], y: [] };
     if (ctx.view.field && f.field && f.shapes.field) {

@@ -197,6 +197,12 @@ def test_try_next_of_a_lane_mode_opens_a_lane_beside_the_one_in_view(
         p.wait(f"{LANES}.every((l) => l.iteration >= 60)")
         p.wait("window.gandyn.session.waiting.size === 0")
         drawn_at(p, p.js(f"{LANES}[0].iteration"))
+        # the same axes in both panels: density and D (scales.js)
+        axes = p.js(
+            "['view1d', 'view1d-2'].map((id) => { const l = document.getElementById(id).layout;"
+            " return [l.yaxis.range, l.yaxis2.range]; })"
+        )
+        assert axes[0] == axes[1]
         p.shot("lanes-1d-two-1280x720-lecture")
         first = lanes_of(p)[0]
         fork_item = p.page.locator("#preset-try button.try", has_text="from this moment").first
