@@ -521,6 +521,13 @@ function drawLanes() {
   if (!part.hidden) { part.textContent = `${f.part.toUpperCase()} update only: iteration unchanged`; part.className = `part part-${f.part}`; }
 }
 
+/** What an image export shows: the one plot of an overlay, else the selected lane's panel. */
+function shownView() {
+  const kind = currentKind || "2d";
+  if (overlayOn(kind)) return panels.view(0, kind === "1d" ? "overlay1d" : "overlayDirac");
+  return panels.view(Math.max(0, lanes.indexOf(selectedLane())), kind);
+}
+
 const metricSources = () => lanes.map((l) => ({ history: l.history, color: laneColor(l), name: laneName(l), lane: l.id }));
 
 function loop() {
@@ -580,8 +587,8 @@ function wireUi() {
   const menu = $("export-menu");
   $("btn-export").addEventListener("click", (e) => { e.stopPropagation(); menu.hidden = !menu.hidden; });
   document.addEventListener("click", () => { menu.hidden = true; });
-  $("export-png").addEventListener("click", () => exportImage(views[currentKind || "2d"], "png", state, iteration));
-  $("export-svg").addEventListener("click", () => exportImage(views[currentKind || "2d"], "svg", state, iteration));
+  $("export-png").addEventListener("click", () => exportImage(shownView(), "png", state, iteration));
+  $("export-svg").addEventListener("click", () => exportImage(shownView(), "svg", state, iteration));
   $("export-csv").addEventListener("click", () => exportMetrics(selectedLane().history, "csv", state));
   $("export-json").addEventListener("click", async () => {
     let replay = null;
