@@ -706,7 +706,8 @@ function selectLane(id) {
 /** What a lane command's error means on this page. */
 function laneError(err) {
   if (err && err.field === "lane" && /most|max/i.test(err.message || "")) {
-    notice(`${err.message} Close a lane (✕ on its chip) or keep only one first.`);
+    const most = schemaInfo?.limits?.max_lanes ?? 4;
+    notice(`A session holds at most ${most} lanes: close one (✕ on its chip), or keep only one, first.`);
   } else showCommandError(err);
 }
 
