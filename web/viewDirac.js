@@ -14,7 +14,6 @@ export function createViewDirac(div) {
   function render(f, ctx) {
     const s = sizes(ctx.lecture);
     const [dlo, dhi] = f.dirac_extent || f.extent || [-2, 2];
-    const dspan = dhi - dlo;
     const data = [];
 
     const arrows = fieldArrows(f);
