@@ -3,11 +3,13 @@ itself, and sends finished, encoded messages up to the web process (server.worke
 
 ``gandyn serve`` starts one per core (``--workers N``). Each is a single thread: no GIL is
 shared with anything, and no lock is needed. The loop takes the sessions that have work in
-turn (round robin); a turn builds the session's frame if one is due, trains for at most
-``turn_budget`` seconds (TURN_MIN to TURN_MAX: shorter when more sessions wait, so that each
-gets a turn about every ROUND_SECONDS), and makes an evaluation if one is due. Between turns
-it reads its pipe, so a command waits for at most one turn. A config whose one iteration is
-too heavy for a turn is refused (server.protocol.check_config_limits), so no turn is long.
+turn (round robin); a turn builds the session's frames if due (one per lane), trains for at
+most ``turn_budget`` seconds (TURN_MIN to TURN_MAX: shorter when more sessions wait, so that
+each gets a turn about every ROUND_SECONDS), and makes evaluations if due. Between turns it
+reads its pipe, so a command waits for at most one turn. A session is a lane set
+(gan_core.Lanes, docs/protocol.md §11): its lanes train together, one iteration of each per
+session iteration, and a lane set whose one iteration is too heavy for a turn is refused
+(server.protocol.check_config_limits sums the lanes), so no turn is long.
 
 Messages from the web process (server.channel framing):
 - ``("open", sid, preset[, why])``: a new session at a preset (its warm-up runs as a job);
@@ -33,8 +35,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -46,6 +47,7 @@ from gan_core import ConfigError, TrainConfig, Trainer, load_plugin, validate_co
 from gan_core.config import apply_patch, merge
 from gan_core.lanes import Lane, LaneError, Lanes, replay_piece
 from server.channel import receive, send
+from server.lane_sets import Piece, config_errors, new_lanes, replayed_lanes
 from server.presets import DEFAULT_PRESET, PRESETS, finish_lanes, preset_named, start_lanes
 from server.protocol import (
     Ack,
@@ -99,22 +101,6 @@ CHECKPOINT_SECONDS = 5.0  # a session changed since its last checkpoint sends on
 FIRST_CHECKPOINT_SECONDS = 0.5  # and its first this soon after it starts
 LOAD_SECONDS = 1.0
 IDLE_WAIT = 1.0
-
-
-@contextmanager
-def config_errors(locate: Callable[[str], str], named: str = "") -> Iterator[None]:
-    """Turn a config problem into an ``invalid`` error naming the field in the command (and
-    ``named``, e.g. "lane 2: ", before its message)."""
-    try:
-        yield
-    except ConfigError as error:
-        raise ProtocolError("invalid", named + error.message, locate(error.field)) from None
-    except ProtocolError as error:
-        error.field = locate(error.field) if error.field else None
-        raise
-
-
-Piece = tuple[int | None, str, Any]  # (lane id or None for every lane, part, n or payload)
 
 
 class Training:
@@ -814,11 +800,11 @@ class WorkerSession:
         old = {lane.id: lane.trainer.config.model_dump(mode="json") for lane in self.lanes}
         first_old = self.first.config.model_dump(mode="json")
         if command.replay is not None:
-            lanes, pieces = self._replayed(command.replay)
+            lanes, pieces = replayed_lanes(command.replay, self.settings.limits)
             named = command.replay.get("preset")
             preset = named if named in PRESETS else None
         else:
-            lanes = self._new_lanes(command)
+            lanes = new_lanes(command, self.first.config, self.settings.limits)
             preset = command.preset if command.config is None else None
             if command.preset is None and command.config is None:
                 preset = self.preset  # a reset with only a patch keeps the name
@@ -849,69 +835,6 @@ class WorkerSession:
             return finished()
         self.job = Training(pieces, lambda steps, cut: self._acknowledge(command, finished()))
         return None
-
-    def _new_lanes(self, command: Reset) -> Lanes:
-        """The lane set of a reset with a preset, a config or a patch (not yet trained)."""
-        if command.preset is not None and command.preset not in PRESETS:
-            allowed = ", ".join(PRESETS)
-            raise ProtocolError(
-                "invalid", f"unknown preset {command.preset!r}; allowed: {allowed}", "preset"
-            )
-        if command.config is not None:
-            base = command.config
-        elif command.preset is not None:
-            base = PRESETS[command.preset].config
-        else:
-            base = self.first.config.model_dump()
-
-        def locate(field: str) -> str:
-            if field.split(".")[0] in (command.patch or {}):
-                return "patch." + field
-            return "config." + field if command.config is not None else "preset"
-
-        with config_errors(locate):
-            config = validate_config(merge(base, command.patch or {}))
-            check_config_limits(config, self.settings.limits)
-            if command.preset is not None:
-                lanes = start_lanes(config, command.preset)
-            else:
-                lanes = Lanes(config)  # the engine may refuse more (e.g. points without points)
-        for i, spec in enumerate(command.lanes or []):
-            with config_errors(lambda field, i=i: f"lanes.{i}.patch.{field}"):
-                lane = lanes.add(spec.patch, spec.title)
-                check_config_limits(lane.trainer.config, self.settings.limits)
-        configs = [lane.trainer.config for lane in lanes]
-        with config_errors(locate):
-            check_config_limits(configs[0], self.settings.limits, configs[1:])
-        return lanes
-
-    def _replayed(self, data: dict[str, Any]) -> tuple[Lanes, list[Piece]]:
-        """The lanes of a replay (server.protocol.check_replay checked its shape) at their
-        start, every config in it checked, and the plan that trains them there."""
-        limits = self.settings.limits
-        with config_errors(lambda field: "replay.base." + field):
-            base = validate_config(data["base"])
-            check_config_limits(base, limits)
-        finals = []
-        for i, item in enumerate(data["lanes"]):
-            with config_errors(lambda field, i=i: f"replay.lanes.{i}.start.{field}"):
-                config = validate_config(merge(base.model_dump(), item["start"]))
-                check_config_limits(config, limits)
-            for j, (_, kind, payload) in enumerate(item["commands"]):
-                if kind != "update":
-                    continue
-                where = f"replay.lanes.{i}.commands.{j}.2.patch."
-                with config_errors(lambda field, where=where: where + field):
-                    config = apply_patch(config, payload["patch"])
-                    check_config_limits(config, limits)
-            finals.append(config)
-        with config_errors(lambda field: "replay.base." + field):
-            check_config_limits(finals[0], limits, finals[1:])
-            try:
-                lanes, plan = Lanes.replaying(data)
-            except LaneError as error:
-                raise ProtocolError("invalid", str(error), "replay") from None
-        return lanes, list(plan)
 
     def warm_up(self) -> None:
         """A new session's preset: its warm-up on every lane, then the lanes forked after it
