@@ -98,7 +98,7 @@ def test_feature_matching_covers_the_ring_as_a_blur_that_a_gan_loss_fork_sharpen
     sharp, still = gan.evaluate(), matching.evaluate()
     assert gan.halt is None
     assert sharp["precision"] > 0.1  # 0.20-0.26
-    assert sharp["precision"] > 3 * still["precision"]  # the lane it was forked from: 0.02
+    assert sharp["precision"] > 3 * still["precision"]  # its source lane: 0.018, 0.012
     assert sharp["recall"] > 0.5  # 0.77-0.88: no collapse
 
 

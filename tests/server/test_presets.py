@@ -9,7 +9,7 @@ from conftest import get_json
 
 from gan_core import MAX_LANES, validate_config
 from gan_core.config import TrainConfig, apply_patch, merge
-from server.presets import DEFAULT_PRESET, PRESETS, start_comparison
+from server.presets import DEFAULT_PRESET, PRESETS, open_try_next, start_comparison
 from server.protocol import ViewOptions, check_config_limits, check_ranges, iteration_work
 from server.settings import Limits
 
@@ -127,3 +127,12 @@ def test_the_preset_detail_serves_lanes_overlay_and_try_next_lane_modes(live_ser
     assert {item.get("lane") for item in dirac["try_next"]} == {"start", "fork", None}
     single = get_json(live_server + "/api/presets/ring8_wgan_gp")
     assert single["lanes"] == [] and single["lane_title"] == "" and single["overlay"] is False
+
+
+def test_a_try_next_that_loads_a_preset_opens_no_lane() -> None:
+    name = "saturated_discriminator"
+    (item,) = [item for item in PRESETS[name].try_next if item.preset is not None]
+    lanes = start_comparison(PRESETS[name].config, name)
+    with pytest.raises(ValueError, match="loads a preset"):
+        open_try_next(lanes, name, item, lanes.lanes[0].id)
+    assert len(lanes) == 2
