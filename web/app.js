@@ -439,7 +439,7 @@ function ctx(lane = selectedLane()) {
 
 function showKind(kind) {
   currentKind = kind;
-  legend(kind, lanes.length > 1 && !overlayOn(kind));
+  updateLanes();   // the "one plot" box and the legend depend on the kind
   for (const id of ["opt-contours", "opt-field", "opt-manifold"]) $(id).parentElement.hidden = kind !== "2d";
   $("opt-trails").parentElement.hidden = kind !== "2d";
   window.dispatchEvent(new Event("resize"));
@@ -768,7 +768,7 @@ function updateLanes() {
     $(id).title = full ? "A session holds at most 4 lanes: close one first" : $(id).dataset.title || $(id).title;
   }
   $("lane-keep").hidden = !multi;
-  const kind = lanes[0]?.latest?.kind;
+  const kind = currentKind;
   $("lane-overlay-box").hidden = !multi || (kind !== "1d" && kind !== "dirac");
   $("lane-overlay").checked = overlayOn(kind);
   // the settings panel edits one lane: say which
@@ -934,6 +934,7 @@ async function loadPresetPanel() {
     tryBox.append(b);
   }
   updateSide();
+  updateLanes();   // the preset may say its lanes are drawn in one plot
   // a preset's view options the page understands
   const v = presetInfo.view || {};
   let changed = false;
