@@ -260,14 +260,16 @@ def replay_piece(trainer: Trainer, kind: str, value: Any) -> None:
 
 
 def _g_shape(config: TrainConfig) -> tuple:
-    return (config.dim, config.z_dim, tuple(config.g_hidden))
+    return (config.dim, config.z_dim, tuple(config.g_hidden), config.g_norm)
 
 
 def _d_shape(config: TrainConfig) -> tuple:
     """What shapes D's layers (models.build_models): its input width depends on packing and
-    minibatch stddev, an autoencoder D has another output."""
-    shape = (config.dim, tuple(config.d_hidden), config.discriminator)
-    return (*shape, config.pack, config.minibatch_stddev)
+    minibatch stddev, an autoencoder D has another output, a tanh G with scaling puts a
+    Scale layer first, and the norm adds layers."""
+    scaled = config.g_output == "tanh" and config.scale_target
+    layout = (config.discriminator, config.pack, config.minibatch_stddev)
+    return (config.dim, tuple(config.d_hidden), config.d_norm, scaled, *layout)
 
 
 def _replay_target(trainer: Trainer) -> int:
