@@ -273,7 +273,7 @@ def test_precision_recall_reads_one_distance_matrix_as_two_did(rng):
     """The shared matrix gives exactly what a matrix per direction gave (boundary ties
     included: the points sit on a lattice, so many distances equal a radius)."""
     real = rng.integers(0, 12, size=(500, 2)).astype(float)
-    fake = rng.integers(0, 6, size=(400, 2)).astype(float) + 0.5 * rng.integers(0, 2, (400, 1))
+    fake = rng.integers(-4, 6, size=(400, 2)).astype(float) + 0.5 * rng.integers(0, 2, (400, 1))
 
     def inside(points, centres, radii):
         return (cdist(points, centres, "sqeuclidean") <= np.square(radii)[None, :]).any(1)
