@@ -7,13 +7,16 @@ from pathlib import Path
 
 
 def child_pids(pid: int) -> list[int]:
-    """The processes that process ``pid`` started (any of its threads)."""
+    """The processes that process ``pid`` started (any of its threads), and theirs: the
+    worker template and the workers forked from it (server.worker_start)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            found += [int(child) for child in (task / "children").read_text().split()]
+            children = [int(child) for child in (task / "children").read_text().split()]
         except OSError:  # the thread ended meanwhile
             continue
+        for child in children:
+            found += [child, *child_pids(child)]
     return found
 
 
