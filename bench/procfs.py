@@ -32,3 +32,19 @@ def rss_mib(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) / 1024
     return total
+
+
+def pss_mib(pid: int) -> float:
+    """Proportional memory of process ``pid`` and the processes it started, in MiB: pages
+    shared by several of them (the workers share the template's, server.worker_start) are
+    counted once, split between them; an RSS sum would count them in each."""
+    total = 0.0
+    for process in [pid, *child_pids(pid)]:
+        try:
+            rollup = Path(f"/proc/{process}/smaps_rollup").read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) / 1024
+    return total
