@@ -14,7 +14,11 @@ matrix whose eigenvalues the Dirac snapshot shows.
 Exact (the full Jacobian by batched vector-Jacobian products, numpy's eigvals) up to
 EXACT_LIMIT parameters; above, the ``k`` eigenvalues of largest magnitude by ARPACK
 (scipy.sparse.linalg.eigs) on vector-Jacobian products u -> J^T u, which has J's
-eigenvalues (J^T and J share them).
+eigenvalues (J^T and J share them). ARPACK's ``tol`` is the relative accuracy asked of each
+eigenvalue; 0 (machine precision) costs most: for the default model (17,219 parameters,
+one product 5 ms) k = 20 at tol 0 took 231 products and 8 s here, k = 8 at tol 1e-3 took 58
+products and 0.33 s with the top four equal to two decimals (LIVE_K, LIVE_TOL: what a live
+view asks for).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 EXACT_LIMIT = 2000
 SPECTRUM_SEED = 54321
+LIVE_K, LIVE_TOL = 8, 1e-3
 
 
 def joint_field(trainer: Trainer, n: int) -> tuple[Tensor, list[Tensor]]:
@@ -79,9 +84,10 @@ def game_jacobian(trainer: Trainer, n: int = 256) -> np.ndarray:
     return torch.cat(blocks, dim=1).double().numpy()
 
 
-def game_eigenvalues(trainer: Trainer, k: int = 20, n: int = 256) -> np.ndarray:
+def game_eigenvalues(trainer: Trainer, k: int = 20, n: int = 256, tol: float = 0.0) -> np.ndarray:
     """Eigenvalues of J (complex), sorted by decreasing magnitude: all of them when the
-    models have at most EXACT_LIMIT parameters, else the k of largest magnitude."""
+    models have at most EXACT_LIMIT parameters, else the k of largest magnitude, each to
+    the relative accuracy ``tol`` (0: machine precision)."""
     size = sum(p.numel() for p in (*trainer.g_params, *trainer.d_params))
     if size <= EXACT_LIMIT:
         values = np.linalg.eigvals(game_jacobian(trainer, n))
@@ -103,5 +109,5 @@ def game_eigenvalues(trainer: Trainer, k: int = 20, n: int = 256) -> np.ndarray:
             return torch.cat(parts).double().numpy()
 
         operator = LinearOperator((size, size), matvec=transposed_product, dtype=np.float64)
-        values = eigs(operator, k=min(k, size - 2), which="LM", return_eigenvectors=False)
+        values = eigs(operator, k=min(k, size - 2), which="LM", tol=tol, return_eigenvectors=False)
     return values[np.argsort(-np.abs(values), kind="stable")]
