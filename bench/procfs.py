@@ -22,29 +22,26 @@ def child_pids(pid: int) -> list[int]:
 
 def rss_mib(pid: int) -> float:
     """Resident memory of process ``pid`` and of the processes it started, in MiB."""
-    total = 0.0
-    for process in [pid, *child_pids(pid)]:
-        try:
-            status = Path(f"/proc/{process}/status").read_text()
-        except OSError:  # it ended meanwhile
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) / 1024
-    return total
+    return summed_mib(pid, "status", "VmRSS:")
 
 
 def pss_mib(pid: int) -> float:
     """Proportional memory of process ``pid`` and the processes it started, in MiB: pages
     shared by several of them (the workers share the template's, server.worker_start) are
     counted once, split between them; an RSS sum would count them in each."""
+    return summed_mib(pid, "smaps_rollup", "Pss:")
+
+
+def summed_mib(pid: int, file: str, key: str) -> float:
+    """The kB line ``key`` of /proc/<process>/<file>, summed over ``pid`` and the processes
+    it started, in MiB."""
     total = 0.0
     for process in [pid, *child_pids(pid)]:
         try:
-            rollup = Path(f"/proc/{process}/smaps_rollup").read_text()
+            text = Path(f"/proc/{process}/{file}").read_text()
         except OSError:  # it ended meanwhile
             continue
-        for line in rollup.splitlines():
-            if line.startswith("Pss:"):
+        for line in text.splitlines():
+            if line.startswith(key):
                 total += int(line.split()[1]) / 1024
     return total
