@@ -29,6 +29,7 @@ DatasetName = Literal[DATASETS_1D + DATASETS_2D]  # type: ignore[valid-type]
 Width = Annotated[int, Field(ge=1, le=1024)]
 Coord = Annotated[float, Field(ge=-10.0, le=10.0)]
 Std = Annotated[float, Field(ge=0.01, le=5.0)]
+Norm = Literal["none", "batch", "layer"]
 
 # The D optimizers whose step unroll_steps differentiates through (gan_core.unrolled).
 UNROLLABLE = ("sgd", "adam", "optimistic")
@@ -44,7 +45,15 @@ RESET_ONLY = (
     "discriminator",
     "pack",
     "minibatch_stddev",
+    "g_output",
+    "scale_target",
+    "g_norm",
+    "d_norm",
 )
+
+# The penalties that take each sample's gradient grad_x D(x_i), meaningless when D's score of
+# a sample depends on the rest of its batch (batch norm in D); see TrainConfig._batch_norm_fits.
+PER_SAMPLE_PENALTIES = ("gp", "lp", "r1", "r2", "dragan", "gp0")
 
 
 class Strict(BaseModel):
@@ -204,6 +213,46 @@ class TrainConfig(Strict):
         False,
         description="D's input gets one more feature: the batch's mean per-feature std",
     )
+    g_output: Literal["linear", "tanh"] = Field(
+        "linear",
+        description=(
+            "G's last layer: linear, or tanh (Radford et al. 2016), whose output lies in (-1, 1)"
+        ),
+    )
+    scale_target: bool = Field(
+        True,
+        description=(
+            "with g_output tanh: the networks work on the data divided by s = max|x| / 0.9 of "
+            "the target's reference sample, so it fits in (-1, 1); off, G stays within [-1, 1]"
+        ),
+    )
+    g_norm: Norm = Field("none", description="a normalisation layer after each hidden layer of G")
+    allow_batch_norm_penalty: bool = Field(
+        False,
+        description=(
+            "allow a per-sample gradient penalty with d_norm batch (to see what it measures: "
+            "each gradient then depends on the whole batch)"
+        ),
+    )
+    d_norm: Norm = Field("none", description="a normalisation layer after each hidden layer of D")
+    label_noise: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.5,
+        description=(
+            "probability that each real or fake label of D's loss is flipped (losses with "
+            "labels, e.g. minimax, lsgan, hinge)"
+        ),
+    )
+    truncation: float = Field(
+        0.0,
+        ge=0.0,
+        le=4.0,
+        description=(
+            "views and metrics only: each latent coordinate drawn within [-t, t] (0 off), "
+            "the truncation trick of BigGAN (Brock et al. 2019); training never truncates"
+        ),
+    )
     ebgan_margin: float = Field(
         1.0, gt=0.0, le=100.0, description="ebgan: the margin m, the energy D aims at on fakes"
     )
@@ -269,6 +318,78 @@ class TrainConfig(Strict):
         if info.field_name == "pack" and batch is not None and batch % value:
             raise ValueError(f"{what}: batch_size ({batch}) must be a multiple of pack")
         return value
+
+    @field_validator("g_output", "g_norm", "d_norm")
+    @classmethod
+    def _needs_an_mlp(cls, value: str, info: ValidationInfo) -> str:
+        """The Dirac-GAN's G is a point and its D is psi * x: no layers to change."""
+        if value not in ("linear", "none") and info.data.get("dataset") == "dirac":
+            raise ValueError(
+                f"{info.field_name} = {value}: the Dirac-GAN has no layers (G is a point, "
+                "D is psi * x); set it back or choose another dataset"
+            )
+        hidden = {"g_norm": "g_hidden", "d_norm": "d_hidden"}.get(info.field_name)
+        if value != "none" and hidden and info.data.get(hidden) == []:
+            raise ValueError(
+                f"{info.field_name} = {value} goes after each hidden layer, and {hidden} is "
+                f"empty; add a hidden layer or set {info.field_name} to none"
+            )
+        return value
+
+    @field_validator("g_norm")
+    @classmethod
+    def _g_batch_norm_fits(cls, norm: str, info: ValidationInfo) -> str:
+        if norm == "batch" and info.data.get("batch_size", 2) < 2:
+            raise ValueError("g_norm = batch normalises over the batch: batch_size must be >= 2")
+        return norm
+
+    @field_validator("d_norm")
+    @classmethod
+    def _batch_norm_fits(cls, norm: str, info: ValidationInfo) -> str:
+        """Batch norm in D: a score depends on the rest of its batch, so D scores real and
+        fake batches apart (as the DCGAN recipe does), and a per-sample gradient penalty is
+        refused unless allow_batch_norm_penalty is set."""
+        if norm != "batch":
+            return norm
+        if info.data.get("batch_size", 2) < 2:
+            raise ValueError("d_norm = batch normalises over the batch: batch_size must be >= 2")
+        if info.data.get("pack", 1) > 1 or info.data.get("minibatch_stddev"):
+            raise ValueError(
+                "d_norm = batch: one batch-dependent D at a time; set pack to 1 and "
+                "minibatch_stddev off, or choose d_norm layer"
+            )
+        if info.data.get("discriminator") == "autoencoder":
+            raise ValueError("d_norm = batch: not with the autoencoder discriminator (ebgan)")
+        if info.data.get("unroll_steps"):
+            raise ValueError(
+                "d_norm = batch: unrolling looks ahead with D in eval mode (running statistics), "
+                "another D than the one G trains against; set unroll_steps to 0 or choose "
+                "d_norm layer"
+            )
+        if info.data.get("allow_batch_norm_penalty"):
+            return norm
+        for i, reg in enumerate(info.data.get("regularizers") or []):
+            if reg.kind in PER_SAMPLE_PENALTIES:
+                raise ValueError(
+                    f"d_norm = batch with {reg.kind} (regularizers.{i}): the penalty needs each "
+                    "sample's gradient grad_x D(x_i), and with batch norm every sample's score "
+                    "depends on the whole batch (why Gulrajani et al. 2017 use layer norm in "
+                    "the critic); choose d_norm layer or none, remove the penalty, or set "
+                    "allow_batch_norm_penalty to see what happens"
+                )
+        return norm
+
+    @field_validator("label_noise")
+    @classmethod
+    def _loss_has_labels(cls, noise: float, info: ValidationInfo) -> float:
+        loss = info.data.get("loss")
+        if noise and loss in LOSSES and LOSSES.get(loss).label_loss is None:
+            labelled = ", ".join(spec.name for spec in LOSSES if spec.label_loss is not None)
+            raise ValueError(
+                f"label_noise flips the real/fake labels of D's loss, and loss {loss!r} has "
+                f"none; use a loss with labels ({labelled}) or set label_noise to 0"
+            )
+        return noise
 
     @field_validator("regularizers")
     @classmethod

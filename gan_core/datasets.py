@@ -226,3 +226,19 @@ def _reference(target: Target, n: int) -> np.ndarray:
 def _round_out(lo: float, hi: float) -> tuple[float, float]:
     """(lo, hi) widened to multiples of 0.5."""
     return math.floor(2 * lo) / 2, math.ceil(2 * hi) / 2
+
+
+SCALE_SAMPLES = 2500  # reference samples the tanh scale is measured on
+SCALE_FILL = 0.9  # the scaled reference sample spans [-0.9, 0.9], inside tanh's (-1, 1)
+
+
+def tanh_scale(config: TrainConfig, target: Target) -> float:
+    """s for g_output tanh with scale_target: the networks work on x / s, with
+    s = max |x_i| / 0.9 over every coordinate of the target's reference sample (2,500
+    points), so that it spans [-0.9, 0.9]: a tanh output need not saturate to reach it (as
+    DCGAN scales images into tanh's [-1, 1]). One number for every axis (shapes stay
+    round). Set when the models are built (reset); 1 otherwise. ring8: 1.61; mixture1d at
+    +-2 with std 0.3: 3.32."""
+    if config.g_output != "tanh" or not config.scale_target:
+        return 1.0
+    return float(np.abs(target.reference(SCALE_SAMPLES)).max()) / SCALE_FILL

@@ -190,11 +190,16 @@ class Lanes:
 
 
 def _g_shape(config: TrainConfig) -> tuple:
-    return (config.dim, config.z_dim, tuple(config.g_hidden))
+    return (config.dim, config.z_dim, tuple(config.g_hidden), config.g_norm)
 
 
 def _d_shape(config: TrainConfig) -> tuple:
-    return (config.dim, tuple(config.d_hidden))
+    """What shapes D's layers (models.build_models): its input width depends on packing and
+    minibatch stddev, an autoencoder D has another output, a tanh G with scaling puts a
+    Scale layer first, and the norm adds layers."""
+    scaled = config.g_output == "tanh" and config.scale_target
+    layout = (config.discriminator, config.pack, config.minibatch_stddev)
+    return (config.dim, tuple(config.d_hidden), config.d_norm, scaled, *layout)
 
 
 def _replay_target(trainer: Trainer) -> int:

@@ -48,6 +48,10 @@ class Loss:
         with hidden layers: not the Dirac-GAN's.
     needs_discriminator: the D shape (TrainConfig.discriminator) the loss needs, if any.
     config_params: TrainConfig fields passed to ``d_loss`` as keywords (ebgan's margin).
+    label_loss: for a loss with labels, the per-sample loss ``label_loss(s, t)`` of a score s
+        against a target t (1 real, 0 fake), of which ``d_loss`` is E_real[label_loss(s, 1)] +
+        E_fake[label_loss(s, 0)]; label_noise flips those targets. None: the loss has none.
+        A class gives it as a function ``label_loss`` beside d_loss and g_loss.
     """
 
     name: str
@@ -62,6 +66,7 @@ class Loss:
     config_params: tuple[str, ...]
     description: str
     formula: str
+    label_loss: LossFn | None = None
 
 
 LOSSES: Registry[Loss] = Registry("loss")
@@ -100,11 +105,18 @@ def register_loss(
                 config_params=config_params,
                 description=description,
                 formula=formula,
+                label_loss=getattr(cls, "label_loss", None),
             ),
         )
         return cls
 
     return decorator
+
+
+def bce(scores: Tensor, target: Tensor) -> Tensor:
+    """Per-sample binary cross-entropy of sigmoid(s) against t, in softplus form:
+    -t log sigmoid(s) - (1 - t) log(1 - sigmoid(s)) = t softplus(-s) + (1 - t) softplus(s)."""
+    return target * F.softplus(-scores) + (1 - target) * F.softplus(scores)
 
 
 @register_loss("minimax", undecided=0.5, optimum_is_ratio=True)
@@ -123,6 +135,8 @@ class Minimax:
     def g_loss(real: Tensor, fake: Tensor) -> Tensor:
         return -F.softplus(fake).mean()
 
+    label_loss = bce
+
 
 @register_loss("nonsaturating", undecided=0.5, optimum_is_ratio=True)
 class NonSaturating:
@@ -133,6 +147,7 @@ class NonSaturating:
     """
 
     d_loss = Minimax.d_loss
+    label_loss = bce
 
     def g_loss(real: Tensor, fake: Tensor) -> Tensor:
         return F.softplus(-fake).mean()
@@ -150,6 +165,10 @@ class LeastSquares:
 
     def g_loss(real: Tensor, fake: Tensor) -> Tensor:
         return 0.5 * ((fake - 1) ** 2).mean()
+
+    def label_loss(scores: Tensor, target: Tensor) -> Tensor:
+        """1/2 (s - t)^2: the target is the label (b = 1 real, a = 0 fake)."""
+        return 0.5 * (scores - target) ** 2
 
 
 @register_loss("wgan", shows_probability=False, undecided=None)
@@ -177,6 +196,10 @@ class Hinge:
         return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
     g_loss = Wasserstein.g_loss
+
+    def label_loss(scores: Tensor, target: Tensor) -> Tensor:
+        """relu(1 - y s) with the label y = 2 t - 1 (+1 real, -1 fake)."""
+        return F.relu(1 - (2 * target - 1) * scores)
 
 
 @register_loss("rsgan", shows_probability=False, undecided=None, uses_real_in_g=True)
@@ -280,6 +303,7 @@ class FeatureMatching:
     """
 
     d_loss = Minimax.d_loss
+    label_loss = bce
 
     def g_loss(real: Tensor, fake: Tensor) -> Tensor:
         return ((real.mean(0) - fake.mean(0)) ** 2).mean()
@@ -305,6 +329,27 @@ class EnergyBased:
 
     def g_loss(real: Tensor, fake: Tensor) -> Tensor:
         return -fake.mean()
+
+
+def flipped_label_loss(
+    loss: Loss, real: Tensor, fake: Tensor, p: float, rng: torch.Generator
+) -> Tensor:
+    """D's loss with noisy labels (label_noise): each real and each fake score's label is
+    flipped with probability p, independently ("flip the labels when training the
+    discriminator", Chintala et al., ganhacks, 2016):
+
+        L_D = E_real[l(D(x), 1 - m)] + E_fake[l(D(G(z)), m')],   m, m' ~ Bernoulli(p)
+
+    with l the loss's ``label_loss``; p = 0 is ``d_loss``. For a logistic loss its mean over
+    the flips is two-sided label smoothing with alpha = p. The flips are drawn from ``rng``
+    (the run's), so a replay draws the same ones.
+    """
+    flip_real = torch.rand(real.shape, generator=rng) < p
+    flip_fake = torch.rand(fake.shape, generator=rng) < p
+    return (
+        loss.label_loss(real, (~flip_real).to(real.dtype)).mean()
+        + loss.label_loss(fake, flip_fake.to(fake.dtype)).mean()
+    )
 
 
 def probability_or_score(loss: Loss, scores: Tensor) -> Tensor:

@@ -61,14 +61,61 @@ class SNLinear(nn.Linear):
         return F.linear(x, self.normalised_weight(), self.bias)
 
 
-def mlp(widths: list[int], activation: str) -> nn.Sequential:
-    """Linear layers of the given widths with the activation between them (none at the end)."""
+NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
+
+
+def mlp(widths: list[int], activation: str, norm: str = "none") -> nn.Sequential:
+    """Linear layers of the given widths with the activation between them (none at the end).
+
+    ``norm``: a normalisation layer between each hidden linear layer and its activation.
+    batch (Ioffe & Szegedy 2015): each feature standardised over the batch, then
+    gamma * (h - mean_batch) / sqrt(var_batch + 1e-5) + beta; in eval mode over running
+    averages (momentum 0.1) instead. layer (Ba et al. 2016): the same over each sample's
+    features, so a sample's output never depends on the others. DCGAN (Radford et al. 2016)
+    puts batch norm after its layers likewise, but leaves D's first layer unnormalised; here
+    every hidden layer is.
+    """
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(pairwise(widths)):
         layers.append(SNLinear(n_in, n_out))
         if i < len(widths) - 2:
+            if norm != "none":
+                layers.append(NORMS[norm](n_out))
             layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
+
+
+class Scale(nn.Module):
+    """x -> factor * x: the fixed change of units between the data and a network that works
+    in (-1, 1) (g_output tanh with scale_target). No parameters, no state."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor:g}"
+
+
+def among_batch_norm(body: nn.Sequential, x: Tensor, batch: Tensor) -> Tensor:
+    """body(x) with every batch norm layer normalising by the statistics of ``batch`` (as it
+    reaches that layer), held fixed: each row of x judged as one more sample of that batch,
+    the batch statistics not moved by it (an O(1/n) difference), nor differentiated."""
+    h, hb = x, batch.detach()
+    for layer in body:
+        if isinstance(layer, nn.BatchNorm1d):
+            stats = hb.detach()
+            mean, var = stats.mean(0), stats.var(0, unbiased=False)
+            h, hb = (
+                F.batch_norm(t, mean, var, layer.weight, layer.bias, False, 0.0, layer.eps)
+                for t in (h, hb)
+            )
+        else:
+            h, hb = layer(h), layer(hb)
+    return h
 
 
 PACK_COMPANIONS = 4  # companion sets a probe packs each point with (see score_among)
@@ -108,11 +155,14 @@ class Discriminator(nn.Module):
         self.body = body
         self.pack = pack
         self.minibatch_stddev = minibatch_stddev
+        self.batch_norm = any(isinstance(m, nn.BatchNorm1d) for m in body.modules())
 
     @property
     def batch_dependent(self) -> bool:
-        """Whether a score depends on the other rows of the batch."""
-        return self.pack > 1 or self.minibatch_stddev
+        """Whether a score depends on the other rows of the batch (in training mode, for
+        batch norm: the trainer then scores real and fake batches apart, as the DCGAN code
+        does, and views judge a point among a batch, ``score_among``)."""
+        return self.pack > 1 or self.minibatch_stddev or self.batch_norm
 
     def forward(self, x: Tensor) -> Tensor:
         return self.body(self.inputs(x)).squeeze(-1)
@@ -131,9 +181,12 @@ class Discriminator(nn.Module):
 
         minibatch stddev: the statistic of batch + {x_i}, for each row. pack m: x_i packed
         with m - 1 rows of the batch, in PACK_COMPANIONS fixed companion sets (the first
-        rows of the batch, x_i in slot k mod m of set k), and the scores averaged. (The
-        config allows one of the two at a time.)
+        rows of the batch, x_i in slot k mod m of set k), and the scores averaged. batch
+        norm: normalised by the batch's statistics (``among_batch_norm``). (The config allows
+        one of the three at a time.)
         """
+        if self.batch_norm:
+            return among_batch_norm(self.body, x, batch).squeeze(-1)
         if self.pack == 1:
             rows = torch.cat([x, stddev_with(batch, x)], dim=1) if self.minibatch_stddev else x
             return self.body(rows).squeeze(-1)
@@ -178,18 +231,52 @@ class DiracGenerator(nn.Module):
         return self.theta.expand(z.shape[0], 1)
 
 
-def draw_latent(config: TrainConfig, n: int, rng: torch.Generator) -> Tensor:
-    """n latent vectors z of G, drawn with ``rng``: N(0, I) or U[-1, 1]^z_dim (config.noise)."""
+def draw_latent(
+    config: TrainConfig, n: int, rng: torch.Generator, truncation: float = 0.0
+) -> Tensor:
+    """n latent vectors z of G, drawn with ``rng``: N(0, I) or U[-1, 1]^z_dim (config.noise).
+
+    ``truncation`` t > 0 (views and metrics: config.truncation; training never truncates):
+    the truncation trick of BigGAN (Brock et al. 2019, section 4.1), each coordinate drawn
+    within [-t, t], as if resampled until it falls inside. For N(0, 1) that is the normal
+    conditioned on |z| <= t, drawn in one step by the inverse CDF,
+    z = Phi^-1(Phi(-t) + u (Phi(t) - Phi(-t))), u ~ U(0, 1), so any t takes bounded time;
+    for U[-1, 1] it is U[-t, t] (t >= 1: no change). t is the paper's threshold; the TF Hub
+    sampling code (ajbrock/BigGAN-PyTorch, TFHub/biggan_v1.py) draws instead
+    truncation * truncnorm(-2, 2), which also shrinks the values it keeps.
+    """
+    shape = (n, config.z_dim)
     if config.noise == "uniform":
-        return torch.rand(n, config.z_dim, generator=rng) * 2 - 1
-    return torch.randn(n, config.z_dim, generator=rng)
+        bound = min(truncation, 1.0) if truncation else 1.0
+        return (torch.rand(shape, generator=rng) * 2 - 1) * bound
+    if not truncation:
+        return torch.randn(shape, generator=rng)
+    lo = torch.special.ndtr(torch.tensor(-truncation))
+    u = torch.rand(shape, generator=rng)
+    return torch.special.ndtri(lo + u * (1 - 2 * lo)).clamp(-truncation, truncation)
 
 
-def build_models(config: TrainConfig) -> tuple[nn.Module, Discriminator]:
+def generator_mlp(config: TrainConfig, scale: float) -> nn.Sequential:
+    """G's MLP z -> x; with g_output tanh, tanh at the end (and times ``scale``, back to data
+    units, when the target is scaled)."""
+    g = mlp([config.z_dim, *config.g_hidden, config.dim], config.activation, config.g_norm)
+    if config.g_output == "tanh":
+        g.append(nn.Tanh())
+        if scale != 1.0:
+            g.append(Scale(scale))
+    return g
+
+
+def build_models(config: TrainConfig, scale: float = 1.0) -> tuple[nn.Module, Discriminator]:
     """(G, D) for a config: the Dirac pair for dataset 'dirac', MLPs otherwise.
 
     Dirac D(x) = psi * x is a bias-free 1x1 linear layer, so every regularizer (spectral
     norm and clipping included) applies to it unchanged.
+
+    ``scale`` s (``datasets.tanh_scale``, 1 unless g_output tanh with scale_target): the
+    networks work on x / s: G = s * tanh(MLP(z)), D(x) = MLP(x / s) (the autoencoder
+    reconstructs x / s and multiplies back). Everything outside the models (losses,
+    penalties, instance noise, views, metrics) stays in data units.
     """
     if config.dataset == "dirac":
         theta, psi = config.dirac_init
@@ -197,10 +284,12 @@ def build_models(config: TrainConfig) -> tuple[nn.Module, Discriminator]:
         with torch.no_grad():
             d_layer.weight.fill_(psi)
         return DiracGenerator(theta), Discriminator(d_layer)
-    g = mlp([config.z_dim, *config.g_hidden, config.dim], config.activation)
+    g = generator_mlp(config, scale)
+    into = [Scale(1 / scale)] if scale != 1.0 else []
     if config.discriminator == "autoencoder":
-        body = mlp([config.dim, *config.d_hidden, config.dim], config.activation)
-        return g, AutoencoderDiscriminator(body)
+        body = mlp([config.dim, *config.d_hidden, config.dim], config.activation, config.d_norm)
+        back = [Scale(scale)] if scale != 1.0 else []
+        return g, AutoencoderDiscriminator(nn.Sequential(*into, *body, *back))
     d_in = (config.dim + config.minibatch_stddev) * config.pack
-    d = mlp([d_in, *config.d_hidden, 1], config.activation)
+    d = nn.Sequential(*into, *mlp([d_in, *config.d_hidden, 1], config.activation, config.d_norm))
     return g, Discriminator(d, pack=config.pack, minibatch_stddev=config.minibatch_stddev)

@@ -89,7 +89,7 @@ class Run(Protocol):
 @contextmanager
 def evaluating(trainer: Run) -> Iterator[None]:
     """D in eval mode (spectral norm keeps its u), then back to the mode it was in (a
-    reading copy stays in eval mode). G has no layers that behave differently."""
+    reading copy stays in eval mode). G rests in eval mode (the Trainer trains it in train mode)."""
     training = trainer.D.training
     if training:
         trainer.D.eval()
@@ -107,8 +107,10 @@ def f32(x: Tensor | np.ndarray) -> np.ndarray:
 
 
 def display_latent(trainer: Run, n: int) -> Tensor:
-    """A fixed latent batch, so the same fake points move from frame to frame (trails)."""
-    return draw_latent(trainer.config, n, torch.Generator().manual_seed(DISPLAY_SEED))
+    """A fixed latent batch, so the same fake points move from frame to frame (trails);
+    truncated when config.truncation > 0 (views and metrics only)."""
+    rng = torch.Generator().manual_seed(DISPLAY_SEED)
+    return draw_latent(trainer.config, n, rng, trainer.config.truncation)
 
 
 def d_scores(trainer: Run, x: Tensor, among: Tensor | None = None) -> Tensor:

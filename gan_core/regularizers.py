@@ -268,6 +268,28 @@ class LabelSmoothing:
         return s.weight * d(real).mean()
 
 
+@register_regularizer(
+    "two_sided_label_smoothing", weight=0.1, weight_range=(0.0, 0.5), weight_name="alpha"
+)
+class TwoSidedLabelSmoothing:
+    """Two-sided label smoothing: real targets 1 - alpha and fake targets alpha, for logistic D.
+
+    BCE(s, t) = softplus(s) - t s, so against BCE(s, 1) and BCE(s, 0) the penalty is
+    alpha * (E[D(x)] - E[D(G(z))]). Why Salimans et al. (2016, section 3.4) smooth only the
+    real side: with targets a (real) and b (fake) the optimal D is (a p_data + b p_model) /
+    (p_data + p_model); the p_model term in the numerator means that where p_data is near 0
+    and p_model large, D is b there, and erroneous samples have no incentive to move nearer
+    to the data. Flipping each label with probability alpha (label_noise) has this penalty
+    as its mean.
+    """
+
+    logistic_only = True
+
+    def penalty(d: Critic, real: Tensor, fake: Tensor, s: Any, rng: torch.Generator) -> Tensor:
+        real_scores, fake_scores = d(real), d(fake)
+        return s.weight * (real_scores.mean() - fake_scores.mean())
+
+
 @register_regularizer("gp0", weight=10.0, weight_range=(0.0, 1000.0), weight_name="lambda")
 class ZeroCentredGradientPenalty:
     """Zero-centred gradient penalty at interpolates (Thanh-Tung et al. 2019).

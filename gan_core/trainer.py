@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 
 from gan_core.config import ConfigError, TrainConfig, apply_patch, merge, validate_config
-from gan_core.datasets import make_target
-from gan_core.losses import LOSSES
+from gan_core.datasets import make_target, tanh_scale
+from gan_core.losses import LOSSES, flipped_label_loss
 from gan_core.metrics import evaluator_for
 from gan_core.models import build_models, draw_latent
 from gan_core.optimizers import make_optimizer
@@ -80,9 +80,11 @@ class Trainer:
         target = make_target(cfg)
         self.config = cfg
         self.target = target
+        self.data_scale = tanh_scale(cfg, target)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            self.G, self.D = build_models(cfg)
+            self.G, self.D = build_models(cfg, self.data_scale)
+        self.G.eval()  # G rests in eval mode (views, metrics); ``step`` trains it in train mode
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
         self.g_params, self.d_params = list(self.G.parameters()), list(self.D.parameters())
         self.rng = torch.Generator().manual_seed(cfg.seed)
@@ -202,6 +204,13 @@ class Trainer:
             return
         if part != "both":
             self._log_part_step(f"step_{part}", n)
+        self.G.train()  # batch norm in G: batch statistics, running averages updated
+        try:
+            self._steps(n, part)
+        finally:
+            self.G.eval()
+
+    def _steps(self, n: int, part: Part) -> None:
         for _ in range(n):
             try:
                 if part == "d":
@@ -268,11 +277,15 @@ class Trainer:
 
             theta_ema <- beta theta_ema + (1 - beta) theta,   beta = g_ema
 
-        With beta = 0 (off) it is G itself, so switching it on starts the average at G."""
+        With beta = 0 (off) it is G itself, so switching it on starts the average at G.
+        Batch norm's running statistics are copied from G (the usual stand-in: there are no
+        statistics of the averaged weights without another pass)."""
         beta = self.config.g_ema
         with torch.no_grad():
             for ema, p in zip(self.G_ema.parameters(), self.g_params, strict=True):
                 ema.lerp_(p, 1.0 - beta)
+            for ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+                ema.copy_(b)  # batch norm's running statistics: G's own, not averaged
 
     def _average_parameters(self) -> None:
         """The running means of both players' parameters that historical averaging pulls
@@ -320,7 +333,12 @@ class Trainer:
             real_scores, fake_scores = critic(real), critic(fake)
         else:
             real_scores, fake_scores = critic(torch.cat([real, fake])).split(real.shape[0])
-        d_loss = self.loss.d_loss(real_scores, fake_scores, **self.loss_params)
+        if self.config.label_noise:
+            d_loss = flipped_label_loss(
+                self.loss, real_scores, fake_scores, self.config.label_noise, self.rng
+            )
+        else:
+            d_loss = self.loss.d_loss(real_scores, fake_scores, **self.loss_params)
         total = d_loss
         if record:
             self.last["d_loss"] = d_loss.detach()
@@ -585,8 +603,10 @@ class Trainer:
     # ----- reading -----------------------------------------------------------------------
     def sample(self, n: int, averaged: bool = False) -> np.ndarray:
         """n fake samples as numpy (n, dim), of G or (``averaged``) of its moving average;
-        uses its own fixed-seed latent draw, so reading never changes the training run."""
-        z = draw_latent(self.config, n, torch.Generator().manual_seed(self.config.seed + 1))
+        uses its own fixed-seed latent draw, so reading never changes the training run, and
+        truncated when config.truncation > 0 (draw_latent)."""
+        rng = torch.Generator().manual_seed(self.config.seed + 1)
+        z = draw_latent(self.config, n, rng, self.config.truncation)
         with torch.no_grad():
             return (self.G_ema if averaged else self.G)(z).numpy().astype(np.float32)
 

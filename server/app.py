@@ -103,9 +103,17 @@ class NotFound(BaseModel):
 class PresetDetail(PresetSummary):
     config: dict[str, Any]
     view: dict[str, Any]
-    try_next: list[dict[str, Any]]
+    overlay: bool = Field(description="draw the lanes in one plot (1D axis, Dirac-GAN plane)")
+    try_next: list[dict[str, Any]] = Field(
+        description='{label, patch, lane: "start" | "fork"} opens a lane (from the preset\'s '
+        "start, or forked from the lane in view); {label, preset} loads that preset"
+    )
     warmup: list[tuple[str, int]] = Field(
         description="(part, n) teaching steps the server applies right after loading it"
+    )
+    lane_title: str = Field(description="lane 1's title")
+    lanes: list[dict[str, Any]] = Field(
+        description="the lanes beside lane 1: {title, patch, after_warmup} (protocol §11)"
     )
 
 
@@ -195,6 +203,19 @@ def schema(settings: Settings) -> dict[str, Any]:
 
 
 def preset_detail(name: str) -> PresetDetail:
+    """GET /api/presets/{name} (server.presets.Preset, TryNext, LaneSpec)::
+
+        {"name", "title", "note", "config": <partial TrainConfig, lane 1>, "view": {...},
+         "overlay": bool, "warmup": [[part, n], ...], "lane_title": "minimax",
+         "lanes": [{"title": "non-saturating", "patch": {...}, "after_warmup": false}],
+         "try_next": [{"label", "patch": {...}, "lane": "start" | "fork"}
+                      | {"label", "preset": "name"}]}
+
+    ``lanes`` are the lanes beside lane 1 (0 to 3): each the config with its patch, from
+    iteration 0 with the warm-up, or (after_warmup) forked from lane 1 after it. A try-next
+    with ``lane`` opens a new lane titled by its label: "start" from the preset's start
+    (the config with the patch, with the warm-up), "fork" from the lane in view with the
+    patch live; one with ``preset`` loads that preset. None changes a lane in place."""
     preset = PRESETS[name]
     return PresetDetail(
         name=name,
@@ -202,8 +223,11 @@ def preset_detail(name: str) -> PresetDetail:
         note=preset.note,
         config=preset.config,
         view=preset.view,
+        overlay=preset.overlay,
         try_next=[try_next_json(item) for item in preset.try_next],
         warmup=preset.warmup,
+        lane_title=preset.lane_title,
+        lanes=[vars(lane) for lane in preset.lanes],
     )
 
 
