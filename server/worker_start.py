@@ -7,10 +7,10 @@ first thing, so it imports while the web process imports its own modules (on ano
 core); each worker is then a fork of it, made in milliseconds, and so is a worker started
 again after it died. The template is a process of its own, single-threaded, that has run
 no torch operation: forking it is safe, where forking the web process (which has threads,
-e.g. uvicorn's) would not be. Measured on this 2-core machine, 4 interleaved pairs
-under other load (1-minute load average 3.9-6.4): CPU seconds of all the server's processes
-from ``gandyn serve`` to the first frame of the first session 4.8 (4.0-5.2) forked against
-6.2 (5.6-6.6) spawned; memory after one session, PSS of all its processes, 545 MiB against
+e.g. uvicorn's) would not be. Measured on this 2-core machine, 9 interleaved pairs
+under other load (1-minute load average 3.9-11): CPU seconds of all the server's processes
+from ``gandyn serve`` to the first frame of the first session 4.8 (4.0-5.4) forked against
+6.4 (5.6-7.1) spawned; memory after one session, PSS of all its processes, 545 MiB against
 635 (an RSS sum counts the shared pages in each fork: 1,046 against 929).
 """
 
