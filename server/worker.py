@@ -1010,7 +1010,8 @@ class Worker:
 
 
 def serve_worker(connection: Connection, settings: Settings, plugins: list[str]) -> None:
-    """A worker process's main (the target of its multiprocessing.Process, spawned)."""
+    """A worker process's main (the target of its multiprocessing.Process, forked from
+    the template of server.worker_start)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)
