@@ -19,6 +19,7 @@ import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
 from gan_core.registry import LOADED_PLUGINS
@@ -117,14 +118,17 @@ class WorkerPool:
             name=f"{PROCESS_PREFIX}{index}",
             daemon=True,
         )
-        # The first start waits for the template's imports: the loop goes on meanwhile.
-        await asyncio.get_running_loop().run_in_executor(None, process.start)
-        theirs.close()
         worker = Worker(index, process, await AsyncChannel.open(ours))
-        worker.reader = asyncio.create_task(self._read(worker))
+        worker.reader = asyncio.create_task(self._run(worker, theirs))
         return worker
 
-    async def _read(self, worker: Worker) -> None:
+    async def _run(self, worker: Worker, theirs: Connection) -> None:
+        """Start the process, then read what it sends until it ends. The first start waits
+        for the template's imports (server.worker_start), a second or more: it runs in a
+        thread, so the server answers meanwhile (health "starting"), and what is sent to
+        the worker before it runs waits in its pipe."""
+        await asyncio.get_running_loop().run_in_executor(None, worker.process.start)
+        theirs.close()
         try:
             while True:
                 message = await worker.channel.receive()
@@ -155,7 +159,10 @@ class WorkerPool:
 
 
 def stop_process(process: multiprocessing.process.BaseProcess) -> None:
-    """Wait for a process whose pipe is closed to end; kill it if it does not (blocking)."""
+    """Wait for a process whose pipe is closed to end; kill it if it does not (blocking).
+    A process not started yet (the server stopped while starting) has nothing to stop."""
+    if process.pid is None:
+        return
     process.join(STOP_SECONDS)
     if process.is_alive():
         process.kill()
