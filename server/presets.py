@@ -898,8 +898,14 @@ TRICK_PRESETS: dict[str, Preset] = {
         lanes=[LaneSpec("layer norm", {"d_norm": "layer", "allow_batch_norm_penalty": False})],
         lane_title="batch norm, penalty forced",
         try_next=[
-            TryNext("gan_toy's lambda 0.1", patch={"regularizers": WGAN_GP}),
-            TryNext("Remove the penalty", patch={"regularizers": []}),
+            TryNext(
+                "gan_toy's lambda 0.1, from this moment",
+                patch={"regularizers": WGAN_GP},
+                lane="fork",
+            ),
+            TryNext(
+                "Remove the penalty, from this moment", patch={"regularizers": []}, lane="fork"
+            ),
         ],
     ),
     "batchnorm_in_g_or_d": Preset(
@@ -920,7 +926,7 @@ TRICK_PRESETS: dict[str, Preset] = {
         ],
         lane_title="no norm",
         try_next=[
-            TryNext("An R1 penalty on D", patch=r1(1.0)),
+            TryNext("No norm, an R1 penalty on D instead", patch=r1(1.0), lane="start"),
             TryNext("Batch norm under a gradient penalty", preset="batchnorm_and_the_penalty"),
         ],
     ),
@@ -942,7 +948,7 @@ TRICK_PRESETS: dict[str, Preset] = {
         ],
         lane_title="no truncation",
         try_next=[
-            TryNext("Truncate at 0.25", patch={"truncation": 0.25}),
+            TryNext("Truncate at 0.25", patch={"truncation": 0.25}, lane="fork"),
             TryNext("The ring of 8: train it, then truncate", preset="ring8_wgan_gp"),
         ],
     ),
@@ -974,10 +980,12 @@ TRICK_PRESETS: dict[str, Preset] = {
                     "label_noise": 0.0,
                     "regularizers": [{"kind": "two_sided_label_smoothing", "weight": 0.1}],
                 },
+                lane="start",
             ),
             TryNext(
                 "One-sided smoothing instead",
                 patch={"label_noise": 0.0, "regularizers": [{"kind": "label_smoothing"}]},
+                lane="start",
             ),
         ],
     ),
@@ -998,6 +1006,7 @@ TRICK_PRESETS: dict[str, Preset] = {
             TryNext(
                 "Modes at -0.8 and 0.8, inside tanh's range",
                 patch={"target": {"means": [-0.8, 0.8]}},
+                lane="fork",
             ),
         ],
     ),
