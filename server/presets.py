@@ -898,14 +898,8 @@ TRICK_PRESETS: dict[str, Preset] = {
         lanes=[LaneSpec("layer norm", {"d_norm": "layer", "allow_batch_norm_penalty": False})],
         lane_title="batch norm, penalty forced",
         try_next=[
-            TryNext(
-                "gan_toy's lambda 0.1, from this moment",
-                patch={"regularizers": WGAN_GP},
-                lane="fork",
-            ),
-            TryNext(
-                "Remove the penalty, from this moment", patch={"regularizers": []}, lane="fork"
-            ),
+            TryNext("gan_toy's lambda 0.1", patch={"regularizers": WGAN_GP}, lane="start"),
+            TryNext("Remove the penalty", patch={"regularizers": []}, lane="start"),
         ],
     ),
     "batchnorm_in_g_or_d": Preset(
@@ -926,7 +920,7 @@ TRICK_PRESETS: dict[str, Preset] = {
         ],
         lane_title="no norm",
         try_next=[
-            TryNext("No norm, an R1 penalty on D instead", patch=r1(1.0), lane="start"),
+            TryNext("An R1 penalty on D", patch=r1(1.0), lane="start"),
             TryNext("Batch norm under a gradient penalty", preset="batchnorm_and_the_penalty"),
         ],
     ),
@@ -1006,7 +1000,7 @@ TRICK_PRESETS: dict[str, Preset] = {
             TryNext(
                 "Modes at -0.8 and 0.8, inside tanh's range",
                 patch={"target": {"means": [-0.8, 0.8]}},
-                lane="fork",
+                lane="start",
             ),
         ],
     ),
