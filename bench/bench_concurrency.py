@@ -4,10 +4,11 @@ Each session plays the default preset with the default view and pace (30 frames/
 requested, training as fast as the CPU allows between frames), read by a client that reads
 every frame; then the same with a lighter model (the tests' small run) at 1, 16 and 32
 sessions. Per level, over the same wall-clock window: frames/s and generator iterations/s
-of each session (median and min across sessions), the server's RSS (web process and
-workers), errors (error messages, unexpected closes, refused connections: must be 0),
-fairness (the min/max ratio of the sessions' iterations/s), and the latency of a command
-(an empty ``view``, send to ack) that the first session sends 10 times a second. The
+of each session (median and min across sessions), the server's memory (PSS of the web
+process, the worker template and the workers: pages they share counted once), errors
+(error messages, unexpected closes, refused connections: must be 0), fairness (the min/max
+ratio of the sessions' iterations/s), and the latency of a command (an empty ``view``,
+send to ack) that the first session sends 10 times a second. The
 baseline is the 1-session level of the same model in the same run.
 
 Then: scaling with cores (16 default sessions, the server pinned with taskset to one core,
@@ -42,7 +43,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.procfs import rss_mib
+from bench.procfs import pss_mib
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = [1, 4, 16, 32]
@@ -59,7 +60,7 @@ GOAL_FAIRNESS = 0.9
 GOAL_LATENCY_MS = 50.0
 GOAL_SCALING = 1.7
 GOAL_COLD_START = 3.0
-GOAL_RSS_32_MIB = 1536.0
+GOAL_MEMORY_32_MIB = 1536.0
 PROBE_INTERVAL = 0.1  # the first session's latency probes
 SERVE_OPTIONS = [
     "--max-sessions",
@@ -74,9 +75,9 @@ class Server:
     url: str
     pid: int
 
-    def rss_mib(self) -> float:
-        """With the worker processes."""
-        return rss_mib(self.pid)
+    def memory_mib(self) -> float:
+        """With the worker template and the workers (PSS)."""
+        return pss_mib(self.pid)
 
 
 @contextmanager
@@ -246,7 +247,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     with server() as srv:
         asyncio.run(level(srv.url, None, 1, warmup, 1.0))  # PyTorch loaded and used everywhere
         wait_idle(srv.url)
-        rss_idle = srv.rss_mib()
+        memory_idle = srv.memory_mib()
         for model, (patch, levels) in MODELS.items():
             baseline: tuple[list[float], list[float]] | None = None
             for sessions in levels:
@@ -264,7 +265,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 peaks[model, sessions] = sampler.peak
                 if model == "default" and sessions == 16:
                     latencies = tallies[0].latencies
-                rows.append(row(model, sessions, fps, its, baseline, sampler, rss_idle, tallies))
+                rows.append(row(model, sessions, fps, its, baseline, sampler, memory_idle, tallies))
         wait_idle(srv.url)
     scaling = core_scaling(2 if quick else 3, seconds, warmup)
     cold = [cold_start() for _ in range(2 if quick else 5)]
@@ -289,10 +290,10 @@ def run(quick: bool = False) -> dict[str, Any]:
         ("cold start: gandyn serve to the first frame, s",
          f"{statistics.median(cold):.2f} ({min(cold):.2f}-{max(cold):.2f})",
          statistics.median(cold) <= GOAL_COLD_START, f"<= {GOAL_COLD_START:g}"),
-        ("memory: idle (after one session), per session at 32, all at 32 (MiB)",
-         f"{rss_idle:.0f}, {(peaks['default', 32] - rss_idle) / 32:.1f}, "
+        ("memory (PSS): idle (after one session), per session at 32, all at 32 (MiB)",
+         f"{memory_idle:.0f}, {(peaks['default', 32] - memory_idle) / 32:.1f}, "
          f"{peaks['default', 32]:.0f}",
-         peaks["default", 32] <= GOAL_RSS_32_MIB, f"all <= {GOAL_RSS_32_MIB:g}"),
+         peaks["default", 32] <= GOAL_MEMORY_32_MIB, f"all <= {GOAL_MEMORY_32_MIB:g}"),
     ]  # fmt: skip
     summary = "; ".join(
         f"{name}: {value} ({'met' if ok else 'NOT met'}, target {target})"
@@ -309,7 +310,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             "iterations/s vs 1 session",
             "all sessions' iterations/s (vs 1)",
             "fairness (min/max iterations)",
-            "server RSS MiB, peak (+ over idle)",
+            "server memory (PSS) MiB, peak (+ over idle)",
             "errors",
         ],
         "rows": rows,
@@ -382,7 +383,7 @@ def row(
     its: list[float],
     baseline: tuple[list[float], list[float]],
     sampler: RssSampler,
-    rss_idle: float,
+    memory_idle: float,
     tallies: list[Tally],
 ) -> list[str]:
     base_fps, base_its = baseline
@@ -400,7 +401,7 @@ def row(
         ratio(statistics.median(its), statistics.median(base_its)),
         f"{sum(its):.0f} ({ratio(sum(its), sum(base_its))})",
         ratio(min(its), max(its)),
-        f"{sampler.peak:.0f} (+{sampler.peak - rss_idle:.0f})",
+        f"{sampler.peak:.0f} (+{sampler.peak - memory_idle:.0f})",
         str(errors) + (f": {tallies_errors(tallies)}" if errors else ""),
     ]
 
@@ -411,19 +412,19 @@ def tallies_errors(tallies: list[Tally]) -> str:
 
 
 class RssSampler:
-    """The server's peak RSS while a level runs, sampled every 0.2 s in a thread."""
+    """The server's peak memory while a level runs, sampled every 0.2 s in a thread."""
 
     def __init__(self, srv: Server) -> None:
         import threading
 
         self.srv = srv
-        self.peak = srv.rss_mib()
+        self.peak = srv.memory_mib()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            self.peak = max(self.peak, self.srv.rss_mib())
+            self.peak = max(self.peak, self.srv.memory_mib())
 
     def start(self) -> None:
         self._thread.start()
@@ -431,7 +432,7 @@ class RssSampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        self.peak = max(self.peak, self.srv.rss_mib())
+        self.peak = max(self.peak, self.srv.memory_mib())
 
 
 if __name__ == "__main__":

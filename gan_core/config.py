@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from gan_core.losses import LOSSES
+from gan_core.losses import LOSSES, bce
 from gan_core.regularizers import REGULARIZERS
 
 DATASETS_1D = ("gaussian1d", "mixture1d", "separated1d", "dirac")
@@ -396,13 +396,16 @@ class TrainConfig(Strict):
     def _fit_the_loss(
         cls, regularizers: list[RegularizerConfig], info: ValidationInfo
     ) -> list[RegularizerConfig]:
-        """Regularizers that need a logistic loss (label smoothing) with a logistic loss."""
+        """Regularizers that need a logistic loss (label smoothing) with one: a loss whose
+        D is trained by binary cross-entropy on labels (its ``label_loss`` is ``bce``). Not
+        every loss that shows a probability is one: fgan_reverse_kl's logit is log(p_r/p_g)
+        at the optimum, but it is trained by exp(-D) and D, with no label to smooth."""
         loss = info.data.get("loss")  # absent when the loss itself was refused
-        if loss is None or LOSSES.get(loss).shows_probability:
+        if loss is None or LOSSES.get(loss).label_loss is bce:
             return regularizers
         for i, reg in enumerate(regularizers):
             if REGULARIZERS.get(reg.kind).logistic_only:
-                logistic = ", ".join(spec.name for spec in LOSSES if spec.shows_probability)
+                logistic = ", ".join(spec.name for spec in LOSSES if spec.label_loss is bce)
                 raise ValueError(
                     f"{reg.kind} (regularizers.{i}) sets the BCE target of a logistic D, and "
                     f"loss {loss!r} has none (with wgan or rsgan it would drive D without "

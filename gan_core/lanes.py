@@ -12,18 +12,23 @@ A fork copies a lane's whole state (models, optimizer moments, RNG, iteration, c
 log, trajectory) into a new lane and applies a patch there, as ``Trainer.update`` would.
 ``to_replay()`` is everything needed to rebuild the lanes exactly, small enough for a URL:
 the base config, and per lane its start patch, its fork point and its command log;
-``Lanes.from_replay`` rebuilds them by replaying each lane's log from the shared start.
+``Lanes.from_replay`` rebuilds them by replaying each lane's log from the shared start
+(``Lanes.replaying`` gives the same as a plan of bounded pieces, for a server that trains in
+turns). ``save`` / ``restore`` keep the whole lane set as bytes (a checkpoint).
 """
 
 from __future__ import annotations
 
 import copy
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from gan_core.config import ConfigError, TrainConfig, merge, validate_config
-from gan_core.trainer import Part, Trainer, play
+from gan_core.trainer import Part, Trainer
 
 # At most 4 lanes: the page shows 4 panels legibly at 1920x1080 (lecture mode), and 4 lanes
 # of the default model still train at a useful rate each (bench/bench_lanes.py).
@@ -172,21 +177,86 @@ class Lanes:
     def from_replay(cls, data: dict[str, Any]) -> Lanes:
         """The lanes ``to_replay`` described, rebuilt bit for bit by replaying each lane's
         command log from the shared start."""
+        lanes, plan = cls.replaying(data)
+        for lane_id, kind, value in plan:
+            replay_piece(lanes[lane_id].trainer, kind, value)
+        return lanes
+
+    @classmethod
+    def replaying(cls, data: dict[str, Any]) -> tuple[Lanes, list[tuple[int, str, Any]]]:
+        """The lanes of a replay at the shared start (iteration 0), and the plan that brings
+        them where the replay says: ``(lane_id, kind, value)`` pieces, in order, each done by
+        ``replay_piece(lanes[lane_id].trainer, kind, value)``: ``("until", at)`` full
+        iterations up to iteration ``at``, ``("update", payload)``, ``("d" | "g", n)``.
+        The same as ``gan_core.play`` of each lane's log (a server cuts "until" pieces into
+        turns). Raises LaneError for what is not a replay, ConfigError for a bad config."""
         if data.get("version") != REPLAY_VERSION:
             raise LaneError(f"a lane replay of version {data.get('version')!r}; this reads 1")
+        plan: list[tuple[int, str, Any]] = []
         try:
             lanes = cls(data["base"], patches=[])
             for item in data["lanes"]:
                 lanes.next_id = item["id"]
                 lane = lanes.add(item["start"], item.get("title", ""))
                 lane.forked = item["forked"]
-                play(lane.trainer, item["commands"], item["iterations"])
+                for at, kind, payload in item["commands"]:
+                    plan.append((lane.id, "until", at))
+                    if kind == "update":
+                        plan.append((lane.id, "update", payload))
+                    else:
+                        plan.append((lane.id, kind.removeprefix("step_"), payload["n"]))
+                plan.append((lane.id, "until", item["iterations"]))
             lanes.next_id = data["next_id"]
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, ValueError) as error:
+            if isinstance(error, ConfigError):
+                raise
             raise LaneError(f"not a lane replay (see Lanes.to_replay): {error!r}") from None
         if not lanes.lanes:
             raise LaneError("a lane replay holds at least one lane")
+        return lanes, plan
+
+    # ----- checkpoints -----------------------------------------------------------------
+    def save(self) -> bytes:
+        """The whole lane set as bytes (every lane's ``Trainer.save``, its id, title, start
+        and fork point, the shared start models): ``Lanes.restore`` continues it exactly."""
+        buffer = io.BytesIO()
+        torch.save(
+            {
+                "base": self.base.model_dump(mode="json"),
+                "start_models": self._start_models,
+                "next_id": self.next_id,
+                "lanes": [
+                    (lane.id, lane.start, lane.forked, lane.title, lane.trainer.save())
+                    for lane in self.lanes
+                ],
+            },
+            buffer,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def restore(cls, data: bytes) -> Lanes:
+        """The lane set ``save`` returned (from our own ``save`` only: it is unpickled)."""
+        saved = torch.load(io.BytesIO(data), weights_only=False)
+        lanes = cls.__new__(cls)
+        lanes.base = validate_config(saved["base"])
+        lanes._start_models = saved["start_models"]
+        lanes.next_id = saved["next_id"]
+        lanes.lanes = [
+            Lane(lane_id, Trainer.restore(trainer), start, forked, title)
+            for lane_id, start, forked, title, trainer in saved["lanes"]
+        ]
         return lanes
+
+
+def replay_piece(trainer: Trainer, kind: str, value: Any) -> None:
+    """One piece of a ``Lanes.replaying`` plan on its lane's trainer (all of it)."""
+    if kind == "until":
+        trainer.step(max(0, value - trainer.iteration))
+    elif kind == "update":
+        trainer.update(value["patch"], reset_moments=value["reset_moments"])
+    else:
+        trainer.step(value, part=kind)  # type: ignore[arg-type]
 
 
 def _g_shape(config: TrainConfig) -> tuple:

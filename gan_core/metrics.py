@@ -145,12 +145,6 @@ def knn_radii(x: np.ndarray, k: int = PR_K) -> np.ndarray:
     return cKDTree(_points(x)).query(_points(x), k=k + 1)[0][:, k]
 
 
-def inside_manifold(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    """For each point, whether it lies in some ball ||p - c_j|| <= r_j (all pairs at once)."""
-    d2 = _squared_distances(points, centres)
-    return (d2 <= np.square(radii)[None, :]).any(1)
-
-
 def precision_recall(
     real: np.ndarray, fake: np.ndarray, k: int = PR_K, real_radii: np.ndarray | None = None
 ) -> tuple[float, float]:
@@ -162,11 +156,15 @@ def precision_recall(
     inside the fake manifold (coverage). A ball reaches its boundary point (<=), as in the
     official code (kynkaat/improved-precision-and-recall-metric, distance <= radius).
     ``real_radii`` may pass the real set's radii, cached (they depend on the real set only).
+    Both directions read one matrix of squared distances (fake i to real j; each entry is
+    the same either way round): a fake i is inside if some d2_ij <= r_real_j^2, a real j if
+    some d2_ij <= r_fake_i^2.
     """
     real, fake = _points(real), _points(fake)
     radii = knn_radii(real, k) if real_radii is None else real_radii
-    precision = inside_manifold(fake, real, radii).mean()
-    recall = inside_manifold(real, fake, knn_radii(fake, k)).mean()
+    d2 = _squared_distances(fake, real)
+    precision = (d2 <= np.square(radii)[None, :]).any(1).mean()
+    recall = (d2 <= np.square(knn_radii(fake, k))[:, None]).any(0).mean()
     return float(precision), float(recall)
 
 

@@ -114,6 +114,9 @@ def serve(argv: list[str]) -> int:
     if not 0.01 <= args.max_unread_mib <= 1024:
         print("gandyn serve: --max-unread-mib must be from 0.01 to 1024", file=sys.stderr)
         return 2
+    from server.worker_start import start_template
+
+    start_template()  # the workers' imports, while this process does its own
     import uvicorn
 
     from gan_core import load_plugin

@@ -266,7 +266,7 @@ def compare(args: argparse.Namespace, configs: list[tuple[str, TrainConfig]]) ->
     ]
     runs: list[list[dict[str, Any]]] = [[] for _ in configs]
     started, bar = time.perf_counter(), None if args.quiet else sys.stderr
-    context = get_context("spawn")  # a clean interpreter per worker, as the server's workers
+    context = get_context("spawn")  # a clean interpreter per worker
     workers = min(args.jobs, len(tasks))
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=start_worker, initargs=(args.plugin,)

@@ -1,13 +1,15 @@
 """What the web process sends to one websocket: one ordered queue, used on the event loop only.
 
 Messages come finished from the session's worker process, in the order it made them, and
-leave in that order. At most one frame waits unsent: a newer frame takes the end of the
-queue and the older one is dropped (latest frame wins). JSON messages are never dropped;
-they are bounded instead: a client that leaves more than ``max_text_bytes`` of them unread is
-not reading, and its connection is closed with 4008 (docs/protocol.md §9) rather than
-buffered without limit. The bound is Settings.max_unread_bytes (8 MiB; the largest reply is
-an export of at most MAX_COMMANDS log entries of a few hundred bytes, about 2 MiB). Its
-session is kept for the grace period, as after any drop.
+leave in that order. At most one frame of each lane waits unsent: a newer frame of a lane
+takes the end of the queue and the lane's older one is dropped (latest frame wins, per lane:
+a lane's frame never replaces another lane's; at most MAX_LANES frames wait). JSON messages
+are never dropped; they are bounded instead: a client that leaves more than
+``max_text_bytes`` of them unread is not reading, and its connection is closed with 4008
+(docs/protocol.md §9) rather than buffered without limit. The bound is
+Settings.max_unread_bytes (8 MiB; the largest reply is an export of at most MAX_COMMANDS log
+entries of a few hundred bytes per lane, about 2 MiB a lane). Its session is kept for the
+grace period, as after any drop.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ class Close:
 
 
 class Outbox:
-    """What a session sends to one websocket, in order; at most one unsent frame at a time."""
+    """What a session sends to one websocket, in order; at most one unsent frame per lane."""
 
     def __init__(self, max_text_bytes: int) -> None:
         self._items: deque[Item | Close] = deque()
-        self._frame: bytes | None = None
+        self._frames: dict[int | None, bytes] = {}  # the unsent frame of each lane
         self._text_bytes = 0
         self._max_text_bytes = max_text_bytes
         self._ready = asyncio.Event()
@@ -41,13 +43,15 @@ class Outbox:
         self.closed = False
         self.reason = ""
 
-    def put(self, item: Item) -> None:
+    def put(self, item: Item, lane: int | None = None) -> None:
+        """Queue a message; a frame (bytes) replaces the unsent frame of its ``lane``."""
         if self.closed:
             return
         if isinstance(item, bytes):
-            if self._frame is not None:
-                self._items.remove(self._frame)
-            self._frame = item
+            older = self._frames.get(lane)
+            if older is not None:
+                self._items.remove(older)
+            self._frames[lane] = item
         else:
             self._text_bytes += len(item)
             if self._text_bytes > self._max_text_bytes:
@@ -66,7 +70,7 @@ class Outbox:
     def _overflow(self) -> None:
         """The client does not read: drop what waits and close at once."""
         self._items.clear()
-        self._frame, self._text_bytes = None, 0
+        self._frames, self._text_bytes = {}, 0
         mib = self._max_text_bytes / 2**20
         self.reason = f"more than {mib:g} MiB of replies unread; reconnect to resume"
         self.close(NOT_READING, self.reason)
@@ -78,8 +82,8 @@ class Outbox:
             self._ready.clear()
             await self._ready.wait()
         item = self._items.popleft()
-        if item is self._frame:
-            self._frame = None
+        if isinstance(item, bytes):
+            self._frames = {k: v for k, v in self._frames.items() if v is not item}
         elif isinstance(item, str):
             self._text_bytes -= len(item)
         return item

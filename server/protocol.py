@@ -1,4 +1,4 @@
-"""The session protocol (docs/protocol.md, version 1): every message in and out, and frames.
+"""The session protocol (docs/protocol.md, version 2): every message in and out, and frames.
 
 Commands are parsed and checked against the server's limits here, on the event loop, so
 the worker only ever sees valid commands. Outgoing JSON messages are pydantic models;
@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from gan_core.probes import ViewOptions as ProbeOptions
 from server.settings import Limits
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 FRAME_MAGIC = b"GDF1"
 Q16_STEPS = 65534  # q in 0..65534 maps linearly onto [lo, hi]
 Q16_NOT_FINITE = 65535
@@ -132,17 +132,57 @@ class Step(Command):
     part: Part = "both"
 
 
+Title = Annotated[str, Field(max_length=80, description="what the lane shows, for people")]
+
+
+class LaneStart(BaseModel):
+    """One more lane of a ``reset``: the start config with ``patch``, from iteration 0."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    patch: dict[str, Any] = Field(default_factory=dict)
+    title: Title = ""
+
+
 class Reset(Command):
     type: Literal["reset"]
     config: dict[str, Any] | None = None
     preset: str | None = None
     patch: dict[str, Any] | None = None
+    lanes: list[LaneStart] | None = None
+    replay: dict[str, Any] | None = None
 
 
 class Update(Command):
     type: Literal["update"]
     patch: dict[str, Any]
     reset_moments: bool = False
+    lane: int | Literal["all"] | None = None  # None: the first lane
+
+
+class LaneAdd(Command):
+    type: Literal["lane_add"]
+    patch: dict[str, Any] = Field(default_factory=dict)
+    title: Title = ""
+    warmup: bool = True  # the warm-up the lanes' start took (a preset's), on this lane alone
+
+
+class LaneFork(Command):
+    type: Literal["lane_fork"]
+    lane: int
+    patch: dict[str, Any] = Field(default_factory=dict)
+    reset_moments: bool = False
+    title: Title = ""
+
+
+class LaneClose(Command):
+    type: Literal["lane_close"]
+    lane: int
+
+
+class LaneKeep(Command):
+    type: Literal["lane_keep"]
+    lane: int
 
 
 class Partial(Command):
@@ -185,7 +225,129 @@ COMMANDS: dict[str, type[Command]] = {
     "pace": Pace,
     "export": Export,
     "end": End,
+    "lane_add": LaneAdd,
+    "lane_fork": LaneFork,
+    "lane_close": LaneClose,
+    "lane_keep": LaneKeep,
 }
+
+
+# --- a lane replay (docs/protocol.md §11), checked before a worker replays it ---------------
+
+
+class ReplayFork(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lane: int
+    at: int = Field(ge=0)
+    patch: dict[str, Any]
+    reset_moments: bool
+
+
+class ReplayLane(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=1)
+    title: Title = ""
+    start: dict[str, Any]
+    forked: ReplayFork | None
+    commands: list[tuple[int, str, dict[str, Any]]]
+    iterations: int = Field(ge=0)
+
+
+class LaneReplay(BaseModel):
+    """gan_core.Lanes.to_replay() and the session's preset (what ``export`` gives)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    preset: str | None = None
+    base: dict[str, Any]
+    next_id: int = Field(ge=1)
+    lanes: list[ReplayLane] = Field(min_length=1)
+
+
+class UpdatePayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    patch: dict[str, Any]
+    reset_moments: bool
+
+
+class PartPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(ge=1)
+
+
+REPLAY_KINDS: dict[str, type[BaseModel]] = {
+    "update": UpdatePayload,
+    "step_d": PartPayload,
+    "step_g": PartPayload,
+}
+
+
+def check_replay(data: dict[str, Any], limits: Limits) -> LaneReplay:
+    """A replay's shape, command kinds, order and size; errors name the field in
+    ``replay``. Its configs are the worker's to check (server.worker)."""
+    try:
+        replay = LaneReplay.model_validate_json(json.dumps(data), strict=True)
+    except ValidationError as error:
+        item = error.errors()[0]
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "is not a key of a lane replay (see export)"
+        raise ProtocolError("invalid", message, _dotted(("replay", *item["loc"]))) from None
+    if replay.version != 1:
+        raise ProtocolError(
+            "invalid",
+            f"a lane replay of version {replay.version}; this server reads 1",
+            "replay.version",
+        )
+    if len(replay.lanes) > limits.max_lanes:
+        raise ProtocolError(
+            "invalid", f"at most {limits.max_lanes} lanes on this server", "replay.lanes"
+        )
+    ids = [lane.id for lane in replay.lanes]
+    if len(set(ids)) != len(ids) or replay.next_id <= max(ids):
+        raise ProtocolError(
+            "invalid", "lane ids must differ and be below next_id", "replay.next_id"
+        )
+    work = 0
+    for i, lane in enumerate(replay.lanes):
+        at_before = 0
+        for j, (at, kind, payload) in enumerate(lane.commands):
+            where = f"replay.lanes.{i}.commands.{j}"
+            if kind not in REPLAY_KINDS:
+                allowed = ", ".join(REPLAY_KINDS)
+                raise ProtocolError(
+                    "invalid", f"unknown kind {kind!r}; allowed: {allowed}", f"{where}.1"
+                )
+            if not at_before <= at <= lane.iterations:
+                raise ProtocolError(
+                    "invalid",
+                    f"a command's iteration must be from {at_before} (the one before) to "
+                    f"{lane.iterations} (the lane's iterations), got {at}",
+                    f"{where}.0",
+                )
+            at_before = at
+            try:
+                parsed = REPLAY_KINDS[kind].model_validate_json(json.dumps(payload), strict=True)
+            except ValidationError as error:
+                item = error.errors()[0]
+                field = _dotted((where, 2, *item["loc"]))
+                raise ProtocolError("invalid", item["msg"], field) from None
+            work += getattr(parsed, "n", 0)
+        work += lane.iterations
+        if work > limits.max_replay_iterations:
+            raise ProtocolError(
+                "invalid",
+                f"this replay trains {work} iterations and part steps up to lane {lane.id}, "
+                f"more than the {limits.max_replay_iterations} a replay may train on this "
+                "server (limits.max_replay_iterations); replay fewer iterations",
+                f"replay.lanes.{i}.iterations",
+            )
+    return replay
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
@@ -267,11 +429,36 @@ def parse_command(data: dict[str, Any], limits: Limits) -> Command:
             raise ProtocolError("invalid", message, field or None) from None
         if isinstance(command, Step) and command.n > limits.max_step:
             raise ProtocolError("invalid", f"n must be at most {limits.max_step} per step", "n")
-        if isinstance(command, Reset) and command.config is not None and command.preset:
-            raise ProtocolError("invalid", "give either config or preset, not both", "preset")
+        if isinstance(command, Reset):
+            check_reset(command, limits)
     except ProtocolError as error:
         raise addressed(error, data) from None
     return command
+
+
+def check_reset(command: Reset, limits: Limits) -> None:
+    """What may go together in a reset, and the size of its lane set."""
+    if command.config is not None and command.preset:
+        raise ProtocolError("invalid", "give either config or preset, not both", "preset")
+    if command.replay is not None:
+        given = [k for k in ("config", "preset", "patch", "lanes") if getattr(command, k)]
+        if given:
+            raise ProtocolError(
+                "invalid", "a replay rebuilds every lane by itself: send it alone", given[0]
+            )
+        check_replay(command.replay, limits)
+    if command.lanes is not None:
+        if command.preset:
+            raise ProtocolError(
+                "invalid", "a preset brings its own lanes: send lane_add after it", "lanes"
+            )
+        if len(command.lanes) > limits.max_lanes - 1:
+            raise ProtocolError(
+                "invalid",
+                f"at most {limits.max_lanes - 1} lanes beside lane 1 on this server "
+                f"(limits.max_lanes {limits.max_lanes})",
+                "lanes",
+            )
 
 
 def check_ranges(values: dict[str, Any], limits: Limits) -> None:
@@ -311,10 +498,12 @@ def iteration_work(config: Any) -> float:
     return config.d_steps * d_update + config.g_steps * g_update
 
 
-def check_config_limits(config: Any, limits: Limits) -> None:
+def check_config_limits(config: Any, limits: Limits, others: list[Any] | tuple = ()) -> None:
     """A validated TrainConfig against the server's (stricter) limits on size, and on the
-    work of one iteration: a worker's turn must not wait long for one (server.worker)."""
-    work = iteration_work(config)
+    work of one iteration of the session, ``config``'s lane and the ``others`` lanes
+    together: a worker's turn must not wait long for one (server.worker)."""
+    own = iteration_work(config)
+    work = own + sum(iteration_work(other) for other in others)
     if work > limits.max_iteration_work:
         heavy = {
             "batch_size": config.batch_size,
@@ -324,12 +513,19 @@ def check_config_limits(config: Any, limits: Limits) -> None:
             "g_steps": config.g_steps,
         }
         shown = ", ".join(f"{name} {value}" for name, value in heavy.items())
+        what = "this config"
+        if others:  # lanes count: one iteration of the session is one of every lane
+            what = (
+                f"this session's {len(others) + 1} lanes (lanes count: each makes one per "
+                f"iteration; this lane {own / 1e9:.2f} G)"
+            )
         raise ProtocolError(
             "too_heavy",
-            f"one iteration of this config is about {work / 1e9:.1f} G multiply-adds, more "
+            f"one iteration of {what} is about {work / 1e9:.1f} G multiply-adds, more "
             f"than the {limits.max_iteration_work / 1e9:g} G a shared server allows ({shown}): "
-            "lower the batch size, the hidden widths or the steps per iteration, or run it "
-            "headless with gandyn run",
+            "lower the batch size, the hidden widths or the steps per iteration"
+            + (", or close a lane" if others else "")
+            + ", or run it headless with gandyn run",
             "batch_size",
         )
     if config.batch_size > limits.max_batch_size:
@@ -372,13 +568,14 @@ class Hello(Message):
     iteration: int
     playing: bool
     config: dict[str, Any]
+    lanes: list[dict[str, Any]]
     view: ViewOptions
     pace: PaceOptions
     limits: dict[str, Any]
 
 
 class Ack(Message):
-    """``ack``; extra keys (config, changes, preset, view, pace, replay) by command."""
+    """``ack``; extra keys (config, changes, preset, view, pace, replay, added) by command."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -388,6 +585,7 @@ class Ack(Message):
     version: int
     iteration: int
     playing: bool
+    lanes: list[dict[str, Any]]
 
 
 class ErrorReply(Message):
@@ -408,6 +606,7 @@ class Change(BaseModel):
 
 class ConfigChanged(Message):
     type: Literal["config_changed"] = "config_changed"
+    lane: int
     version: int
     iteration: int
     reset: bool
@@ -417,6 +616,7 @@ class ConfigChanged(Message):
 
 class Diverged(Message):
     type: Literal["diverged"] = "diverged"
+    lane: int
     kind: str
     quantity: str
     iteration: int
@@ -431,11 +631,13 @@ class Restored(Message):
     iteration: int
     version: int
     playing: bool = False
+    lanes: list[dict[str, Any]]
     message: str
 
 
 class Evaluation(Message):
     type: Literal["evaluation"] = "evaluation"
+    lane: int
     iteration: int
     version: int
     seconds: float
@@ -494,6 +696,7 @@ class FrameHeader(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: Literal["frame"] = "frame"
+    lane: int = 1  # the lane's id (a session's first lane is 1)
     seq: int
     iteration: int
     version: int

@@ -164,7 +164,7 @@ class SessionRegistry:
             if session.owner is None or epoch not in (None, session.epoch):
                 return  # for a connection that is gone
             if kind == "out":
-                session.owner.put(rest[0])
+                session.owner.put(*rest)  # a frame comes with its lane
             else:
                 session.owner.close(*rest)
         elif kind == "ended":

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from gan_core.lanes import MAX_LANES
+
 
 def default_workers() -> int:
     """One worker process per core: each trains its sessions in turns (server.worker)."""
@@ -54,6 +56,11 @@ class Limits:
     # iteration. The default presets need at most a few M; gan_toy's 3 x 512 critic with 5
     # steps and the penalty needs 6 G and is refused (run it headless).
     max_iteration_work: float = 1e9
+    max_lanes: int = MAX_LANES  # lanes of a session (gan_core.lanes: 4 panels at 1920x1080)
+    # What a reset with a replay may train (iterations and part steps over its lanes), in the
+    # session's turns: about 80 s of one core for the default model (250 it/s), at most 10
+    # minutes for a config at max_iteration_work (30 ms an iteration).
+    max_replay_iterations: int = 20_000
 
     def as_json(self) -> dict[str, Any]:
         """The ``limits`` object of ``hello`` and ``/api/schema``."""
@@ -74,6 +81,8 @@ class Limits:
             "max_depth": self.max_depth,
             "max_iteration_work": self.max_iteration_work,
             "slow_motion_min": self.slow_motion_min,
+            "max_lanes": self.max_lanes,
+            "max_replay_iterations": self.max_replay_iterations,
         }
 
 

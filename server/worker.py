@@ -3,11 +3,13 @@ itself, and sends finished, encoded messages up to the web process (server.worke
 
 ``gandyn serve`` starts one per core (``--workers N``). Each is a single thread: no GIL is
 shared with anything, and no lock is needed. The loop takes the sessions that have work in
-turn (round robin); a turn builds the session's frame if one is due, trains for at most
-``turn_budget`` seconds (TURN_MIN to TURN_MAX: shorter when more sessions wait, so that each
-gets a turn about every ROUND_SECONDS), and makes an evaluation if one is due. Between turns
-it reads its pipe, so a command waits for at most one turn. A config whose one iteration is
-too heavy for a turn is refused (server.protocol.check_config_limits), so no turn is long.
+turn (round robin); a turn builds the session's frames if due (one per lane), trains for at
+most ``turn_budget`` seconds (TURN_MIN to TURN_MAX: shorter when more sessions wait, so that
+each gets a turn about every ROUND_SECONDS), and makes evaluations if due. Between turns it
+reads its pipe, so a command waits for at most one turn. A session is a lane set
+(gan_core.Lanes, docs/protocol.md §11): its lanes train together, one iteration of each per
+session iteration, and a lane set whose one iteration is too heavy for a turn is refused
+(server.protocol.check_config_limits sums the lanes), so no turn is long.
 
 Messages from the web process (server.channel framing):
 - ``("open", sid, preset[, why])``: a new session at a preset (its warm-up runs as a job);
@@ -33,8 +35,8 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -42,9 +44,11 @@ import numpy as np
 import torch
 
 from gan_core import ConfigError, TrainConfig, Trainer, load_plugin, validate_config
-from gan_core.config import merge
+from gan_core.config import apply_patch, merge
+from gan_core.lanes import Lane, LaneError, Lanes, replay_piece
 from server.channel import receive, send
-from server.presets import DEFAULT_PRESET, PRESETS, preset_named
+from server.lane_sets import Piece, config_errors, new_lanes, replayed_lanes
+from server.presets import DEFAULT_PRESET, PRESETS, finish_lanes, preset_named, start_lanes
 from server.protocol import (
     Ack,
     Command,
@@ -55,6 +59,10 @@ from server.protocol import (
     Export,
     FrameHeader,
     Hello,
+    LaneAdd,
+    LaneClose,
+    LaneFork,
+    LaneKeep,
     Message,
     Pace,
     PaceOptions,
@@ -95,26 +103,16 @@ LOAD_SECONDS = 1.0
 IDLE_WAIT = 1.0
 
 
-@contextmanager
-def config_errors(locate: Callable[[str], str]) -> Iterator[None]:
-    """Turn a config problem into an ``invalid`` error naming the field in the command."""
-    try:
-        yield
-    except ConfigError as error:
-        raise ProtocolError("invalid", error.message, locate(error.field)) from None
-    except ProtocolError as error:
-        error.field = locate(error.field) if error.field else None
-        raise
-
-
 class Training:
-    """A job trained in turns: ``parts`` [(part, n), ...] in order, then ``done(steps, why)``
-    with the steps made and why it stopped early (None: it did not). A step command's job
-    can be cut short (by its deadline, a halt, pause or end); a preset's warm-up cannot."""
+    """A job trained in turns: ``parts``, pieces ``(lane, part, value)`` in order (``lane``
+    None: every lane; ``part`` "both", "d" or "g" with ``value`` steps, or a replay's
+    "until" and "update", gan_core.lanes.replay_piece), then ``done(steps, why)`` with the
+    steps made and why it stopped early (None: it did not). A step command's job can be cut
+    short (by its deadline, every lane halting, pause or end); a warm-up or replay cannot."""
 
     def __init__(
         self,
-        parts: list[tuple[str, int]],
+        parts: list[Piece],
         done: Callable[[int, str | None], None],
         seconds: float = math.inf,
         cuttable: bool = False,
@@ -126,16 +124,28 @@ class Training:
         self.steps = 0
 
 
-class WorkerSession:
-    """One training run and what its connection sees; lives in one worker process."""
+@dataclass
+class LaneScreen:
+    """What the connection has seen of one lane: its frame counter, the trails of its fake
+    samples, the iteration of its last evaluation, whether its halt was told."""
 
-    def __init__(self, worker: Worker, sid: str, trainer: Trainer, preset: str | None) -> None:
+    seq: int = 0
+    trails: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=1))
+    eval_iteration: int = -1
+    halt_told: bool = False
+
+
+class WorkerSession:
+    """One lane set (gan_core.Lanes: 1 to 4 runs stepped together) and what its connection
+    sees; lives in one worker process. A session of one lane is a lane set of one."""
+
+    def __init__(self, worker: Worker, sid: str, lanes: Lanes, preset: str | None) -> None:
         self.worker = worker
         self.id = sid
         self.settings = worker.settings
-        self.trainer = trainer
+        self.lanes = lanes
         self.preset = preset
-        self.reset_config: TrainConfig = trainer.config  # the config of the last reset
+        self.warmup: list[tuple[str, int]] = []  # what the lane set's start took (lane_add too)
         self.version = 0
         self.playing = False
         self.attached = False
@@ -143,24 +153,62 @@ class WorkerSession:
         self.pace = PaceOptions()
         self.job: Training | None = None
         self.queue: deque[Command] = deque()  # commands that wait for the job to end
+        self.screens: dict[int, LaneScreen] = {}
+        self._frames_built = 0  # by this session, over every lane
         self._resume_playing = False
         self._pending_attach: bool | None = None  # an attach that waits for the warm-up
         self._restoring: str | None = None  # rebuilt after its worker died: why
-        self._seq = 0
         self._part: str | None = None
-        self._trails: deque[np.ndarray] = deque(maxlen=1)
         self._frame_due = False
         self._next_frame_at = 0.0
-        self._frame_seconds = 0.0  # what the last frame cost
+        self._frame_seconds = 0.0  # what the last frame tick (every lane's frame) cost
         self._steps_since_frame = 0
-        self._sec_per_iter = 0.005
+        self._sec_per_iter = 0.005  # of one iteration of every lane
         self._next_eval_at = 0.0
-        self._eval_iteration = -1
-        self._eval_seconds = 0.0
-        self._halt_reported = False
         self.changed = True  # since the last checkpoint
         self.checkpoint_at = time.monotonic() + FIRST_CHECKPOINT_SECONDS
         self._after: list[Message] = []
+
+    # ----- the lanes ----------------------------------------------------------------------
+    @property
+    def first(self) -> Trainer:
+        """The first lane's trainer: whose iteration and config hello and acks carry."""
+        return self.lanes.lanes[0].trainer
+
+    def screen(self, lane: Lane) -> LaneScreen:
+        if lane.id not in self.screens:
+            trails: deque[np.ndarray] = deque(maxlen=max(1, self.view.trails))
+            # A new lane's frames count on from every frame the session built: a lane's seq
+            # never repeats one the session sent (clients key redraws on it).
+            self.screens[lane.id] = LaneScreen(seq=self._frames_built, trails=trails)
+        return self.screens[lane.id]
+
+    def lane(self, lane_id: int | None) -> Lane:
+        """Lane ``lane_id`` (None: the first); ``invalid`` naming ``lane`` if there is none."""
+        if lane_id is None:
+            return self.lanes.lanes[0]
+        try:
+            return self.lanes[lane_id]
+        except LaneError as error:
+            raise ProtocolError("invalid", str(error), "lane") from None
+
+    def all_halted(self) -> bool:
+        return all(lane.trainer.halt is not None for lane in self.lanes)
+
+    def lanes_json(self) -> list[dict[str, Any]]:
+        """The ``lanes`` of hello, acks and restored (docs/protocol.md §11)."""
+        return [
+            {
+                "id": lane.id,
+                "title": lane.title,
+                "iteration": lane.trainer.iteration,
+                "start": plain(lane.start),
+                "forked": plain(lane.forked),
+                "halted": None if lane.trainer.halt is None else lane.trainer.halt.as_dict(),
+                "config": lane.trainer.config.model_dump(mode="json"),
+            }
+            for lane in self.lanes
+        ]
 
     # ----- what the worker asks -----------------------------------------------------------
     def runnable(self, now: float) -> bool:
@@ -187,7 +235,7 @@ class WorkerSession:
         try:
             if self.job is not None:
                 if self._frame_due and self.job.cuttable:  # the last step's, before the next
-                    self._send_frame()
+                    self._send_frames()
                 self._run_job(budget)
             else:
                 self._play(budget, shared=sharing > 1)
@@ -212,7 +260,7 @@ class WorkerSession:
         now = time.monotonic()
         on_clock = self.playing and now >= self._next_frame_at and self._steps_left(now) == 0
         if on_clock or self._frame_due:
-            self._send_frame()
+            self._send_frames()
             if on_clock:
                 self._schedule_frame(after=self._next_frame_at)
         if self.playing and self._steps_left(time.monotonic()) > 0:
@@ -222,12 +270,13 @@ class WorkerSession:
             self._steps_since_frame += self._train(n, "both", room)
 
     # ----- connection ---------------------------------------------------------------------
-    def send(self, message: Message | bytes) -> None:
+    def send(self, message: Message | bytes, lane: int | None = None) -> None:
         """To the connection that owns the session now (``epoch`` names it: what was sent
-        to an earlier one is dropped by the web process)."""
+        to an earlier one is dropped by the web process); a frame names its ``lane`` (the
+        outbox keeps the newest unsent frame of each lane)."""
         if self.attached:
             item = message if isinstance(message, bytes) else message.to_json()
-            self.worker.send(("out", self.id, self.epoch, item))
+            self.worker.send(("out", self.id, self.epoch, item, lane))
 
     def attach(self, resumed: bool, epoch: int) -> None:
         self.epoch = epoch
@@ -235,7 +284,7 @@ class WorkerSession:
             self._pending_attach = resumed  # the preset's warm-up first: hello comes after
             return
         self.attached = True
-        if resumed and self._resume_playing and self.trainer.halt is None:
+        if resumed and self._resume_playing and not self.all_halted():
             self._start_playing()
         self._resume_playing = False
         self.send(
@@ -245,9 +294,10 @@ class WorkerSession:
                 grace_seconds=self.settings.grace_seconds,
                 preset=self.preset,
                 version=self.version,
-                iteration=self.trainer.iteration,
+                iteration=self.first.iteration,
                 playing=self.playing,
-                config=self.trainer.config.model_dump(mode="json"),
+                config=self.first.config.model_dump(mode="json"),
+                lanes=self.lanes_json(),
                 view=self.view,
                 pace=self.pace,
                 limits=self.settings.limits.as_json(),
@@ -267,16 +317,18 @@ class WorkerSession:
         """Rebuilt from a checkpoint after its worker died: the state the checkpoint kept."""
         self.version = meta["version"]
         self.preset = meta["preset"]
-        self.reset_config = validate_config(meta["reset_config"])
+        self.warmup = [tuple(piece) for piece in meta["warmup"]]
         self.view = ViewOptions(**meta["view"])
         self.pace = PaceOptions(**meta["pace"])
-        self._seq = meta["seq"]
-        self.restart_trails()
+        self._frames_built = meta["frames_built"]
+        for lane in self.lanes:
+            self.screen(lane).seq = meta["seqs"].get(lane.id, self._frames_built)
         self._restoring = (
-            f"{why}; this session was rebuilt from its last checkpoint, at iteration "
-            f"{self.trainer.iteration} (at most {CHECKPOINT_SECONDS:g} s of training before "
-            "it was lost, and the replies to commands sent meanwhile), and is paused: press "
-            "play to go on"
+            f"{why}; this session was rebuilt from its last checkpoint, with its "
+            f"{len(self.lanes)} lane{'s' if len(self.lanes) > 1 else ''} at iteration "
+            f"{', '.join(str(lane.trainer.iteration) for lane in self.lanes)} (at most "
+            f"{CHECKPOINT_SECONDS:g} s of training before it was lost, and the replies to "
+            "commands sent meanwhile), and is paused: press play to go on"
         )
 
     def tell_restored(self) -> None:
@@ -284,24 +336,30 @@ class WorkerSession:
         message, self._restoring = self._restoring, None
         if message is not None:
             self.send(
-                Restored(version=self.version, iteration=self.trainer.iteration, message=message)
+                Restored(
+                    version=self.version,
+                    iteration=self.first.iteration,
+                    lanes=self.lanes_json(),
+                    message=message,
+                )
             )
         self._frame_due = True
 
     def meta(self) -> dict[str, Any]:
-        """What a checkpoint keeps beside the Trainer."""
+        """What a checkpoint keeps beside the lane set."""
         return {
             "version": self.version,
             "preset": self.preset,
-            "reset_config": self.reset_config.model_dump(mode="json"),
+            "warmup": self.warmup,
             "view": self.view.model_dump(),
             "pace": self.pace.model_dump(),
-            "seq": self._seq,
+            "seqs": {lane_id: screen.seq for lane_id, screen in self.screens.items()},
+            "frames_built": self._frames_built,
         }
 
     # ----- pacing -------------------------------------------------------------------------
     def _period(self) -> float:
-        """Seconds between frames: the asked rate, slower when frames are costly."""
+        """Seconds between frame ticks: the asked rate, slower when frames are costly."""
         asked = self.pace.slow_motion or 1.0 / self.pace.fps
         return max(asked, self._frame_seconds / FRAME_SHARE)
 
@@ -321,63 +379,92 @@ class WorkerSession:
         self.playing = True
         self._schedule_frame(after=time.monotonic())
 
-    def _train(self, n: int, part: str, budget: float = TURN_MAX) -> int:
-        """Up to n steps within about ``budget`` seconds (at least one); the steps made."""
-        tr = self.trainer
-        before, done = tr.iteration, 0
+    def _train(
+        self, n: int, part: str, budget: float = TURN_MAX, lane_id: int | None = None
+    ) -> int:
+        """Up to n steps of every lane that is not halted (or of lane ``lane_id`` only)
+        within about ``budget`` seconds (at least one); the steps made (by the lanes that
+        went on; when every one halted, by the one that went furthest)."""
+        lanes = list(self.lanes) if lane_id is None else [self.lanes[lane_id]]
+        active = [lane.trainer for lane in lanes if lane.trainer.halt is None]
+        done = 0
         deadline = time.perf_counter() + budget
-        while done < n and tr.halt is None:
+        while done < n and active:
             left = deadline - time.perf_counter()
             chunk = min(n - done, max(1, int(left / self._sec_per_iter)))
+            before = [tr.iteration for tr in active]
             start = time.perf_counter()
-            tr.step(chunk, part=part)  # type: ignore[arg-type]
+            for tr in active:
+                tr.step(chunk, part=part)  # type: ignore[arg-type]
             took = (time.perf_counter() - start) / chunk
             self._sec_per_iter = 0.5 * self._sec_per_iter + 0.5 * took
-            if tr.halt is not None:  # the steps before the failing one were made
-                done += max(0, tr.halt.iteration - before) if part == "both" else 0
+            going = [tr for tr in active if tr.halt is None]
+            if not going:  # the steps before each failing one were made
+                if part == "both":
+                    done += max(tr.halt.iteration - b for tr, b in zip(active, before, strict=True))  # type: ignore[union-attr]
                 break
+            active = going
             done += chunk
             if time.perf_counter() >= deadline:
                 break
         self._part = part
         self.changed = True
-        self._check_halt()
-        return done
+        self._check_halts()
+        return max(0, done)
 
-    def _check_halt(self) -> None:
-        """Report a new halt once: pause, send ``diverged`` and a frame."""
-        halt = self.trainer.halt
-        if halt is None:
-            self._halt_reported = False
-            return
-        if self._halt_reported:
-            return
-        self._halt_reported = True
-        self.playing = False
-        self._frame_due = True
-        self.send(Diverged(**halt.as_dict(), version=self.version))
+    def _check_halts(self) -> None:
+        """Report each new halt once (``diverged`` naming the lane, a frame); pause when
+        every lane is halted."""
+        for lane in self.lanes:
+            screen, halt = self.screen(lane), lane.trainer.halt
+            if halt is None:
+                screen.halt_told = False
+            elif not screen.halt_told:
+                screen.halt_told = True
+                self._frame_due = True
+                self.send(Diverged(lane=lane.id, **halt.as_dict(), version=self.version))
+        if self.all_halted():
+            self.playing = False
 
     # ----- jobs ---------------------------------------------------------------------------
     def _run_job(self, budget: float) -> None:
         job = self.job
         assert job is not None
         while job.parts and budget > 0:
-            part, n = job.parts[0]
+            lane_id, part, value = job.parts[0]
+            if part == "update":
+                replay_piece(self.lanes[lane_id].trainer, part, value)  # type: ignore[index]
+                job.parts.popleft()
+                continue
+            if self._halted(lane_id):  # as gan_core.play: a halted run's steps do nothing
+                if job.cuttable:
+                    self._finish_job("halted")
+                    return
+                job.parts.popleft()
+                continue
+            n = value - self.lanes[lane_id].trainer.iteration if part == "until" else value  # type: ignore[index]
+            if n <= 0:
+                job.parts.popleft()
+                continue
             start = time.perf_counter()
-            done = self._train(n, part, budget)
+            done = self._train(n, "both" if part == "until" else part, budget, lane_id)
             budget -= time.perf_counter() - start
             job.steps += done
             if done >= n:
                 job.parts.popleft()
-            else:
-                job.parts[0] = (part, n - done)
-            if self.trainer.halt is not None:
-                self._finish_job("halted")
-                return
+            elif part != "until":
+                job.parts[0] = (lane_id, part, n - done)
         if not job.parts:
             self._finish_job(None)
+        elif job.cuttable and self.all_halted():
+            self._finish_job("halted")
         elif time.monotonic() >= job.deadline:
             self._finish_job("time")
+
+    def _halted(self, lane_id: int | None) -> bool:
+        return (
+            self.all_halted() if lane_id is None else self.lanes[lane_id].trainer.halt is not None
+        )
 
     def _finish_job(self, why: str | None) -> None:
         """End the job (``why`` it stopped early, or None), then the commands it held back."""
@@ -391,51 +478,65 @@ class WorkerSession:
             self._command(self.queue.popleft())
 
     # ----- frames and metrics -------------------------------------------------------------
-    def _send_frame(self) -> None:
+    def _send_frames(self) -> None:
+        """A frame tick: one frame of every lane, in lane order."""
         self._frame_due = False
         if not self.attached:
             return
         start = time.perf_counter()
-        header = FrameHeader(
-            seq=self._seq,
-            iteration=self.trainer.iteration,
-            version=self.version,
-            playing=self.playing,
-            part=self._part,
-        )
-        self._seq += 1
-        snapshot = self.trainer.snapshot(self.view.probe_options())
-        trails = np.stack(self._trails) if self.view.trails and self._trails else None
-        if self.view.trails:
-            self._trails.append(snapshot["fake"])
-        self.send(snapshot_frame(snapshot, header, self.view, trails))
+        for lane in self.lanes:
+            screen = self.screen(lane)
+            header = FrameHeader(
+                lane=lane.id,
+                seq=screen.seq,
+                iteration=lane.trainer.iteration,
+                version=self.version,
+                playing=self.playing,
+                part=self._part,
+            )
+            screen.seq += 1
+            self._frames_built += 1
+            snapshot = lane.trainer.snapshot(self.view.probe_options())
+            trails = np.stack(screen.trails) if self.view.trails and screen.trails else None
+            if self.view.trails:
+                screen.trails.append(snapshot["fake"])
+            self.send(snapshot_frame(snapshot, header, self.view, trails), lane=lane.id)
         self._frame_seconds = time.perf_counter() - start
 
+    def _wants_evaluation(self, lane: Lane) -> bool:
+        tr = lane.trainer
+        return tr.iteration != self.screen(lane).eval_iteration and tr.halt is None
+
     def _evaluation_wanted(self) -> bool:
-        tr = self.trainer
-        return tr.iteration != self._eval_iteration and tr.halt is None
+        return any(self._wants_evaluation(lane) for lane in self.lanes)
 
     def _maybe_evaluate(self, sharing: int) -> None:
-        """The costly metrics when due: they take at most EVAL_SHARE of the time of the
-        worker, shared by ``sharing`` sessions (at least every EVAL_MAX_INTERVAL)."""
+        """The costly metrics of every lane that changed, when due: they take at most
+        EVAL_SHARE of the time of the worker, shared by ``sharing`` sessions (at least every
+        EVAL_MAX_INTERVAL)."""
         now = time.monotonic()
         if not self.attached or not self._evaluation_wanted() or now < self._next_eval_at:
             return
         if self.job is not None:
             return
-        start = time.perf_counter()
-        self._eval_iteration = self.trainer.iteration
-        metrics = self.trainer.evaluate(n=self.settings.evaluate_samples)
-        seconds = time.perf_counter() - start
-        self.send(
-            Evaluation(
-                iteration=self.trainer.iteration,
-                version=self.version,
-                seconds=seconds,
-                metrics=plain(metrics),
+        total = 0.0
+        for lane in [lane for lane in self.lanes if self._wants_evaluation(lane)]:
+            start = time.perf_counter()
+            tr = lane.trainer
+            self.screen(lane).eval_iteration = tr.iteration
+            metrics = tr.evaluate(n=self.settings.evaluate_samples)
+            seconds = time.perf_counter() - start
+            total += seconds
+            self.send(
+                Evaluation(
+                    lane=lane.id,
+                    iteration=tr.iteration,
+                    version=self.version,
+                    seconds=seconds,
+                    metrics=plain(metrics),
+                )
             )
-        )
-        spacing = seconds * sharing / EVAL_SHARE
+        spacing = total * sharing / EVAL_SHARE
         self._next_eval_at = now + min(max(EVAL_INTERVAL, spacing), EVAL_MAX_INTERVAL)
 
     # ----- commands -----------------------------------------------------------------------
@@ -465,7 +566,7 @@ class WorkerSession:
 
     def _command(self, command: Command) -> None:
         """Carry out a command and answer it: ack (with extras) or error; a step or a reset
-        to a preset with a warm-up answers when its job ends."""
+        with a warm-up or a replay answers when its job ends."""
         self._after = []
         try:
             extras = self._apply(command)
@@ -485,9 +586,9 @@ class WorkerSession:
             self._acknowledge(command, extras)
 
     def _acknowledge(self, command: Command, extras: dict[str, Any]) -> None:
-        if isinstance(command, Reset):  # a new run: its first checkpoint before the ack
-            self.worker.checkpoint(self)
-        elif isinstance(command, Update):
+        if isinstance(command, Reset | LaneAdd | LaneFork | LaneClose | LaneKeep):
+            self.worker.checkpoint(self)  # a new lane set: its checkpoint before the ack
+        elif not isinstance(command, Step | View | Pace | Export | Play | Pause):
             self.checkpoint_at = min(
                 self.checkpoint_at, time.monotonic() + FIRST_CHECKPOINT_SECONDS
             )
@@ -496,8 +597,9 @@ class WorkerSession:
                 id=command.id,
                 command=command.type,
                 version=self.version,
-                iteration=self.trainer.iteration,
+                iteration=self.first.iteration,
                 playing=self.playing,
+                lanes=self.lanes_json(),
                 **extras,
             )
         )
@@ -507,7 +609,7 @@ class WorkerSession:
         if isinstance(command, End):
             self.worker.end(self, "session ended")
             return
-        self._check_halt()
+        self._check_halts()
 
     def _apply(self, command: Command) -> dict[str, Any] | None:
         """The command's effect; returns the ack's extra keys (None: the ack comes later).
@@ -521,7 +623,7 @@ class WorkerSession:
             self._frame_due = True
         elif isinstance(command, Step):
             self._refuse_if_halted()
-            if command.part != "both" and self.trainer.commands_full():
+            if command.part != "both" and any(lane.trainer.commands_full() for lane in self.lanes):
                 raise ProtocolError(
                     "invalid",
                     "this run has had as many changes and part steps as its replay keeps; "
@@ -534,6 +636,8 @@ class WorkerSession:
             return self._update(command)
         elif isinstance(command, Reset):
             return self._reset(command)
+        elif isinstance(command, LaneAdd | LaneFork | LaneClose | LaneKeep):
+            return self._lane_command(command)
         elif isinstance(command, View):
             return self._view(command)
         elif isinstance(command, Pace):
@@ -542,7 +646,7 @@ class WorkerSession:
                 self._schedule_frame(after=time.monotonic())
             return {"pace": self.pace.model_dump()}
         elif isinstance(command, Export):
-            return {"replay": self._replay()}
+            return {"replay": {**self.lanes.to_replay(), "preset": self.preset}}
         return {}
 
     def _start_step(self, command: Step) -> None:
@@ -563,14 +667,17 @@ class WorkerSession:
                 extras["message"] = f"stopped after {steps} of {command.n} steps by {cut}"
             self._acknowledge(command, extras)
 
-        self.job = Training([(command.part, command.n)], done, STEP_SECONDS, cuttable=True)
+        piece: Piece = (None, command.part, command.n)
+        self.job = Training([piece], done, STEP_SECONDS, cuttable=True)
 
     def _refuse_if_halted(self) -> None:
-        halt = self.trainer.halt
-        if halt is not None:
+        if self.all_halted():
+            halt = self.first.halt
+            assert halt is not None
+            every = "every lane is halted; the first: " if len(self.lanes) > 1 else ""
             raise ProtocolError(
                 "halted",
-                f"{halt.message} (send update with a smaller learning rate, or reset)",
+                f"{every}{halt.message} (send update with a smaller learning rate, or reset)",
             )
 
     def _view(self, command: View) -> dict[str, Any]:
@@ -582,88 +689,52 @@ class WorkerSession:
         return {"view": self.view.model_dump()}
 
     def restart_trails(self) -> None:
-        self._trails = deque(maxlen=max(1, self.view.trails))
+        for screen in self.screens.values():
+            screen.trails = deque(maxlen=max(1, self.view.trails))
+
+    def _check_work(self, config: TrainConfig, others: list[TrainConfig]) -> None:
+        check_config_limits(config, self.settings.limits, others)
 
     def _update(self, command: Update) -> dict[str, Any]:
-        old = self.trainer.config
+        """A live change of one lane or of every lane: all checked (the server's limits
+        first, over every lane's work), then all applied."""
+        targets = list(self.lanes) if command.lane == "all" else [self.lane(command.lane)]
+        new: dict[int, TrainConfig] = {}
+        for lane in targets:
+            named = f"lane {lane.id}: " if len(targets) > 1 else ""
+            with config_errors(lambda field: "patch." + field, named):
+                new[lane.id] = validate_config(
+                    merge(lane.trainer.config.model_dump(), command.patch)
+                )
+        configs = [new.get(lane.id, lane.trainer.config) for lane in self.lanes]
         with config_errors(lambda field: "patch." + field):
-            merged = validate_config(merge(old.model_dump(), command.patch))
-            check_config_limits(merged, self.settings.limits)
-            self.trainer.update(command.patch, reset_moments=command.reset_moments)
-        return self._config_applied(old.model_dump(mode="json"), reset=False)
-
-    def _reset(self, command: Reset) -> dict[str, Any] | None:
-        if command.preset is not None and command.preset not in PRESETS:
-            allowed = ", ".join(PRESETS)
-            raise ProtocolError(
-                "invalid", f"unknown preset {command.preset!r}; allowed: {allowed}", "preset"
-            )
-        if command.config is not None:
-            base = command.config
-        elif command.preset is not None:
-            base = PRESETS[command.preset].config
-        else:
-            base = self.trainer.config.model_dump()
-
-        def locate(field: str) -> str:
-            if field.split(".")[0] in (command.patch or {}):
-                return "patch." + field
-            return "config." + field if command.config is not None else "preset"
-
-        old = self.trainer.config.model_dump(mode="json")
-        with config_errors(locate):
-            config = validate_config(merge(base, command.patch or {}))
-            check_config_limits(config, self.settings.limits)
-            self.trainer.reset(config)  # the engine may refuse more (e.g. points without points)
-        self.reset_config = config
-        self._part = None
-        if command.config is not None:
-            self.preset = None
-        elif command.preset is not None:
-            self.preset = command.preset
-        self.restart_trails()
-        self._eval_iteration = -1
-        self._halt_reported = False
-        if self.playing:
-            self._schedule_frame(after=time.monotonic())
-        extras = {**self._config_applied(old, reset=True), "preset": self.preset}
-        warmup = preset_named(self.preset).warmup if command.preset is not None else []
-        if not warmup:
-            return extras
-        after = self._after
-
-        def done(steps: int, cut: str | None) -> None:
-            self._after = after
-            self._part = warmup[-1][0]
-            self._acknowledge(command, extras)  # its iteration: after the warm-up
-
-        self.job = Training(list(warmup), done)
-        return None
-
-    def warm_up(self) -> None:
-        """The preset's teaching steps (e.g. D trained alone first), before the first hello;
-        part of the replay."""
-        warmup = preset_named(self.preset).warmup if self.preset is not None else []
-        if not warmup:
-            return
-
-        def done(steps: int, cut: str | None) -> None:
-            self._part = warmup[-1][0]
-            if self._pending_attach is not None:
-                resumed, self._pending_attach = self._pending_attach, None
-                self.attach(resumed, self.epoch)
-
-        self.job = Training(list(warmup), done)
-
-    def _config_applied(self, old: dict[str, Any], reset: bool) -> dict[str, Any]:
-        """After an update or reset: a new version, config_changed, a frame."""
+            for config in new.values():
+                self._check_work(config, [c for c in configs if c is not config])
+        for lane in targets:  # what the engine refuses live (reset-only fields, a full log)
+            named = f"lane {lane.id}: " if len(targets) > 1 else ""
+            with config_errors(lambda field: "patch." + field, named):
+                if lane.trainer.commands_full():
+                    raise ConfigError(
+                        "patch",
+                        "this lane has had as many changes as its replay keeps; reset to go on",
+                    )
+                apply_patch(lane.trainer.config, command.patch)
+        old = {lane.id: lane.trainer.config.model_dump(mode="json") for lane in targets}
+        for lane in targets:
+            lane.trainer.update(command.patch, reset_moments=command.reset_moments)
         self.version += 1
-        new = self.trainer.config.model_dump(mode="json")
+        changes = [self._changed(lane, old[lane.id], reset=False) for lane in targets]
+        return {"lane": command.lane if command.lane == "all" else targets[0].id, **changes[0]}
+
+    def _changed(self, lane: Lane, old: dict[str, Any], reset: bool) -> dict[str, Any]:
+        """A lane's config_changed (to ``_after``, with a frame); its config and changes."""
+        new = lane.trainer.config.model_dump(mode="json")
         changes = config_changes(old, new)
         self._after.append(
             ConfigChanged(
+                lane=lane.id,
                 version=self.version,
-                iteration=self.trainer.iteration,
+                iteration=lane.trainer.iteration,
                 reset=reset,
                 changes=changes,
                 summary=summarise(changes),
@@ -672,13 +743,123 @@ class WorkerSession:
         self._frame_due = True
         return {"config": new, "changes": [change.model_dump() for change in changes]}
 
-    def _replay(self) -> dict[str, Any]:
-        return {
-            "config": self.reset_config.model_dump(mode="json"),
-            "commands": [[at, kind, payload] for at, kind, payload in self.trainer.commands],
-            "iteration": self.trainer.iteration,
-            "version": self.version,
-        }
+    def _lane_command(
+        self, command: LaneAdd | LaneFork | LaneClose | LaneKeep
+    ) -> dict[str, Any] | None:
+        """Add, fork, close or keep; a lane added from the start of a preset with a warm-up
+        takes the warm-up alone, in turns, and is acknowledged after it."""
+        extras: dict[str, Any] = {}
+        if isinstance(command, LaneAdd | LaneFork):
+            limit = self.settings.limits.max_lanes
+            if len(self.lanes) >= limit:
+                raise ProtocolError(
+                    "invalid", f"at most {limit} lanes in a session; close one first", "lane"
+                )
+            others = [lane.trainer.config for lane in self.lanes]
+            source = self.lane(command.lane if isinstance(command, LaneFork) else None)
+            with config_errors(lambda field: "patch." + field):
+                if isinstance(command, LaneAdd):
+                    config = validate_config(merge(self.lanes.base.model_dump(), command.patch))
+                    self._check_work(config, others)
+                    lane = self.lanes.add(command.patch, command.title)
+                    old = self.lanes.base.model_dump(mode="json")
+                else:
+                    config = source.trainer.config
+                    if command.patch:
+                        config = apply_patch(config, command.patch)
+                    self._check_work(config, others)
+                    old = source.trainer.config.model_dump(mode="json")
+                    lane = self.lanes.fork(
+                        source.id, command.patch, command.reset_moments, command.title
+                    )
+            self.version += 1
+            self._changed(lane, old, reset=isinstance(command, LaneAdd))
+            extras["added"] = lane.id
+            if isinstance(command, LaneAdd) and command.warmup and self.warmup:
+                after = self._after
+
+                def done(steps: int, cut: str | None) -> None:
+                    self._after = after
+                    self._frame_due = True
+                    self._acknowledge(command, extras)
+
+                pieces: list[Piece] = [(lane.id, part, n) for part, n in self.warmup]
+                self.job = Training(pieces, done)
+                return None
+        else:
+            lane = self.lane(command.lane)
+            try:
+                if isinstance(command, LaneClose):
+                    self.lanes.close(lane.id)
+                else:
+                    self.lanes.keep(lane.id)
+            except LaneError as error:
+                raise ProtocolError("invalid", str(error), "lane") from None
+            kept = {lane.id for lane in self.lanes}
+            self.screens = {k: v for k, v in self.screens.items() if k in kept}
+            self.version += 1
+            if self.all_halted():
+                self.playing = False
+        self._frame_due = True
+        return extras
+
+    def _reset(self, command: Reset) -> dict[str, Any] | None:
+        old = {lane.id: lane.trainer.config.model_dump(mode="json") for lane in self.lanes}
+        first_old = self.first.config.model_dump(mode="json")
+        if command.replay is not None:
+            lanes, pieces = replayed_lanes(command.replay, self.settings.limits)
+            named = command.replay.get("preset")
+            preset = named if named in PRESETS else None
+        else:
+            lanes = new_lanes(command, self.first.config, self.settings.limits)
+            preset = command.preset if command.config is None else None
+            if command.preset is None and command.config is None:
+                preset = self.preset  # a reset with only a patch keeps the name
+            warmup = preset_named(command.preset).warmup if command.preset else []
+            pieces = [(None, part, n) for part, n in warmup]
+        started = preset is not None and (command.preset or command.replay)  # with its warm-up
+        self.warmup = preset_named(preset).warmup if started else []
+        self.lanes = lanes
+        self.screens = {}
+        self.preset = preset
+        self._part = None
+        self.version += 1
+        if self.playing:
+            self._schedule_frame(after=time.monotonic())
+
+        def finished(steps: int = 0, cut: str | None = None) -> dict[str, Any]:
+            if command.preset is not None:
+                finish_lanes(self.lanes, command.preset)
+            if pieces:
+                self._part = pieces[-1][1] if pieces[-1][1] in ("both", "d", "g") else "both"
+            self._after = []
+            changed = [
+                self._changed(lane, old.get(lane.id, first_old), reset=True) for lane in self.lanes
+            ]
+            return {**changed[0], "preset": self.preset}
+
+        if not pieces:
+            return finished()
+        self.job = Training(pieces, lambda steps, cut: self._acknowledge(command, finished()))
+        return None
+
+    def warm_up(self) -> None:
+        """A new session's preset: its warm-up on every lane, then the lanes forked after it
+        (server.presets.finish_lanes), before the first hello; part of the replay."""
+        warmup = self.warmup = preset_named(self.preset).warmup if self.preset else []
+
+        def done(steps: int = 0, cut: str | None = None) -> None:
+            finish_lanes(self.lanes, self.preset)
+            if warmup:
+                self._part = warmup[-1][0]
+            if self._pending_attach is not None:
+                resumed, self._pending_attach = self._pending_attach, None
+                self.attach(resumed, self.epoch)
+
+        if not warmup:
+            done()
+            return
+        self.job = Training([(None, part, n) for part, n in warmup], done)
 
 
 class Worker:
@@ -765,12 +946,12 @@ class Worker:
         checkpoint yet, whose worker died (said after its hello)."""
         name = preset if preset in PRESETS else DEFAULT_PRESET
         try:
-            trainer = Trainer(PRESETS[name].config)
+            lanes = start_lanes(PRESETS[name].config, name)
         except Exception as error:  # a broken preset or plug-in: tell the client, end
             log.exception("session %s could not start", sid)
             self._refuse(sid, f"the session could not start: {error}; try another preset")
             return
-        session = self.sessions[sid] = WorkerSession(self, sid, trainer, name)
+        session = self.sessions[sid] = WorkerSession(self, sid, lanes, name)
         if why is not None:
             session._restoring = (
                 f"{why}; this session had no checkpoint yet and was started again from its "
@@ -783,8 +964,8 @@ class Worker:
     ) -> None:
         """Rebuild a session of a worker that died; tell its connection now, if it has one,
         else after the hello of its resume."""
-        trainer = Trainer.restore(saved)
-        session = self.sessions[sid] = WorkerSession(self, sid, trainer, meta["preset"])
+        lanes = Lanes.restore(saved)
+        session = self.sessions[sid] = WorkerSession(self, sid, lanes, meta["preset"])
         session.restored(meta, why)
         if epoch is not None:
             session.attached, session.epoch = True, epoch
@@ -804,7 +985,7 @@ class Worker:
     def checkpoint(self, session: WorkerSession) -> None:
         session.changed = False
         session.checkpoint_at = time.monotonic() + CHECKPOINT_SECONDS
-        self.send(("checkpoint", session.id, session.trainer.save(), session.meta()))
+        self.send(("checkpoint", session.id, session.lanes.save(), session.meta()))
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
@@ -829,7 +1010,8 @@ class Worker:
 
 
 def serve_worker(connection: Connection, settings: Settings, plugins: list[str]) -> None:
-    """A worker process's main (the target of its multiprocessing.Process, spawned)."""
+    """A worker process's main (the target of its multiprocessing.Process, forked from
+    the template of server.worker_start)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)

@@ -1,9 +1,10 @@
 """The worker processes of a server, seen from the web process: start them, place sessions
 on them, carry messages both ways, start a dead one again and rebuild its sessions.
 
-Each worker (server.worker) is a spawned process (never forked: the web process has
-threads of its own, e.g. uvicorn's) with one socket pair to this process, read and written
-by the event loop (server.channel). A worker that dies (killed, out of memory, a crash) is
+Each worker (server.worker) is a fork of a template process that imported its code once
+(server.worker_start; never a fork of the web process, which has threads of its own, e.g.
+uvicorn's) with one socket pair to this process, read and written by the event loop
+(server.channel). A worker that dies (killed, out of memory, a crash) is
 started again at once; the sessions it held are rebuilt on the new one from their last
 checkpoints (server.sessions keeps them), and their connections are told (a ``restored``
 event). Sessions of the other workers notice nothing.
@@ -24,6 +25,7 @@ from gan_core.registry import LOADED_PLUGINS
 from server.channel import AsyncChannel
 from server.settings import Settings
 from server.worker import serve_worker
+from server.worker_start import worker_context
 
 log = logging.getLogger("gandyn.workers")
 
@@ -107,7 +109,7 @@ class WorkerPool:
                 worker.process.kill()
 
     async def _spawn(self, index: int) -> Worker:
-        context = multiprocessing.get_context("spawn")
+        context = worker_context()
         ours, theirs = context.Pipe()
         process = context.Process(
             target=serve_worker,
@@ -115,7 +117,8 @@ class WorkerPool:
             name=f"{PROCESS_PREFIX}{index}",
             daemon=True,
         )
-        process.start()
+        # The first start waits for the template's imports: the loop goes on meanwhile.
+        await asyncio.get_running_loop().run_in_executor(None, process.start)
         theirs.close()
         worker = Worker(index, process, await AsyncChannel.open(ours))
         worker.reader = asyncio.create_task(self._read(worker))

@@ -103,22 +103,33 @@ class ServerProcess:
             self.process.wait()
 
 
-def worker_pids(pid: int) -> list[int]:
-    """The worker processes (server.workers) that process ``pid`` started (Linux /proc)."""
+def child_processes(pid: int) -> list[int]:
+    """The processes that process ``pid`` started (any of its threads; Linux /proc)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            children = (task / "children").read_text().split()
+            found += map(int, (task / "children").read_text().split())
         except OSError:  # the thread ended meanwhile
             continue
-        for child in map(int, children):
-            try:
-                command = Path(f"/proc/{child}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"spawn_main" in command:
-                found.append(child)
     return found
+
+
+def template_pids(pid: int) -> list[int]:
+    """The worker template (server.worker_start: a forkserver) that server ``pid`` started."""
+    found = []
+    for child in child_processes(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"forkserver" in command:
+            found.append(child)
+    return found
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The worker processes (server.workers) of server ``pid``: forks of its template."""
+    return [worker for template in template_pids(pid) for worker in child_processes(template)]
 
 
 def answers(url: str) -> bool:

@@ -3,13 +3,19 @@
 // it with Plotly.react. A frame that arrives while the previous one is still being drawn
 // replaces it (frames are skipped, never queued).
 
-import { state, syncUrl, shareUrl, fromQuery, merge, clone, deepEqual, kindOfDataset, SPEEDS, VIEW_DEFAULTS } from "./state.js";
+import { state, syncUrl, shareUrl, fromQuery, merge, clone, deepEqual, diffPatch, kindOfDataset, SPEEDS, VIEW_DEFAULTS } from "./state.js";
 import { normalizeSchema, schemaDefaults, typeOfPath, buildControls, friendlyMessage } from "./controls.js";
 import { Session } from "./socket.js";
 import { createView2d } from "./view2d.js";
+import { shareScales, scalesMoved } from "./scales.js";
 import { createView1d } from "./view1d.js";
 import { createViewDirac } from "./viewDirac.js";
-import { MetricsHistory, createMetrics } from "./metrics.js";
+import { createView1dLanes } from "./view1dLanes.js";
+import { createViewDiracLanes } from "./viewDiracLanes.js";
+import { createMetrics } from "./metrics.js";
+import { Lane, LANE_COLORS, laneTitle, forkWords } from "./lanes.js";
+import { createPanels } from "./panels.js";
+import { encodeReplay, decodeReplay, linkReplay, fromStart, MAX_LINK_CHARS } from "./link.js";
 import { exportImage, exportMetrics } from "./export.js";
 import { createGallery } from "./gallery.js";
 
@@ -27,31 +33,39 @@ const stats = {
   metricsRenders: 0,
 };
 
-const history = new MetricsHistory();
 let schemaInfo = null;
 let controls = null;
 let session = null;
 let views = null;
 let metricsChart = null;
 
-let latest = null;          // newest frame received
-let rendered = null;        // frame last drawn
-let dirty = false;          // redraw the current frame (options changed)
+// the session's lanes, in lane order (hello and every ack carry them: docs/protocol.md §11)
+let lanes = [];
+let selectedId = null;      // the lane the settings panel edits
+let startConfig = null;     // lane 1's config at the last reset (lane_add patches are against it)
+let overlayChoice = null;   // the user's "one plot" choice (null: the preset's, or on for Dirac-GAN)
+let panels = null;
+let shared = null;          // the scales the lanes' panels share (scales.js)
+let dirty = false;          // redraw the current frames (options changed)
 let lastMetricsDraw = 0;
 let playing = false;
 let version = null;
 let iteration = 0;
 let firstHello = true;
 let currentKind = null;
-let halted = null;
 let presetInfo = null;
 let gallery = null;
-// "what one update did": after a step while paused, the next frame is drawn with the frame
-// received before it (faded). ghostNext is set when the step's ack arrives; the frame that
-// follows the ack is the step's frame (docs/protocol.md §3-4: ack, then one frame).
-let ghostNext = false;
-let presetToast = null;   // title to announce for the reset that loads a preset
-let prevReceived = null;
+// "what one update did": after a step while paused, each lane's next frame is drawn with the
+// frame received before it (faded). ghostNext holds the lanes whose next frame is the step's
+// (set when the step's ack arrives: docs/protocol.md §3-4, ack, then one frame per lane).
+let ghostNext = new Set();
+let resetToast = null;    // what to announce for the reset being sent (a preset, the lanes)
+
+const laneById = (id) => lanes.find((l) => l.id === id) || null;
+const selectedLane = () => laneById(selectedId) || lanes[0] || null;
+const lanePos = (id) => { const i = lanes.findIndex((l) => l.id === id); return i < 0 ? null : i + 1; };
+const laneColor = (lane) => LANE_COLORS[Math.max(0, lanes.indexOf(lane)) % LANE_COLORS.length];
+const laneName = (lane) => `${lanePos(lane.id)} ${laneTitle(lane, lanes[0])}`;
 
 // ---------------------------------------------------------------- boot
 async function boot() {
@@ -81,11 +95,12 @@ async function boot() {
   addMomentsToggle();
   applyVisibility();
 
-  views = {
-    "2d": createView2d($("view2d")),
-    "1d": createView1d($("view1d")),
-    dirac: createViewDirac($("viewDirac")),
-  };
+  panels = createPanels($("view-wrap"), {
+    "2d": createView2d, "1d": createView1d, dirac: createViewDirac,
+    overlay1d: createView1dLanes, overlayDirac: createViewDiracLanes,
+  }, { onSelect: selectLane });
+  // the first panel's views (the page of one lane; tests and export read them)
+  views = { "2d": panels.view(0, "2d"), "1d": panels.view(0, "1d"), dirac: panels.view(0, "dirac") };
   metricsChart = createMetrics($("metrics"));
   gallery = createGallery($("gallery-slot"), { onPick: pickPreset, collapsed: state.lecture });
   gallery.load().then(() => { gallery.setCurrent(state.preset); updateSide(); });
@@ -95,12 +110,20 @@ async function boot() {
 
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   session = new Session(`${proto}//${location.host}/ws`, {
-    onHello, onFrame, onEvent, onStatus: setConn,
+    onHello, onFrame, onEvent, onStatus: setConn, onReply,
   });
   window.gandyn.session = session;
   // a closed tab frees its training worker at once instead of after the grace period
   window.addEventListener("pagehide", () => session.end());
-  session.connect(state.preset ? `?preset=${encodeURIComponent(state.preset)}` : "");
+  // a link with lanes holds their replay (link.js): decoded before the session starts
+  const replayText = new URLSearchParams(location.search).get("replay");
+  if (replayText) {
+    try {
+      state.linkReplay = await decodeReplay(replayText);
+      state.replayParam = replayText;   // the address keeps it while the lanes are rebuilt
+    } catch (e) { notice(`The lanes in this link could not be read (${e.message}); starting without them.`); }
+  }
+  session.connect(state.preset && !state.linkReplay ? `?preset=${encodeURIComponent(state.preset)}` : "");
   requestAnimationFrame(loop);
 }
 
@@ -133,7 +156,7 @@ function fillSpeedSelect() {
 }
 
 // names of ?hide= that are parts of the page, not settings
-const PAGE_PARTS = ["play", "step", "reset", "speed", "export", "link", "view", "contours", "field", "trails", "manifold", "arrows", "metrics", "notes", "gallery", "side", "settings"];
+const PAGE_PARTS = ["play", "step", "reset", "speed", "export", "link", "lanes", "view", "contours", "field", "trails", "manifold", "arrows", "metrics", "notes", "gallery", "side", "settings"];
 
 function applyVisibility() {
   const anyGroup = controls ? controls.applyVisibility(state.hide, state.show) : true;
@@ -151,8 +174,9 @@ function onHello(msg, resumed) {
   iteration = msg.iteration;
   playing = !!msg.playing;
   updatePlayButton();
+  state.config = msg.config;
+  syncLanes(msg.lanes || [{ id: 1, config: msg.config, iteration: msg.iteration }]);
   if (resumed) {
-    state.config = msg.config;
     refreshControls();
     if (!firstHello) toast(`Reconnected — the session resumed at iteration ${msg.iteration}.`);
     sendViewAndPace();
@@ -160,8 +184,17 @@ function onHello(msg, resumed) {
   }
   const wasFirst = firstHello;
   firstHello = false;
-  state.config = msg.config;
-  if (wasFirst) {
+  startConfig = clone(lanes[0]?.config || msg.config);
+  if (wasFirst && state.linkReplay) {
+    // a link with lanes: rebuild exactly what it holds (docs/protocol.md §11, reset.replay)
+    state.preset = state.linkReplay.preset || null;
+    state.base = null;
+    startConfig = null;   // lane 1's start is in the replay's base; lane_add sends whole configs
+    sendReset({ replay: state.linkReplay }, { quiet: true }).then((ack) => {
+      if (!ack) { state.linkReplay = null; state.replayParam = null; syncUrl(); return; }
+      loadPresetPanel();
+    });
+  } else if (wasFirst) {
     if (state.preset && msg.preset !== state.preset) {
       notice(`There is no preset called “${state.preset}”; showing “${msg.preset}” instead.`);
       state.preset = msg.preset;
@@ -190,7 +223,7 @@ function onHello(msg, resumed) {
   } else {
     // the old session had ended (grace period over): start again with the same settings
     notice("The connection was away too long and the old run ended; a new run started with the same settings.");
-    sendReset({ config: merge(state.config, {}) }, { quiet: true });
+    sendReset(resetBody(), { quiet: true });
   }
   refreshControls();
   sendViewAndPace();
@@ -209,35 +242,70 @@ function ghostOf(f) {
 
 function onFrame(f) {
   stats.framesReceived++;
-  if (ghostNext && f.playing === false && prevReceived && prevReceived.kind === f.kind) f.ghost = ghostOf(prevReceived);
-  ghostNext = false;
-  prevReceived = f;
-  if (latest && latest !== rendered) stats.framesSkipped++;
-  latest = f;
-  history.addFrame(f);
+  const lane = laneById(f.lane ?? lanes[0]?.id);
+  if (!lane) return;   // a lane closed meanwhile, or one the next ack will name
+  lane.received++;
+  const before = lane.latest;
+  if (ghostNext.has(lane.id) && f.playing === false && before && before.kind === f.kind) f.ghost = ghostOf(before);
+  ghostNext.delete(lane.id);
+  if (before && before !== lane.rendered) stats.framesSkipped++;
+  lane.latest = f;
+  lane.iteration = f.iteration;
+  lane.history.addFrame(f);
   if (typeof f.playing === "boolean" && f.playing !== playing) { playing = f.playing; updatePlayButton(); }
-  if (f.halt && !halted) showHalt(f.halt);
-  else if (!f.halt && halted) hideHalt();
+  if (!!f.halt !== !!lane.halt) { lane.halt = f.halt || null; refreshHalt(); }
+}
+
+/** Every ack carries the lane set (docs/protocol.md §3, §11). */
+function onReply(msg) {
+  if (msg.type === "ack" && Array.isArray(msg.lanes)) syncLanes(msg.lanes);
+  else if (msg.type === "ack" && msg.config && lanes[0]) { lanes[0].config = msg.config; state.config = selectedLane().config; }
 }
 
 function onEvent(msg) {
+  const lane = laneById(msg.lane ?? lanes[0]?.id);
+  if (msg.type === "restored" && Array.isArray(msg.lanes)) { syncLanes(msg.lanes); return; }
+  if (!lane) return;
   if (msg.type === "config_changed") {
     if (msg.reset) {
-      history.clear();
-      for (const v of Object.values(views)) v.resetScale?.();
-      if (presetToast) toast(`Preset: ${presetToast}`);
-      else toast(msg.changes && msg.changes.length ? `New run: ${shorten(msg.summary || "", 90)}` : "New run from iteration 0");
-      presetToast = null;
+      lane.history.clear();
+      for (const v of panels.all()) v.resetScale?.();
+      shared = null;
+      // one notice for a reset of every lane (the first lane's event), none for a lane added
+      if (lane === lanes[0] && !msg.added) {
+        if (resetToast) toast(resetToast);
+        else toast(msg.changes && msg.changes.length ? `New run: ${shorten(msg.summary || "", 90)}` : "New run from iteration 0");
+        resetToast = null;
+      }
     } else if (msg.changes && msg.changes.length) {
-      history.addMark(msg.iteration, msg.summary || msg.changes.map((c) => c.field).join(", "));
+      lane.history.addMark(msg.iteration, msg.summary || msg.changes.map((c) => c.field).join(", "));
     }
   } else if (msg.type === "evaluation") {
-    history.addEvaluation(msg);
+    lane.history.addEvaluation(msg);
   } else if (msg.type === "diverged") {
-    showHalt(msg);
-    playing = false;
-    updatePlayButton();
+    lane.halt = msg;
+    refreshHalt();
+    if (lanes.every((l) => l.halt)) { playing = false; updatePlayButton(); }
   }
+}
+
+/** The lane set of a hello or an ack: the lanes we know keep their frames and histories. */
+function syncLanes(list) {
+  if (!Array.isArray(list) || !list.length) return;
+  lanes = list.map((d) => {
+    const lane = laneById(d.id) || new Lane(d.id);
+    lane.title = d.title || "";
+    lane.config = d.config;
+    lane.start = d.start || {};
+    lane.forked = d.forked || null;
+    lane.iteration = d.iteration ?? lane.iteration;
+    lane.halt = d.halted || null;
+    return lane;
+  });
+  if (!laneById(selectedId)) selectedId = lanes[0].id;
+  state.config = selectedLane().config;
+  refreshHalt();
+  updateLanes();
 }
 
 function send(cmd) {
@@ -277,7 +345,7 @@ function showCommandError(err) {
 async function sendUpdate(patch, info = {}) {
   controls.clearErrors();
   try {
-    const ack = await send({ type: "update", patch, reset_moments: !!$("reset-moments")?.checked });
+    const ack = await send({ type: "update", patch, reset_moments: !!$("reset-moments")?.checked, lane: selectedLane()?.id ?? 1 });
     afterConfigAck(ack);
   } catch (err) {
     showConfigError(err, info, patch);
@@ -294,8 +362,8 @@ async function sendReset(body, { quiet = false } = {}) {
     if ("preset" in ack && ack.preset !== undefined) {
       if (ack.preset) state.preset = ack.preset;
     }
+    if (!body.replay) { startConfig = clone(lanes[0]?.config || ack.config); state.linkReplay = null; state.replayParam = null; }
     afterConfigAck(ack);
-    hideHalt();
     return ack;
   } catch (err) {
     showConfigError(err, {}, body.patch || body.config);
@@ -305,10 +373,11 @@ async function sendReset(body, { quiet = false } = {}) {
 }
 
 function afterConfigAck(ack) {
-  if (ack.config) state.config = ack.config;
+  if (!Array.isArray(ack.lanes) && ack.config) state.config = ack.config;
   version = ack.version;
   refreshControls();
   syncUrl();
+  laneLinkSoon();
 }
 
 function setPending(path, value) {
@@ -329,7 +398,7 @@ function changeDataset(name) {
   }
   stopDrawing();
   if (kindOfDataset(name) !== kindOfDataset(cur) || Object.keys(state.pending).length) {
-    sendReset({ patch: { ...state.pending, dataset: name } });
+    sendReset(resetBody({ dataset: name }));
   } else {
     sendUpdate({ dataset: name }, { path: "dataset" });
   }
@@ -339,6 +408,7 @@ function changeDataset(name) {
 function startDrawing(points) {
   $("draw-hint").hidden = false;
   if (currentKind !== "2d") showKind("2d");
+  const latest = lanes[0]?.latest;
   if (!latest || latest.kind !== "2d") {
     // nothing 2D to draw over yet: an empty canvas over the default extent
     const blank = { kind: "2d", extent: [-2, 2], display: "probability", undecided: 0.5, shapes: {}, seq: -1 };
@@ -348,7 +418,7 @@ function startDrawing(points) {
     const cfg = state.config || {};
     if (!pts.length) return;
     if (kindOfDataset(cfg.dataset) === "2d") sendUpdate({ dataset: "points", target: { points: pts } }, { path: "target.points" });
-    else sendReset({ patch: { ...state.pending, dataset: "points", target: { points: pts } } });
+    else sendReset(resetBody({ dataset: "points", target: { points: pts } }));
   });
 }
 
@@ -358,55 +428,117 @@ function stopDrawing() {
 }
 
 // ---------------------------------------------------------------- render loop
-function ctx() {
-  const loss = schemaInfo?.losses?.[state.config?.loss];
+function ctx(lane = selectedLane()) {
+  const cfg = lane?.config || state.config;
+  const loss = schemaInfo?.losses?.[cfg?.loss];
   // shift-invariant critics (wgan, rsgan): the engine's `undecided` is the midpoint of D's
   // mean scores on real and fake samples (the schema's `undecided` is null for them)
-  const midpoint = !!loss && "undecided" in loss ? loss.undecided === null : ["wgan", "rsgan"].includes(state.config?.loss);
+  const midpoint = !!loss && "undecided" in loss ? loss.undecided === null : ["wgan", "rsgan"].includes(cfg?.loss);
   return { lecture: state.lecture, view: state.view, midpoint };
 }
 
 function showKind(kind) {
   currentKind = kind;
-  for (const [k, v] of Object.entries(views)) v.div.hidden = k !== kind;
+  updateLanes();   // the "one plot" box and the legend depend on the kind
   for (const id of ["opt-contours", "opt-field", "opt-manifold"]) $(id).parentElement.hidden = kind !== "2d";
   $("opt-trails").parentElement.hidden = kind !== "2d";
   window.dispatchEvent(new Event("resize"));
 }
 
+/** 1D lanes in one plot when the preset says so (or the user picked it); Dirac-GAN lanes
+ * share their (θ, ψ) plane unless the user asked for panels. */
+function overlayOn(kind) {
+  if (lanes.length < 2 || (kind !== "1d" && kind !== "dirac")) return false;
+  if (overlayChoice !== null) return overlayChoice;
+  return kind === "dirac" || !!(presetInfo && presetInfo.name === state.preset && presetInfo.overlay);
+}
+
+const SCALE_SLACK = 0.15;   // while playing, a panel is redrawn for the shared scale alone past 15 %
+
+function laneDetail(lane) {
+  const parts = [`it ${lane.iteration.toLocaleString("en-US")}`];
+  const fork = forkWords(lane, lanePos);
+  if (fork) parts.push(fork);
+  if (lane.halt) parts.push("halted");
+  return parts.join(" · ");
+}
+
+function drawLanes() {
+  const first = lanes[0].latest;
+  const kind = first.kind in views ? first.kind : "2d";
+  if (kind !== currentKind) showKind(kind);
+  const overlay = overlayOn(kind);
+  const multi = lanes.length > 1;
+  const heads = lanes.map((l) => ({ lane: l.id, color: laneColor(l), title: laneTitle(l, lanes[0]), detail: laneDetail(l), selected: multi && l.id === selectedId }));
+  const vs = panels.arrange(overlay ? (kind === "1d" ? "overlay1d" : "overlayDirac") : kind, heads);
+  const t0 = performance.now();
+  const fresh = lanes.filter((l) => l.latest && l.latest !== l.rendered);
+  try {
+    if (overlay) {
+      const items = lanes.filter((l) => l.latest && l.latest.kind === kind).map((l) => ({ frame: l.latest, color: laneColor(l), name: laneName(l), selected: l.id === selectedId }));
+      vs[0].render(items, ctx());
+      for (const l of lanes) l.rendered = l.latest;
+    } else {
+      if (fresh.length) shared = shareScales(lanes.map((l) => l.latest).filter((f) => f && f.kind === kind), shared);
+      const cols = lanes.length <= 2 ? lanes.length : 2;
+      const centres = lanes.map((l) => (l.latest ? `${l.latest.display}:${l.latest.undecided}` : ""));
+      const oneCentre = centres.every((c) => c === centres[0]);
+      lanes.forEach((l, i) => {
+        const f = l.latest;
+        if (!f || f.kind !== kind || !vs[i]) return;
+        const rescale = multi && kind !== "dirac" && (playing ? scalesMoved(l.drawnScale, shared, SCALE_SLACK) : l.drawnScale !== shared);
+        if (f === l.rendered && !dirty && !rescale) return;
+        const c = ctx(l);
+        if (multi) {
+          c.compact = true;
+          c.shared = shared;
+          // one colour bar a row (the last panel's): the panels share the scale; where their
+          // white levels differ (the shift-invariant critics' midpoints) it counts from white
+          c.colorbar = i % cols === cols - 1 || i === lanes.length - 1;
+          c.relative = !oneCentre;
+        }
+        vs[i].render(f, c);
+        l.rendered = f;
+        l.drawnScale = shared;
+      });
+    }
+  } catch (e) {
+    console.error("gandyn: render failed", e);
+  }
+  for (const l of fresh) { l.drawn++; stats.framesRendered++; }
+  const dt = performance.now() - t0;
+  stats.lastRenderMs = dt;
+  stats.avgRenderMs = stats.avgRenderMs ? 0.9 * stats.avgRenderMs + 0.1 * dt : dt;
+  dirty = false;
+  const f = selectedLane()?.latest || first;
+  iteration = f.iteration;
+  $("iteration").textContent = f.iteration.toLocaleString("en-US");
+  // which network moved last, when it was one of them alone (step D / step G / slow motion)
+  const part = $("part");
+  part.hidden = !(f.part === "d" || f.part === "g");
+  // the counter counts full iterations only (docs/protocol.md §2): a D or G update alone
+  // leaves it as it is, and the badge says so
+  if (!part.hidden) { part.textContent = `${f.part.toUpperCase()} update only: iteration unchanged`; part.className = `part part-${f.part}`; }
+}
+
+/** What an image export shows: the one plot of an overlay, else the selected lane's panel. */
+function shownView() {
+  const kind = currentKind || "2d";
+  if (overlayOn(kind)) return panels.view(0, kind === "1d" ? "overlay1d" : "overlayDirac");
+  return panels.view(Math.max(0, lanes.indexOf(selectedLane())), kind);
+}
+
+const metricSources = () => lanes.map((l) => ({ history: l.history, color: laneColor(l), name: laneName(l), lane: l.id }));
+
 function loop() {
   requestAnimationFrame(loop);
-  const f = latest;
-  if (f && (f !== rendered || dirty)) {
-    const kind = f.kind in views ? f.kind : "2d";
-    if (kind !== currentKind) showKind(kind);
-    const t0 = performance.now();
-    try {
-      views[kind].render(f, ctx());
-    } catch (e) {
-      console.error("gandyn: render failed", e);
-    }
-    const dt = performance.now() - t0;
-    stats.lastRenderMs = dt;
-    stats.avgRenderMs = stats.avgRenderMs ? 0.9 * stats.avgRenderMs + 0.1 * dt : dt;
-    if (f !== rendered) stats.framesRendered++;
-    rendered = f;
-    dirty = false;
-    iteration = f.iteration;
-    $("iteration").textContent = f.iteration.toLocaleString("en-US");
-    // which network moved last, when it was one of them alone (step D / step G / slow motion)
-    const part = $("part");
-    part.hidden = !(f.part === "d" || f.part === "g");
-    // the counter counts full iterations only (docs/protocol.md §2): a D or G update alone
-    // leaves it as it is, and the badge says so
-    if (!part.hidden) { part.textContent = `${f.part.toUpperCase()} update only: iteration unchanged`; part.className = `part part-${f.part}`; }
-    // the drawing canvas keeps its points visible while the real target is elsewhere
-  }
+  if (lanes[0]?.latest && (dirty || lanes.some((l) => l.latest && l.latest !== l.rendered))) drawLanes();
   const now = performance.now();
   if (metricsChart && now - lastMetricsDraw > (playing ? 1000 : 100)) {
     lastMetricsDraw = now;
     const t1 = performance.now();
-    if (metricsChart.render(history, ctx())) {
+    const sources = metricSources();
+    if (sources.length && metricsChart.render(sources, ctx())) {
       stats.metricsRenders++;
       const dm = performance.now() - t1;
       stats.avgMetricsMs = stats.avgMetricsMs ? 0.8 * stats.avgMetricsMs + 0.2 * dm : dm;
@@ -455,15 +587,16 @@ function wireUi() {
   const menu = $("export-menu");
   $("btn-export").addEventListener("click", (e) => { e.stopPropagation(); menu.hidden = !menu.hidden; });
   document.addEventListener("click", () => { menu.hidden = true; });
-  $("export-png").addEventListener("click", () => exportImage(views[currentKind || "2d"], "png", state, iteration));
-  $("export-svg").addEventListener("click", () => exportImage(views[currentKind || "2d"], "svg", state, iteration));
-  $("export-csv").addEventListener("click", () => exportMetrics(history, "csv", state));
+  $("export-png").addEventListener("click", () => exportImage(shownView(), "png", state, iteration));
+  $("export-svg").addEventListener("click", () => exportImage(shownView(), "svg", state, iteration));
+  $("export-csv").addEventListener("click", () => exportMetrics(selectedLane().history, "csv", state));
   $("export-json").addEventListener("click", async () => {
     let replay = null;
     try { replay = (await send({ type: "export" })).replay; } catch { /* offline: metrics only */ }
-    exportMetrics(history, "json", state, { replay, link: shareUrl() });
+    exportMetrics(selectedLane().history, "json", state, { lane: selectedLane().id, replay, link: shareUrl() });
   });
   $("btn-link").addEventListener("click", copyLink);
+  wireLanes();
   $("btn-help").addEventListener("click", () => toggleHelp(true));
   $("btn-settings").addEventListener("click", () => setSettingsOpen(document.body.classList.contains("settings-closed")));
   $("help-close").addEventListener("click", () => toggleHelp(false));
@@ -480,7 +613,7 @@ function watchSizes() {
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      for (const d of [currentDiv(), $("metrics")]) if (d && d._fullLayout && !d.hidden) Plotly.Plots.resize(d);
+      for (const d of [...panels.all().map((v) => v.div), $("metrics")]) if (d && d._fullLayout && !d.hidden) Plotly.Plots.resize(d);
     });
   });
   ro.observe($("view-wrap"));
@@ -490,12 +623,14 @@ function watchSizes() {
   ro.observe($("metrics-wrap"));
 }
 
-function currentDiv() { return views[currentKind || "2d"].div; }
-
-function legend() {
+/** The colours of the views; with 1D lanes side by side (no legend in each panel) also
+ * the curves. */
+function legend(kind = currentKind, multi = false) {
+  const curves = kind === "1d" && multi
+    ? `<span><b>━</b> D(x)</span><span><b style="color:#1f5fbf">╍</b> optimal D</span><span><b style="color:#777">┈</b> undecided</span>` : "";
   $("legend").innerHTML = `<span><i class="sw" style="background:#117a3a"></i>real</span>
     <span><i class="sw" style="background:#7a1fa2"></i>fake</span>
-    <span><b style="color:#e85d04">━➤</b> push on fakes</span>`;
+    <span><b style="color:#e85d04">━➤</b> push on fakes</span>${curves}`;
 }
 
 function onKey(e) {
@@ -510,7 +645,7 @@ function onKey(e) {
   else if (e.key === "r") reset();
   else if (e.key === "?") toggleHelp($("help").hidden);
   else if (e.key === "s" && !$("btn-settings").hidden) setSettingsOpen(document.body.classList.contains("settings-closed"));
-  else if (e.key === "l") { state.lecture = !state.lecture; document.body.classList.toggle("lecture", state.lecture); dirty = true; metricsChart.render(history, ctx(), true); syncUrl(); }
+  else if (e.key === "l") { state.lecture = !state.lecture; document.body.classList.toggle("lecture", state.lecture); dirty = true; metricsChart.render(metricSources(), ctx(), true); syncUrl(); }
 }
 
 function toggleHelp(show) { $("help").hidden = !show; if (show) $("help-close").focus(); }
@@ -528,13 +663,143 @@ async function step(part) {
   try {
     const ack = await send({ type: "step", n: 1, part });
     // runs as a microtask right after the ack, before the step's frame is handled
-    if (paused && !ack.playing) ghostNext = true;
+    if (paused && !ack.playing) ghostNext = new Set(lanes.map((l) => l.id));
   } catch (err) { showCommandError(err); }
+}
+
+/** Reset: every lane back to iteration 0 with the settings it has now (and the selected
+ * lane's changes waiting for a reset), `every` applied to all of them (a new target: the
+ * lanes of a session share their kind of data); a fork becomes a lane from the start. */
+function resetBody(every = {}) {
+  const pending = state.pending || {};
+  const target = (l) => merge(merge(l.config, every), l.id === selectedLane()?.id ? pending : {});
+  if (lanes.length < 2) {
+    const patch = merge(pending, every);
+    return Object.keys(patch).length ? { patch } : {};
+  }
+  const first = target(lanes[0]);
+  return {
+    config: first,
+    lanes: lanes.slice(1).map((l) => ({ patch: diffPatch(first, target(l)), title: l.title })),
+  };
 }
 
 async function reset() {
   stopDrawing();
-  await sendReset(Object.keys(state.pending).length ? { patch: { ...state.pending } } : {});
+  const forks = lanes.filter((l) => l.forked).length;
+  if (lanes.length > 1) resetToast = `All ${lanes.length} lanes restarted from iteration 0 with their current settings${forks ? ` (${forks === 1 ? "the fork starts" : "the forks start"} from iteration 0 too)` : ""}.`;
+  await sendReset(resetBody());
+}
+
+// ---------------------------------------------------------------- lanes
+function selectLane(id) {
+  if (!laneById(id) || id === selectedId) return;
+  selectedId = id;
+  state.pending = {};
+  state.config = selectedLane().config;
+  controls.clearErrors();
+  refreshControls();
+  updateLanes();
+  dirty = true;
+}
+
+/** What a lane command's error means on this page. */
+function laneError(err) {
+  if (err && err.field === "lane" && /most|max/i.test(err.message || "")) {
+    const most = schemaInfo?.limits?.max_lanes ?? 4;
+    notice(`A session holds at most ${most} lanes: close one (✕ on its chip), or keep only one, first.`);
+  } else showCommandError(err);
+}
+
+async function laneCommand(cmd, { select = false } = {}) {
+  try {
+    const ack = await send(cmd);
+    version = ack.version;
+    if (select && ack.added !== undefined) selectLane(ack.added);
+    refreshControls();
+    updateLanes();
+    laneLinkSoon();
+    return ack;
+  } catch (err) { laneError(err); return null; }
+}
+
+/** A new lane from iteration 0 with the settings panel's values (those of the selected lane
+ * and its changes waiting for a reset), as a patch against lane 1's start. */
+function addLane(patch = null, title = "") {
+  const target = merge(selectedLane().config, state.pending || {});
+  const p = patch ?? (startConfig ? diffPatch(startConfig, target) : target);
+  if (!patch) delete p.seed;   // every lane shares lane 1's seed
+  state.pending = {};
+  return laneCommand({ type: "lane_add", patch: p, title }, { select: true });
+}
+
+function forkLane(patch = {}, title = "") {
+  return laneCommand({ type: "lane_fork", lane: selectedLane().id, patch, reset_moments: !!$("reset-moments")?.checked, title }, { select: true });
+}
+
+function updateLanes() {
+  if (!controls) return;
+  const multi = lanes.length > 1;
+  const chips = $("lane-chips");
+  chips.replaceChildren(...lanes.map((l, i) => {
+    const chip = document.createElement("span");
+    chip.className = `lane-chip${l.id === selectedId && multi ? " selected" : ""}`;
+    chip.style.setProperty("--lane", laneColor(l));
+    const b = document.createElement("button");
+    b.className = "lane-pick";
+    b.dataset.lane = String(l.id);
+    b.setAttribute("aria-pressed", String(l.id === selectedId));
+    b.title = multi ? `Edit lane ${i + 1}'s settings` : "The only lane";
+    b.innerHTML = `<span class="lane-num">${i + 1}</span><span class="lane-title"></span>`;
+    b.querySelector(".lane-title").textContent = laneTitle(l, lanes[0]);
+    b.addEventListener("click", () => selectLane(l.id));
+    chip.append(b);
+    if (multi) {
+      const x = Object.assign(document.createElement("button"), { className: "lane-close", textContent: "✕", title: `Close lane ${i + 1}` });
+      x.dataset.lane = String(l.id);
+      x.addEventListener("click", () => laneCommand({ type: "lane_close", lane: l.id }));
+      chip.append(x);
+    }
+    return chip;
+  }));
+  const full = lanes.length >= (schemaInfo?.limits?.max_lanes ?? 4);
+  for (const id of ["lane-add", "lane-fork"]) {
+    $(id).disabled = full;
+    $(id).title = full ? "A session holds at most 4 lanes: close one first" : $(id).dataset.title || $(id).title;
+  }
+  $("lane-keep").hidden = !multi;
+  const kind = currentKind;
+  $("lane-overlay-box").hidden = !multi || (kind !== "1d" && kind !== "dirac");
+  $("lane-overlay").checked = overlayOn(kind);
+  // the settings panel edits one lane: say which
+  const head = $("controls-lane");
+  head.hidden = !multi;
+  const sel = selectedLane();
+  if (multi && sel) {
+    head.style.setProperty("--lane", laneColor(sel));
+    head.innerHTML = `<span class="lane-num">${lanePos(sel.id)}</span><span>Settings of lane ${lanePos(sel.id)}<br><b></b></span>`;
+    head.querySelector("b").textContent = laneTitle(sel, lanes[0]);
+  }
+  document.body.classList.toggle("lanes-multi", multi);
+  // the metric charts draw one line per lane, in the lanes' colours
+  const key = $("metrics-key");
+  key.hidden = !multi;
+  key.replaceChildren(...(multi ? lanes : []).map((l) => {
+    const item = Object.assign(document.createElement("span"), { style: `color:${laneColor(l)}` });
+    item.innerHTML = `<span class="lane-num" style="--lane:${laneColor(l)}">${lanePos(l.id)}</span>`;
+    item.append(`━ ${laneTitle(l, lanes[0])}`);
+    return item;
+  }));
+  legend(kind, multi && !overlayOn(kind));
+  dirty = true;
+}
+
+function wireLanes() {
+  for (const id of ["lane-add", "lane-fork"]) $(id).dataset.title = $(id).title;
+  $("lane-add").addEventListener("click", () => addLane());
+  $("lane-fork").addEventListener("click", () => forkLane());
+  $("lane-keep").addEventListener("click", () => laneCommand({ type: "lane_keep", lane: selectedLane().id }));
+  $("lane-overlay").addEventListener("change", (e) => { overlayChoice = e.target.checked; updateLanes(); });
 }
 
 function updatePlayButton() {
@@ -548,8 +813,50 @@ function updatePlayButton() {
 const LINK_KEEPS = "it keeps the current settings (seed included) and starts a new run from "
   + "iteration 0 with them; the changes made during this run and the steps taken are not in it";
 
+const hasLanes = () => lanes.length > 1 || lanes.some((l) => l.forked);
+
+/** The lanes' link: {param, says} (link.js), or null when the server could not export. */
+async function lanesLink() {
+  let replay;
+  try { replay = (await send({ type: "export" })).replay; } catch { return null; }
+  if (!replay || !Array.isArray(replay.lanes)) return null;
+  const n = replay.lanes.length;
+  const limit = schemaInfo?.limits?.max_replay_iterations ?? 20000;
+  const exact = linkReplay(replay, limit, new Set(lanes.filter((l) => l.halt).map((l) => l.id)));
+  if (exact) {
+    const param = await encodeReplay(exact.replay);
+    if (shareUrl({ ...state, replayParam: param }).length <= MAX_LINK_CHARS) {
+      const says = exact.changes
+        ? `it restarts these ${n} lanes from iteration 0 and replays their ${exact.changes} live change${exact.changes > 1 ? "s" : ""} and forks at the iterations they happened, up to iteration ${exact.upTo.toLocaleString("en-US")}; from there the same training follows, bit for bit`
+        : `it restarts these ${n} lanes from iteration 0 (with the preset's warm-up); the same training follows, bit for bit`;
+      return { param, says };
+    }
+  }
+  const param = await encodeReplay(fromStart(replay, replay.lanes.map((l) => laneById(l.id)?.config || {})));
+  const why = exact ? `their changes and forks do not fit in a link of ${MAX_LINK_CHARS.toLocaleString("en-US")} characters` : `replaying them would train more than ${limit.toLocaleString("en-US")} iterations`;
+  return { param, says: `it restarts these ${n} lanes from iteration 0 with their current settings; ${why}, so it does not replay them` };
+}
+
+/** Keep the address bar's lanes in step (debounced: an export after lane changes). */
+let laneLinkTimer = null;
+function laneLinkSoon() {
+  clearTimeout(laneLinkTimer);
+  laneLinkTimer = setTimeout(async () => {
+    if (!hasLanes()) { if (state.replayParam) { state.replayParam = null; syncUrl(); } return; }
+    const link = await lanesLink();
+    if (!link) return;
+    state.replayParam = link.param;
+    syncUrl();
+  }, 400);
+}
+
 async function copyLink() {
-  const url = shareUrl();
+  let url = shareUrl();
+  let keeps = LINK_KEEPS;
+  if (hasLanes()) {
+    const link = await lanesLink();
+    if (link) { state.replayParam = link.param; keeps = link.says; url = shareUrl(); syncUrl(); }
+  }
   let ok = false;
   try { await navigator.clipboard.writeText(url); ok = true; } catch { /* fall back below */ }
   if (!ok) {
@@ -558,8 +865,9 @@ async function copyLink() {
     try { ok = document.execCommand("copy"); } catch { ok = false; }
     ta.remove();
   }
-  toast(ok ? `Link copied: ${LINK_KEEPS}.` : `Copy this link (${LINK_KEEPS}): ${url}`);
+  toast(ok ? `Link copied: ${keeps}.` : `Copy this link (${keeps}): ${url}`);
   window.gandyn.lastLink = url;
+  window.gandyn.lastLinkSays = keeps;
 }
 
 function addMomentsToggle() {
@@ -612,18 +920,21 @@ async function loadPresetPanel() {
   for (const item of presetInfo.try_next || []) {
     const b = document.createElement("button");
     const label = typeof item === "string" ? item : item.label || item.title || item.name || item.preset || "try this";
+    const mode = tryMode(item);
     b.className = "try";
-    b.innerHTML = `<span class="try-arrow" aria-hidden="true">▶</span><span class="try-text"></span>`;
-    b.querySelector(".try-text").textContent = label;
-    b.title = item.patch ? `Change live: ${JSON.stringify(item.patch)}` : `Open the preset ${item.preset || item.name || item}`;
+    b.innerHTML = `<span class="try-arrow" aria-hidden="true">▶</span><span class="try-text"><span class="try-label"></span>${mode ? `<span class="try-mode">${mode === "fork" ? "opens a fork of the lane in view, now" : "opens a new lane from the start"}</span>` : ""}</span>`;
+    b.querySelector(".try-label").textContent = label;
+    b.title = mode === "fork" ? `A new lane: the lane in view as it is now, then ${JSON.stringify(item.patch)}`
+      : mode ? `A new lane from iteration 0 with ${JSON.stringify(item.patch)}` : `Open the preset ${item.preset || item.name || item}`;
     b.addEventListener("click", () => {
       if (typeof item === "string") openPreset(item);
-      else if (item.preset || (item.name && !item.patch)) openPreset(item.preset || item.name);
-      else if (item.patch) tryPatch(item.patch, b);
+      else if (!mode) openPreset(item.preset || item.name);
+      else tryLane(item, mode, label, b);
     });
     tryBox.append(b);
   }
   updateSide();
+  updateLanes();   // the preset may say its lanes are drawn in one plot
   // a preset's view options the page understands
   const v = presetInfo.view || {};
   let changed = false;
@@ -634,23 +945,31 @@ async function loadPresetPanel() {
   if (changed || Object.keys(extra).length) send({ ...viewCommand(), ...extra }).catch(showCommandError);
 }
 
-/** A "try next" change: live when the engine allows it, else a reset with the patch. */
-async function tryPatch(patch, button) {
-  const live = !Object.keys(patch).some((k) => schemaInfo.resetOnly.includes(k)) &&
-    (!patch.dataset || kindOfDataset(patch.dataset) === kindOfDataset(state.config?.dataset));
-  if (live) await sendUpdate(patch, { path: Object.keys(patch)[0] });
-  else await sendReset({ patch });
-  button?.classList.add("tried");
+/** How a "try next" item opens its lane: "start" (a new lane from the preset's start, the
+ * default of a patch) or "fork" (the lane in view, now); null for an item that loads a preset. */
+function tryMode(item) {
+  if (typeof item === "string" || !item.patch) return null;
+  const mode = item.lane ?? item.mode;
+  return mode === "fork" ? "fork" : "start";
+}
+
+/** A "try next" change opens a lane beside the others, never a silent change of the lane in view. */
+async function tryLane(item, mode, label, button) {
+  const ack = mode === "fork" ? await forkLane(item.patch, label) : await addLane(item.patch, label);
+  if (ack) {
+    button?.classList.add("tried");
+    toast(mode === "fork" ? `New lane ${lanePos(ack.added)}: “${label}”, forked from the lane in view at its iteration.` : `New lane ${lanePos(ack.added)}: “${label}”, from iteration 0 beside the others.`);
+  }
 }
 
 async function openPreset(name) {
   stopDrawing();
-  presetToast = gallery?.presets.find((p) => p.name === name)?.title || name;
+  resetToast = `Preset: ${gallery?.presets.find((p) => p.name === name)?.title || name}`;
   const ack = await sendReset({ preset: name });
   if (ack) {
     state.preset = name;
     state.base = clone(ack.config);
-    ghostNext = false;
+    ghostNext = new Set();
     syncUrl();
     gallery?.setCurrent(name);
     await loadPresetPanel();
@@ -709,18 +1028,21 @@ function setConn(status, detail) {
   window.gandyn.status = status;
 }
 
-function showHalt(h) {
-  halted = h;
-  $("halt-title").textContent = h.kind === "error"
+/** The halt banner: the first halted lane's halt (a lane halts alone; the others go on). */
+function refreshHalt() {
+  const lane = lanes.find((l) => l.halt);
+  if (!lane) { $("halt").hidden = true; return; }
+  const h = lane.halt;
+  const who = lanes.length > 1 ? `Lane ${laneName(lane)}: ` : "";
+  const others = lanes.length > 1 && lanes.some((l) => !l.halt) ? " The other lanes go on." : "";
+  $("halt-title").textContent = who + (h.kind === "error"
     ? `Training stopped by an error at iteration ${h.iteration}.`
-    : `Training diverged at iteration ${h.iteration}: ${describeQuantity(h.quantity)} blew up.`;
+    : `Training diverged at iteration ${h.iteration}: ${describeQuantity(h.quantity)} blew up.${others}`);
   // the server's sentence, without a first sentence that repeats the title
   const msg = String(h.message || "").replace(/^Training (diverged|stopped|failed)[^.]*\.\s*/i, "");
   $("halt-message").textContent = msg;
   $("halt").hidden = false;
 }
-
-function hideHalt() { halted = null; $("halt").hidden = true; }
 
 function describeQuantity(q) {
   const words = { d_loss: "the discriminator's loss", g_loss: "the generator's loss", grad_g: "the generator's gradient", grad_d: "the discriminator's gradient", param_d: "the discriminator's weights", param_g: "the generator's weights" };
@@ -730,8 +1052,12 @@ function describeQuantity(q) {
 // ---------------------------------------------------------------- for tests and the bench
 function exposeForTests() {
   window.gandyn = {
-    state, stats, history,
-    get latest() { return latest; },
+    state, stats,
+    get history() { return selectedLane()?.history; },
+    get latest() { return selectedLane()?.latest ?? null; },
+    get lanes() { return lanes; },
+    get selected() { return selectedId; },
+    selectLane,
     get version() { return version; },
     get playing() { return playing; },
     get kind() { return currentKind; },
@@ -740,7 +1066,7 @@ function exposeForTests() {
     get gallery() { return gallery; },
     get presetInfo() { return presetInfo; },
     openPreset: (name) => pickPreset(name),
-    render(frame) { latest = frame; },
+    render(frame, i = 0) { if (lanes[i]) lanes[i].latest = frame; },
     ready: false,
   };
 }

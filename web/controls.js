@@ -38,6 +38,7 @@ export function normalizeSchema(raw) {
     losses,
     regularizers,
     resetOnly: raw.reset_only,
+    limits: raw.limits || {},
     views: raw.views || raw.view_options || null,
   };
 }

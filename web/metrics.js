@@ -94,41 +94,71 @@ const PANELS = [
 ];
 const ROW_PX = 215, LECTURE_ROW_PX = 260;
 
+// Every series: its panel, where it comes from (cheap rows or evaluations), key and style.
+// With several lanes each series is drawn once per lane in the lane's colour, the series of
+// a panel told apart by their dash (the first solid).
+const SERIES = [
+  { panel: 0, from: "rows", key: "d_loss", name: "D loss", color: C.real },
+  { panel: 0, from: "rows", key: "g_loss", name: "G loss", color: C.fake },
+  { panel: 1, from: "evals", key: "w1", name: "W₁", color: C.ink, dots: true },
+  { panel: 1, from: "evals", key: "w1_floor", name: "floor", color: "#888", dash: "dot" },
+  { panel: 2, from: "coverage", key: "v", name: "modes", color: C.real, dots: true },
+  { panel: 2, from: "evals", key: "high_quality", name: "high-quality", color: C.arrow, dots: true },
+  { panel: 2, from: "evals", key: "precision", name: "precision", color: "#1f5fbf", dots: true, single: true },
+  { panel: 2, from: "evals", key: "recall", name: "recall", color: "#b42318", dots: true, single: true },
+  { panel: 3, from: "rows", key: "grad_norm_real", name: "at real", color: C.real },
+  { panel: 3, from: "rows", key: "grad_norm_fake", name: "at fake", color: C.fake },
+  { panel: 5, from: "evals", key: "js", name: "JS", color: "#1f5fbf", dots: true },
+  { panel: 5, from: "evals", key: "kl", name: "KL", color: "#b42318", dots: true },
+  { panel: 6, from: "evals", key: "frechet", name: "Fréchet", color: C.ink, dots: true },
+  { panel: 7, from: "evals", key: "kde_nll", name: "held-out real", color: C.real, dots: true },
+];
+const DASHES = ["solid", "dot", "dash", "dashdot"];
+const DASH_GLYPH = { solid: "━", dot: "┈", dash: "╍", dashdot: "─·" };
+const PALETTE = ["#1f5fbf", "#e85d04", "#117a3a", "#7a1fa2", "#b42318", "#555"];
+
+/** Coverage as a share: modes covered over modes, per evaluation. */
+const coverage = (E) => E.map((e) => ({ iteration: e.iteration, v: Number.isFinite(e.modes_covered) && e.modes_total ? e.modes_covered / e.modes_total : NaN }));
+
 export function createMetrics(div) {
-  let drawnRev = -1;
+  let drawnRev = "";
   let drawnLecture = null;
 
-  function render(h, ctx, force = false) {
-    if (!force && h.rev === drawnRev && drawnLecture === ctx.lecture) return false;
-    drawnRev = h.rev; drawnLecture = ctx.lecture;
+  /** sources: [{history, color, name}] in lane order (one: the single-run look). */
+  function render(sources, ctx, force = false) {
+    const rev = sources.map((src) => `${src.history.rev}:${src.color}:${src.name}`).join("|");
+    if (!force && rev === drawnRev && drawnLecture === ctx.lecture) return false;
+    drawnRev = rev; drawnLecture = ctx.lecture;
     const s = sizes(ctx.lecture);
     const lw = ctx.lecture ? 3.5 : 2.2;
+    const multi = sources.length > 1;
     const data = [];
+    const legends = PANELS.map(() => []);   // per panel: [{name, color, dash}]
     const add = (panel, rows, key, name, color, extra = {}) => {
       const { x, y } = thin(rows, key);
       data.push({ type: "scatter", mode: "lines", name, x, y, xaxis: `x${panel + 1}`, yaxis: `y${panel + 1}`, hoverinfo: "x+y+name", line: { color, width: lw, ...(extra.line || {}) }, connectgaps: false, ...extra.trace });
     };
-    const R = h.rows, E = h.evals;
-    add(0, R, "d_loss", "D loss", C.real);
-    add(0, R, "g_loss", "G loss", C.fake);
-    const dots = { trace: { mode: "lines+markers", marker: { size: ctx.lecture ? 7 : 5 } } };
-    add(1, E, "w1", "W₁", C.ink, dots);
-    add(1, E, "w1_floor", "floor", "#888", { line: { dash: "dot" } });
-    const cov = E.map((e) => ({ iteration: e.iteration, v: Number.isFinite(e.modes_covered) && e.modes_total ? e.modes_covered / e.modes_total : NaN }));
-    add(2, cov, "v", "modes", C.real, dots);
-    add(2, E, "high_quality", "high-quality", C.arrow, dots);
-    add(2, E, "precision", "precision", "#1f5fbf", dots);
-    add(2, E, "recall", "recall", "#b42318", dots);
-    add(3, R, "grad_norm_real", "at real", C.real);
-    add(3, R, "grad_norm_fake", "at fake", C.fake);
-    const penalties = [...h.keys].filter((k) => k.startsWith("penalty."));
-    const palette = ["#1f5fbf", "#e85d04", "#117a3a", "#7a1fa2", "#b42318", "#555"];
-    penalties.forEach((k, i) => add(4, R, k, k.slice(8), palette[i % palette.length]));
-    if (!penalties.length) data.push({ type: "scatter", x: [], y: [], xaxis: "x5", yaxis: "y5", hoverinfo: "skip" });
-    add(5, E, "js", "JS", "#1f5fbf", dots);
-    add(5, E, "kl", "KL", "#b42318", dots);
-    add(6, E, "frechet", "Fréchet", C.ink, dots);
-    add(7, E, "kde_nll", "held-out real", C.real, dots);
+    const dots = { mode: "lines+markers", marker: { size: ctx.lecture ? 7 : 5 } };
+    const byPanel = {};
+    const penaltyKeys = [...new Set(sources.flatMap((src) => [...src.history.keys].filter((k) => k.startsWith("penalty."))))];
+    const series = [...SERIES, ...penaltyKeys.map((k, i) => ({ panel: 4, from: "rows", key: k, name: k.slice(8), color: PALETTE[i % PALETTE.length] }))]
+      .filter((se) => !(multi && se.single))
+      .sort((a, b) => a.panel - b.panel);
+    for (const se of series) {
+      const n = (byPanel[se.panel] = (byPanel[se.panel] ?? -1) + 1);
+      const dash = multi ? DASHES[n % DASHES.length] : se.dash;
+      legends[se.panel].push({ name: se.name, color: multi ? C.ink : se.color, dash: dash || "solid" });
+      for (const src of sources) {
+        const h = src.history;
+        const rows = se.from === "rows" ? h.rows : se.from === "evals" ? h.evals : coverage(h.evals);
+        add(se.panel, rows, se.key, multi ? `${src.name}: ${se.name}` : se.name, multi ? src.color : se.color, {
+          line: dash ? { dash } : {},
+          trace: { ...(se.dots ? dots : {}), meta: { lane: src.lane ?? null, series: se.key } },
+        });
+      }
+    }
+    if (!penaltyKeys.length) data.push({ type: "scatter", x: [], y: [], xaxis: "x5", yaxis: "y5", hoverinfo: "skip" });
+    const marks = sources.flatMap((src) => src.history.marks.map((m) => ({ ...m, color: multi ? src.color : null })));
 
     // grid: 3 columns, or 2 when the chart is narrow; as many rows as the panels need
     const wide = (div.clientWidth || 1000) >= 820;
@@ -145,7 +175,7 @@ export function createMetrics(div) {
       shapes: [],
     };
     let xmax = 1;
-    for (const r of [R[R.length - 1], E[E.length - 1]]) if (r) xmax = Math.max(xmax, r.iteration);
+    for (const src of sources) for (const r of [src.history.rows.at(-1), src.history.evals.at(-1)]) if (r) xmax = Math.max(xmax, r.iteration);
     PANELS.forEach((p, i) => {
       const c = i % cols, r = Math.floor(i / cols);
       const x0 = c * (w + gx), y1 = 1 - r * (hh + gy);
@@ -154,9 +184,10 @@ export function createMetrics(div) {
       layout[`yaxis${ax}`] = axis(ctx.lecture, { domain: [y1 - hh, y1], anchor: `x${i + 1}`, tickfont: { size: s.tick - 1 }, nticks: 5, type: p.log ? "log" : "linear", range: p.range, autorange: p.range ? false : true, zeroline: true, zerolinecolor: "#ccc", exponentformat: "power" });
       // panel title with a legend of its series
       const series = data.filter((d) => d.xaxis === `x${i + 1}` && d.name);
+      const names = legends[i];
       // two series a line: four (coverage) would run past the panel on a projector
-      const wrap = series.length > 2;  // then the title has a line of its own
-      const legend = series.map((d, k) => `${wrap && k % 2 === 0 ? "<br>" : ""}<span style="color:${d.line.color}">${d.line.dash === "dot" ? "┈" : "━"} ${d.name}</span>`).join("  ");
+      const wrap = names.length > 2;  // then the title has a line of its own
+      const legend = names.map((d, k) => `${wrap && k % 2 === 0 ? "<br>" : ""}<span style="color:${d.color}">${DASH_GLYPH[d.dash] || "━"} ${d.name}</span>`).join("  ");
       layout.annotations.push({
         xref: "paper", yref: "paper", x: x0, y: y1, xanchor: "left", yanchor: "bottom", yshift: 2, showarrow: false, align: "left",
         text: `<b>${p.title}</b>  ${legend || '<span style="color:#888">none active</span>'}`, font: { size: s.tick - 1 },
@@ -170,9 +201,10 @@ export function createMetrics(div) {
         });
       }
       // change markers
-      for (const m of h.marks) {
-        layout.shapes.push({ type: "line", xref: `x${i + 1}`, yref: `y${i + 1} domain`, x0: m.iteration, x1: m.iteration, y0: 0, y1: 1, line: { color: m.reset ? "#b42318" : "#1f5fbf", width: ctx.lecture ? 2.5 : 1.6, dash: "dash" } });
-        layout.annotations.push({ xref: `x${i + 1}`, yref: `y${i + 1} domain`, x: m.iteration, y: 1, xanchor: "left", yanchor: "top", showarrow: false, text: shortLabel(m.label), font: { size: s.tick - 3, color: m.reset ? "#b42318" : "#1f5fbf" }, bgcolor: "rgba(255,255,255,0.75)", textangle: 0 });
+      for (const m of marks) {
+        const color = m.color || (m.reset ? "#b42318" : "#1f5fbf");
+        layout.shapes.push({ type: "line", xref: `x${i + 1}`, yref: `y${i + 1} domain`, x0: m.iteration, x1: m.iteration, y0: 0, y1: 1, line: { color, width: ctx.lecture ? 2.5 : 1.6, dash: "dash" } });
+        layout.annotations.push({ xref: `x${i + 1}`, yref: `y${i + 1} domain`, x: m.iteration, y: 1, xanchor: "left", yanchor: "top", showarrow: false, text: shortLabel(m.label), font: { size: s.tick - 3, color }, bgcolor: "rgba(255,255,255,0.75)", textangle: 0 });
       }
     });
     Plotly.react(div, data, layout, PLOT_CONFIG);

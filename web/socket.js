@@ -1,7 +1,8 @@
-// The websocket client of docs/protocol.md (version 1): connect, hello, commands with
+// The websocket client of docs/protocol.md (version 2): connect, hello, commands with
 // ids and their replies, binary frame decoding, events, and resume after a drop.
+// Frames and events of every lane go to the handlers (the page routes them by `lane`, §11).
 
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 
 const td = new TextDecoder();
 
@@ -51,7 +52,7 @@ export class Session {
     this.closedByUs = false;
     this.helloed = false;
     this.firstQuery = "";
-    this.stats = { framesReceived: 0, bytesReceived: 0, seqGaps: 0, lastSeq: null, decodeMs: 0 };
+    this.stats = { framesReceived: 0, bytesReceived: 0, seqGaps: 0, lastSeq: {}, decodeMs: 0 };  // lastSeq per lane
   }
 
   /** Open the first connection; query is e.g. "?preset=NAME" (used only until a session exists). */
@@ -87,8 +88,9 @@ export class Session {
       this.stats.decodeMs = performance.now() - t0;
       this.stats.framesReceived++;
       this.stats.bytesReceived += ev.data.byteLength;
-      if (this.stats.lastSeq !== null && frame.seq > this.stats.lastSeq + 1) this.stats.seqGaps += frame.seq - this.stats.lastSeq - 1;
-      this.stats.lastSeq = frame.seq;
+      const last = this.stats.lastSeq[frame.lane];
+      if (last !== undefined && frame.seq > last + 1) this.stats.seqGaps += frame.seq - last - 1;
+      this.stats.lastSeq[frame.lane] = frame.seq;
       this.h.onFrame?.(frame);
       return;
     }
@@ -105,7 +107,7 @@ export class Session {
       this.sessionId = msg.session;
       this.helloed = true;
       this.retry = 0;
-      this.stats.lastSeq = null;
+      this.stats.lastSeq = {};
       // replies to commands sent before a drop are lost (protocol §6): fail them
       for (const [, w] of this.waiting) w.reject(Object.assign(new Error("connection lost"), { code: "lost" }));
       this.waiting.clear();

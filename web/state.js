@@ -28,6 +28,8 @@ export const state = {
   hide: [],
   show: [],
   preset: null,        // preset name or null
+  replayParam: null,   // the lanes' replay as link text (link.js), when the session has lanes
+  linkReplay: null,    // the replay a link brought, until the session has rebuilt it
   play: false,         // start playing on load (?play=1)
 };
 
@@ -42,6 +44,18 @@ export function merge(base, patch) {
   const out = { ...(base || {}) };
   for (const [k, v] of Object.entries(patch || {})) {
     out[k] = isObj(v) && isObj(out[k]) ? merge(out[k], v) : clone(v);
+  }
+  return out;
+}
+
+/** The smallest patch that `merge(a, patch)` turns into b (objects recursed, the rest whole). */
+export function diffPatch(a, b) {
+  const out = {};
+  for (const [k, v] of Object.entries(b || {})) {
+    if (isObj(v) && isObj(a?.[k])) {
+      const sub = diffPatch(a[k], v);
+      if (Object.keys(sub).length) out[k] = sub;
+    } else if (!deepEqual(a?.[k], v)) out[k] = clone(v);
   }
   return out;
 }
@@ -111,14 +125,16 @@ export function flatten(obj, prefix = "", out = {}) {
 }
 
 // ---------- URL <-> state ----------
-const RESERVED = new Set(["lecture", "hide", "show", "preset", "view", "speed", "play", "reg", "pts", "session"]);
+const RESERVED = new Set(["lecture", "hide", "show", "preset", "view", "speed", "play", "reg", "pts", "session", "replay"]);
 
 /** Build the query string for the current state (config = what should be reproduced). */
 export function toQuery(st = state) {
   const q = [];
   const add = (k, v) => q.push(`${k}=${encodeURIComponent(v).replace(/%2C/g, ",").replace(/%3A/g, ":").replace(/%3D/g, "=")}`);
   if (st.preset) add("preset", st.preset);
-  const cfg = merge(st.config || {}, st.pending || {});
+  // lanes: their replay holds every config (link.js); the preset only names the session
+  if (st.replayParam) q.push(`replay=${st.replayParam}`);
+  const cfg = st.replayParam ? {} : merge(st.config || {}, st.pending || {});
   const base = st.base || st.defaults || {};
   const flat = flatten(cfg);
   const flatBase = flatten(base);
@@ -128,7 +144,7 @@ export function toQuery(st = state) {
       if (!(k in flatBase) || !deepEqual(v, flatBase[k])) add("reg", encodeRegs(v) || "none");
     } else if (k === "target.points") {
       if (!deepEqual(v, flatBase[k] || [])) add("pts", encodePoints(v));
-    } else if (!deepEqual(v, flatBase[k]) || (k === "dataset" && !st.preset)) {
+    } else if (!deepEqual(v, flatBase[k]) || (k === "dataset" && !st.preset && !st.replayParam)) {
       // without a preset the dataset is always named: an address with no config at all
       // means "the server's default preset", which is another base
       add(k, Array.isArray(v) ? v.map(fmt).join(",") : fmt(v));

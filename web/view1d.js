@@ -2,7 +2,7 @@
 // the optimal discriminator p_r / (p_r + p_g) dashed where it is known, and the push
 // -dL_G/dx at the fake samples as arrows along the axis.
 
-import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pushLabel } from "./theme.js";
+import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pushLabel, fmt } from "./theme.js";
 
 // ghost*: after a step while paused, the fake density, D and the fakes before the step (faded)
 const T = { real: 0, fake: 1, undecided: 2, optimal: 3, d: 4, realRug: 5, fakeRug: 6, arrows: 7, ghostDensity: 8, ghostD: 9, ghostLinks: 10, ghostRug: 11 };
@@ -23,7 +23,8 @@ export function createView1d(div) {
     let m = 0;
     for (const v of fd) if (Number.isFinite(v)) m = Math.max(m, v);
     if (rd) for (const v of rd) if (Number.isFinite(v)) m = Math.max(m, v);
-    ymax = Math.max(m, ymax * 0.97, 1e-3);
+    // lanes side by side share the axes and the arrows' scale (scales.js)
+    ymax = ctx.shared ? ctx.shared.density : Math.max(m, ymax * 0.97, 1e-3);
     const top = ymax * 1.12;
     const band = top * 0.42;   // room under the axis for samples and arrows
 
@@ -34,7 +35,7 @@ export function createView1d(div) {
     if (!prob) {
       let dm = 0;
       for (const v of dl) if (Number.isFinite(v)) dm = Math.max(dm, Math.abs(v - u));
-      dRange = Math.max(dm, dRange * 0.97, 1e-3);
+      dRange = ctx.shared ? ctx.shared.d : Math.max(dm, dRange * 0.97, 1e-3);
       dr = [u - dRange * 1.1, u + dRange * 1.1];
     }
 
@@ -73,7 +74,7 @@ export function createView1d(div) {
     // a subset of fakes, each on its own row so the arrows can be told apart
     const n = fake.length;
     const stride = Math.max(1, Math.floor(n / ARROWS_SHOWN));
-    const ref = scale.update(quantileLength(grad, null, 0.9));
+    const ref = ctx.shared ? ctx.shared.push : scale.update(quantileLength(grad, null, 0.9));
     const k = (0.06 * span) / ref;
     const ax = [], ay = [], fx = [], fy = [];
     const gh = f.ghost && f.ghost.fake && f.ghost.fake.length === n ? f.ghost : null;
@@ -149,12 +150,13 @@ export function createView1d(div) {
     }
     const layout = {
       ...baseLayout(ctx.lecture),
-      margin: { l: ctx.lecture ? 80 : 60, r: ctx.lecture ? 90 : 70, t: ctx.lecture ? 50 : 40, b: ctx.lecture ? 60 : 46 },
-      showlegend: true,
+      margin: { l: ctx.lecture ? 80 : 60, r: ctx.lecture ? 90 : 70, t: ctx.compact ? 12 : ctx.lecture ? 50 : 40, b: ctx.lecture ? 60 : 46 },
+      // side by side (lanes), the page's legend row names the curves instead
+      showlegend: !ctx.compact,
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: s.tick }, bgcolor: "rgba(255,255,255,0)" },
       xaxis: axis(ctx.lecture, {
         range: [lo, hi], zeroline: false,
-        title: { text: `x      <span style="font-size:0.85em"><span style="color:${C.arrow}">━➤</span> push on fakes, ${pushLabel(quantileLength(shownPush, null, 0.5))}</span>`, font: { size: s.title } },
+        title: { text: `x      <span style="font-size:0.85em"><span style="color:${C.arrow}">━➤</span> ${ctx.compact ? `median push ≈ ${fmt(quantileLength(shownPush, null, 0.5), 2)}` : `push on fakes, ${pushLabel(quantileLength(shownPush, null, 0.5))}`}</span>`, font: { size: s.title } },
       }),
       yaxis: axis(ctx.lecture, { range: y1range, title: { text: "density", font: { size: s.title } }, zeroline: true, zerolinewidth: 2, zerolinecolor: "#444", showgrid: true, tickvals: niceTicks(0, top) }),
       yaxis2: axis(ctx.lecture, {

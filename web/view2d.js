@@ -4,6 +4,7 @@
 // Also the drawing surface for the "points" target.
 
 import { C, DIVERGING, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, quantileLength, ArrowScale, fmt, pushLabel } from "./theme.js";
+import { dSpread } from "./scales.js";
 
 // ghost*: the fakes before the last step while paused (faded), thin lines to where they went,
 // and D's decision line (white level) before and after a D step
@@ -16,7 +17,8 @@ function niceTicks(lo, hi) {
   const p = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((st) => st >= raw) || raw;
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step) out.push(+v.toPrecision(6));
+  // a tick within rounding of zero is 0 (not -2.8e-17)
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step) out.push(Math.abs(v) < 1e-9 * span ? 0 : +v.toPrecision(6));
   return out;
 }
 
@@ -86,6 +88,7 @@ export function createView2d(div) {
     c2.putImageData(img, 0, 0);
     return canvas.toDataURL("image/png");
   }
+  let renders = 0;         // datarevision of each Plotly.react
   let ghostInfo = null;    // what the faded "before the step" layer shows, for the caption
   let drawing = null;      // {points: [[x, y]], onChange} while the "points" target is being drawn
   let lastFrame = null;
@@ -115,20 +118,23 @@ export function createView2d(div) {
     const u = Number.isFinite(f.undecided) ? f.undecided : (f.display === "probability" ? 0.5 : 0);
     let zmin, zmax;
     const centreNote = f.display === "probability" ? "" : ctx.midpoint ? "white: halfway between real and fake" : `white: D(x) = ${fmt(u, 3)}`;
-    if (f.display === "probability") { zmin = 0; zmax = 1; } else {
-      let mn = Infinity, mx = -Infinity;
-      if (f.d_grid) for (const v of f.d_grid) if (Number.isFinite(v)) { if (v < mn) mn = v; if (v > mx) mx = v; }
-      if (!Number.isFinite(mn)) { mn = u - 1; mx = u + 1; }
+    if (f.display === "probability") { zmin = 0; zmax = 1; } else if (ctx.shared) {
+      // lanes side by side: one scale for all (scales.js), so a colour means the same D
+      // difference from white in every panel
+      lowR = ctx.shared.low; highR = ctx.shared.high;
+      zmin = u - lowR; zmax = u + highR;
+    } else {
+      const spread = dSpread(f);
       // white stays at the centre; each side spans what the critic actually reaches
-      lowR = Math.max(u - mn, lowR * 0.95, 1e-3);
-      highR = Math.max(mx - u, highR * 0.95, 1e-3);
+      lowR = Math.max(spread.low, lowR * 0.95, 1e-3);
+      highR = Math.max(spread.high, highR * 0.95, 1e-3);
       zmin = u - lowR; zmax = u + highR;
     }
     const fu = Math.min(Math.max((u - zmin) / (zmax - zmin), 0.02), 0.98);
     image = g ? paint(f.d_grid, g, zmin, zmax, u) : null;
     const cbTitle = f.display === "probability" ? "D(x) = P(real)" : `critic score D(x)<br><span style="font-size:0.9em">${centreNote}</span>`;
     const prob = f.display === "probability";
-    bar = { zmin, zmax, fu, prob, title: cbTitle };
+    bar = { zmin, zmax, fu, prob, title: cbTitle, u };
     colorbarTrace = {
       // for export only: carries the colour bar (one invisible point outside the axes)
       type: "scatter", mode: "markers", x: [lo - 10 * span], y: [lo - 10 * span], hoverinfo: "skip",
@@ -144,7 +150,8 @@ export function createView2d(div) {
       },
     };
     // live, the colour bar is HTML beside the plot (a Plotly colour bar costs a third of a frame)
-    out[T.heat] = { type: "scatter", mode: "markers", x: [], y: [], hoverinfo: "skip" };
+    // (its meta says what the colours mean, for a reader of the figure: D at the two ends)
+    out[T.heat] = { type: "scatter", mode: "markers", x: [], y: [], hoverinfo: "skip", meta: { colorRange: [zmin, zmax], undecided: u, lane: f.lane ?? null } };
     const axisPts = g && ctx.view.contours ? Array.from({ length: g }, (_, i) => lo + (span * i) / (g - 1)) : [];
     const z = [];
     if (ctx.view.contours) for (let i = 0; i < g; i++) z.push(Array.from(f.d_grid.subarray(i * g, (i + 1) * g)));
@@ -178,7 +185,7 @@ export function createView2d(div) {
     // ---- arrows: fakes' push (and the optional field) share one scale ----
     const fake = split(f.fake);
     const grad = split(f.fake_grad);
-    const ref = scale.update(quantileLength(grad.x, grad.y, 0.9));
+    const ref = ctx.shared ? ctx.shared.push : scale.update(quantileLength(grad.x, grad.y, 0.9));
     const k = (0.07 * span) / ref;   // a typical push is drawn as 7 % of the plot width
     const fieldArrows = { x: [], y: [] };
     if (ctx.view.field && f.field && f.shapes.field) {
@@ -289,6 +296,8 @@ export function createView2d(div) {
     const pad = 0.0;
     return {
       ...baseLayout(ctx.lecture),
+      // lanes side by side keep the colour bar's room in every panel (one bar a row): the same
+      // plot size in each, as small multiples should be
       margin: { l: ctx.lecture ? 70 : 55, r: ctx.lecture ? 150 : 120, t: ctx.lecture ? 44 : 34, b: ctx.lecture ? 56 : 44 },
       xaxis: axis(ctx.lecture, { range: [lo - pad, hi + pad], constrain: "domain", zeroline: false, showgrid: false, title: { text: "x₁", font: { size: s.title } } }),
       yaxis: axis(ctx.lecture, { range: [lo - pad, hi + pad], scaleanchor: "x", scaleratio: 1, constrain: "domain", zeroline: false, showgrid: false, title: { text: "x₂", font: { size: s.title } } }),
@@ -297,7 +306,9 @@ export function createView2d(div) {
         ...(image ? [{ source: image, xref: "x", yref: "y", x: lo, y: hi, sizex: hi - lo, sizey: hi - lo, sizing: "stretch", layer: "below", xanchor: "left", yanchor: "top" }] : []),
         ...(spriteOn ? [{ source: sprite.url, xref: "x", yref: "y", x: lo, y: hi, sizex: hi - lo, sizey: hi - lo, sizing: "stretch", layer: "above", xanchor: "left", yanchor: "top" }] : []),
       ],
-      datarevision: f.seq ?? Date.now(),
+      // new on every render: a redraw of the same frame (new options, a lane's new title) must
+      // recompute, or Plotly keeps stale contour data for the new trace objects and throws
+      datarevision: ++renders,
     };
   }
 
@@ -358,7 +369,9 @@ export function createView2d(div) {
     note.style.left = `${div.offsetLeft + x0}px`;
     note.style.top = `${div.offsetTop + y0}px`;
     note.hidden = ctx.view.arrows === false;
-    note.innerHTML = `<b style="color:${C.arrow}">━➤</b> push on each fake sample (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`;
+    note.innerHTML = ctx.compact
+      ? `<b style="color:${C.arrow}">━➤</b> push on fakes, median ≈ ${fmt(pushMedian, 2)}`
+      : `<b style="color:${C.arrow}">━➤</b> push on each fake sample (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`;
     const gn = ov.querySelector(".ov-ghost");
     const parts = [];
     if (ghostInfo?.moved) parts.push(`<span class="gh-dot"></span> faded: the fakes before this step`);
@@ -368,20 +381,25 @@ export function createView2d(div) {
     gn.style.left = `${div.offsetLeft + x0 + 8}px`;
     gn.style.top = `${div.offsetTop + y0 + h - 8}px`;
     const cb = ov.querySelector(".cbar");
-    cb.classList.toggle("prob", !!bar.prob);   // wider tick labels ("0.5 unsure"): title further out
+    cb.hidden = ctx.colorbar === false;
+    cb.classList.toggle("prob", !!bar.prob || !!ctx.relative);   // wider tick labels ("0.5 unsure", "0 white"): title further out
     cb.style.left = `${div.offsetLeft + x0 + w + 18}px`;
     cb.style.top = `${div.offsetTop + y0}px`;
     cb.style.height = `${h}px`;
     const stops = rescale(DIVERGING, bar.fu).map(([p, c]) => `${c} ${(p * 100).toFixed(2)}%`).join(", ");
     cb.querySelector(".cbar-grad").style.background = `linear-gradient(to top, ${stops})`;
+    // lanes whose white levels differ share one bar: its ticks are D(x) minus each panel's white
+    const sign = (t) => (t > 0 ? `+${fmt(t, 3)}` : t < 0 ? `−${fmt(-t, 3)}` : "0 white");
     const ticks = bar.prob
       ? [[0, "0 fake"], [0.25, "0.25"], [0.5, "0.5 unsure"], [0.75, "0.75"], [1, "1 real"]]
+      : ctx.relative ? niceTicks(bar.zmin - bar.u, bar.zmax - bar.u).map((t) => [t + bar.u, sign(t)])
       : niceTicks(bar.zmin, bar.zmax).map((t) => [t, fmt(t, 3)]);
     cb.querySelector(".cbar-ticks").innerHTML = ticks.map(([t, label]) => {
       const p = ((t - bar.zmin) / (bar.zmax - bar.zmin)) * 100;
       return `<span style="bottom:${p.toFixed(2)}%">${label}</span>`;
     }).join("");
-    cb.querySelector(".cbar-title").innerHTML = bar.title;
+    cb.querySelector(".cbar-title").innerHTML = ctx.relative && !bar.prob
+      ? "critic score D(x) − its panel's white" : bar.title;
   }
 
   /** The figure as a file should show it: with a Plotly colour bar and the arrow note. */

@@ -14,25 +14,9 @@ export function createViewDirac(div) {
   function render(f, ctx) {
     const s = sizes(ctx.lecture);
     const [dlo, dhi] = f.dirac_extent || f.extent || [-2, 2];
-    const dspan = dhi - dlo;
     const data = [];
 
-    // ---- vector field, lengths compressed (sqrt) so both slow and fast regions read ----
-    const fx = [], fy = [], fu = [], fv = [];
-    if (f.dirac_field && f.shapes?.dirac_field) {
-      const g = f.shapes.dirac_field[0];
-      const cell = dspan / (g - 1);
-      let mx = 0;
-      for (let i = 0; i < g * g; i++) mx = Math.max(mx, Math.hypot(f.dirac_field[2 * i], f.dirac_field[2 * i + 1]) || 0);
-      for (let i = 0; i < g; i++) for (let j = 0; j < g; j++) {
-        const u = f.dirac_field[(i * g + j) * 2], v = f.dirac_field[(i * g + j) * 2 + 1];
-        const l = Math.hypot(u, v);
-        if (!(l > 0) || !(mx > 0)) continue;
-        const L = 0.8 * cell * Math.sqrt(l / mx);
-        fx.push(dlo + cell * j); fy.push(dlo + cell * i); fu.push((u / l) * L); fv.push((v / l) * L);
-      }
-    }
-    const arrows = arrowPath(fx, fy, fu, fv, { head: 0.4, maxHead: 0.3 * dspan / 20 });
+    const arrows = fieldArrows(f);
     data[T.field] = { type: "scatter", mode: "lines", name: "field", showlegend: false, x: arrows.x, y: arrows.y, xaxis: "x", yaxis: "y", hoverinfo: "skip", line: { color: "rgba(60,60,70,0.55)", width: s.fieldLine } };
 
     const tr = f.trajectory || [];
@@ -74,21 +58,7 @@ export function createViewDirac(div) {
     const tEma = emaOn ? f.fake_ema[0] : 0;
     data[T.fakeEma] = { type: "scatter", mode: "lines+markers", name: "averaged G δ_θ̄ (EMA)", showlegend: emaOn, visible: emaOn, x: emaOn ? [tEma, tEma] : [], y: emaOn ? [0, h * 0.65] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", line: { color: C.fake, width: s.line * 1.3, dash: "dash" }, marker: { size: [0, s.marker + 6], symbol: "triangle-up-open", color: C.fake } };
 
-    // ---- eigenvalues at the equilibrium ----
-    const ev = f.eigenvalues || [];
-    const one = ([re, im]) => `${fmt(re, 3)}${Math.abs(im) > 1e-9 ? ` ${im < 0 ? "−" : "+"} ${fmt(Math.abs(im), 3)}i` : ""}`;
-    const conjugate = (e) => e.length === 2 && Math.abs(e[0][0] - e[1][0]) < 1e-9 && Math.abs(e[0][1] + e[1][1]) < 1e-9 && Math.abs(e[0][1]) > 1e-9;
-    const listed = (e) => !e.length ? "–" : conjugate(e) ? `${fmt(e[0][0], 3)} ± ${fmt(Math.abs(e[0][1]), 3)}i` : e.map(one).join(",  ");
-    const evText = listed(ev);
-    const maxRe = ev.length ? Math.max(...ev.map((e) => e[0])) : NaN;
-    // about the continuous-time flow; finite steps add their own drift (simultaneous steps spiral out)
-    const verdict = !Number.isFinite(maxRe) ? "" : maxRe < -1e-6 ? "Re λ < 0: the flow spirals in" : maxRe > 1e-6 ? "Re λ > 0: the flow spirals out" : "Re λ = 0: the flow circles";
-    // the one-step map of the discrete update (null where the optimizer's step is not linear)
-    const sev = f.step_eigenvalues;
-    const maxMod = Array.isArray(sev) && sev.length ? Math.max(...sev.map(([re, im]) => Math.hypot(re, im))) : NaN;
-    const stepText = sev === null ? "one step: no fixed map (Adam and RMSprop rescale the step)"
-      : !Number.isFinite(maxMod) ? ""
-      : `one step of the update: ${listed(sev)}<br><i>max |λ| = ${maxMod.toFixed(4)}: ${maxMod > 1 + 1e-6 ? "the steps spiral out" : maxMod < 1 - 1e-6 ? "the steps spiral in" : "neither in nor out"}</i>`;
+    const { evText, verdict, stepText } = eigenText(f);
 
     const layout = {
       ...baseLayout(ctx.lecture),
@@ -107,8 +77,67 @@ export function createViewDirac(div) {
       ],
       datarevision: f.seq ?? Date.now(),
     };
+    if (ctx.compact) compactLayout(layout, data, f, s);
     Plotly.react(div, data, layout, PLOT_CONFIG);
   }
 
   return { div, render, resetScale() { yR = 0; }, traceIndex: T };
+}
+
+/** Lanes side by side: each panel is the (θ, ψ) plane with its own field and, beside it,
+ * its numbers in short lines; the data-space picture and the legend are left out. */
+function compactLayout(layout, data, f, s) {
+  const { evText, maxMod, stepVerdict } = eigenText(f);
+  for (const t of data) if (t.xaxis === "x2") t.visible = false;
+  layout.showlegend = false;
+  layout.margin = { ...layout.margin, t: 12, b: 50, r: 8 };
+  layout.xaxis.domain = [0, 0.6];
+  layout.xaxis2 = { ...layout.xaxis2, visible: false };
+  layout.yaxis2 = { ...layout.yaxis2, visible: false };
+  layout.annotations = [{
+    xref: "paper", yref: "paper", x: 0.64, y: 1, xanchor: "left", yanchor: "top", showarrow: false, align: "left",
+    text: `θ = ${fmt(f.theta)}<br>ψ = ${fmt(f.psi)}<br><br>flow λ at (0, 0):<br>${evText}${Number.isFinite(maxMod) ? `<br><br>one step:<br>max |λ| = ${maxMod.toFixed(3)}<br><i>${stepVerdict}</i>` : ""}`,
+    font: { size: s.tick },
+  }];
+}
+
+/** The (θ, ψ) field of a frame as arrows, lengths compressed (sqrt) so both slow and fast regions read. */
+export function fieldArrows(f) {
+  const [dlo, dhi] = f.dirac_extent || f.extent || [-2, 2];
+  const dspan = dhi - dlo;
+  const fx = [], fy = [], fu = [], fv = [];
+  if (f.dirac_field && f.shapes?.dirac_field) {
+    const g = f.shapes.dirac_field[0];
+    const cell = dspan / (g - 1);
+    let mx = 0;
+    for (let i = 0; i < g * g; i++) mx = Math.max(mx, Math.hypot(f.dirac_field[2 * i], f.dirac_field[2 * i + 1]) || 0);
+    for (let i = 0; i < g; i++) for (let j = 0; j < g; j++) {
+      const u = f.dirac_field[(i * g + j) * 2], v = f.dirac_field[(i * g + j) * 2 + 1];
+      const l = Math.hypot(u, v);
+      if (!(l > 0) || !(mx > 0)) continue;
+      const L = 0.8 * cell * Math.sqrt(l / mx);
+      fx.push(dlo + cell * j); fy.push(dlo + cell * i); fu.push((u / l) * L); fv.push((v / l) * L);
+    }
+  }
+  return arrowPath(fx, fy, fu, fv, { head: 0.4, maxHead: 0.3 * dspan / 20 });
+}
+
+/** The eigenvalues of a Dirac-GAN frame in words: the continuous flow's at (0, 0), its
+ * verdict, and the one-step map of the discrete update (null where the step is not linear). */
+export function eigenText(f) {
+  const ev = f.eigenvalues || [];
+  const one = ([re, im]) => `${fmt(re, 3)}${Math.abs(im) > 1e-9 ? ` ${im < 0 ? "−" : "+"} ${fmt(Math.abs(im), 3)}i` : ""}`;
+  const conjugate = (e) => e.length === 2 && Math.abs(e[0][0] - e[1][0]) < 1e-9 && Math.abs(e[0][1] + e[1][1]) < 1e-9 && Math.abs(e[0][1]) > 1e-9;
+  const listed = (e) => !e.length ? "–" : conjugate(e) ? `${fmt(e[0][0], 3)} ± ${fmt(Math.abs(e[0][1]), 3)}i` : e.map(one).join(",  ");
+  const evText = listed(ev);
+  const maxRe = ev.length ? Math.max(...ev.map((e) => e[0])) : NaN;
+  // about the continuous-time flow; finite steps add their own drift (simultaneous steps spiral out)
+  const verdict = !Number.isFinite(maxRe) ? "" : maxRe < -1e-6 ? "Re λ < 0: the flow spirals in" : maxRe > 1e-6 ? "Re λ > 0: the flow spirals out" : "Re λ = 0: the flow circles";
+  const sev = f.step_eigenvalues;
+  const maxMod = Array.isArray(sev) && sev.length ? Math.max(...sev.map(([re, im]) => Math.hypot(re, im))) : NaN;
+  const stepVerdict = !Number.isFinite(maxMod) ? "" : maxMod > 1 + 1e-6 ? "the steps spiral out" : maxMod < 1 - 1e-6 ? "the steps spiral in" : "neither in nor out";
+  const stepText = sev === null ? "one step: no fixed map (Adam and RMSprop rescale the step)"
+    : !Number.isFinite(maxMod) ? ""
+    : `one step of the update: ${listed(sev)}<br><i>max |λ| = ${maxMod.toFixed(4)}: ${stepVerdict}</i>`;
+  return { evText, verdict, stepText, maxMod, stepVerdict };
 }

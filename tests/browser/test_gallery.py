@@ -4,7 +4,7 @@ Three presets (a 1D, a 2D and the Dirac-GAN lecture) are opened twice: by clicki
 card in the gallery, and by the address a lecturer puts on a slide
 (``?preset=NAME&lecture=1``). Each time the note beside the plot must be the preset's note
 from ``GET /api/presets/NAME`` and the plot must hold the preset's data. A "try next" button
-must change the run on the server, and a step while paused must leave the fakes' previous
+must open a lane on the server, and a step while paused must leave the fakes' previous
 positions (or D's previous curve) faded on the plot. Screenshots go to tests/artifacts/.
 """
 
@@ -77,7 +77,8 @@ def shows_preset(p: Page, detail: dict) -> None:
     """The run, the note and the plot are the preset's."""
     name, kind = detail["name"], kind_of(detail["config"]["dataset"])
     p.wait("(n) => window.gandyn.state.preset === n && window.gandyn.presetInfo?.name === n", name)
-    p.wait("(k) => window.gandyn.kind === k && window.gandyn.latest.kind === k", kind)
+    p.wait("(k) => window.gandyn.kind === k && window.gandyn.latest?.kind === k", kind)
+    p.wait("(n) => window.gandyn.lanes.length === n", 1 + len(detail.get("lanes", [])))
     p.wait("(n) => new URLSearchParams(location.search).get('preset') === n", name)
     assert p.config()["dataset"] == detail["config"]["dataset"]
     assert p.config()["loss"] == detail["config"]["loss"]
@@ -90,8 +91,13 @@ def shows_preset(p: Page, detail: dict) -> None:
     assert buttons.count() == len(labels)
     for i, label in enumerate(labels):
         assert label in buttons.nth(i).inner_text()
-    # the plot holds the preset's data (not just an element)
+    # the plot holds the preset's data (not just an element); Dirac-GAN lanes share one plane
     div, trace = PLOT[kind], FILLED[kind]
+    if kind == "dirac" and detail.get("lanes"):
+        p.wait("document.getElementById('viewOverlayDirac').data?.length > 0")
+        drawn = p.js("document.getElementById('viewOverlayDirac').data.filter((t) => t.meta)")
+        assert len(drawn) == 1 + len(detail["lanes"])
+        return
     p.wait(
         "([d, i]) => { const t = document.getElementById(d).data;"
         " return t && t[i] && t[i].x.length > 0; }",
@@ -145,7 +151,7 @@ def test_the_picker_lists_every_preset_and_loads_the_chosen_one(
         v0 = page.js("window.gandyn.version")
         page.page.click(f".gcard[data-preset='{detail['name']}']")
         page.wait(
-            "(v) => window.gandyn.latest.version > v && window.gandyn.latest.iteration >= 0", v0
+            "(v) => window.gandyn.latest?.version > v && window.gandyn.latest.iteration >= 0", v0
         )
         shows_preset(page, detail)
         assert page.page.locator(".gcard.current").get_attribute("data-preset") == detail["name"]
@@ -170,7 +176,12 @@ def test_a_lecture_url_opens_straight_into_the_preset(
     # on a 1280 x 720 projector the plot takes the room: settings folded, large type
     assert page.page.locator("#controls").is_hidden()
     box = page.page.locator(f"#{PLOT[kind]}").bounding_box()
-    assert box["width"] >= 600 and box["height"] >= 480, box
+    # one plot, or one of two panels side by side (a comparison preset's lanes)
+    side_by_side = len(detail.get("lanes", [])) == 1
+    if kind == "dirac" and detail.get("lanes"):
+        box = page.page.locator("#viewOverlayDirac").bounding_box()
+    wide, high = (420, 320) if side_by_side else (600, 480)
+    assert box["width"] >= wide and box["height"] >= high, box
     assert (
         page.js("parseFloat(getComputedStyle(document.getElementById('preset-note')).fontSize)")
         >= 18
@@ -193,7 +204,9 @@ def test_the_gallery_can_be_hidden_and_a_slide_url_is_legible_at_1920(
         assert p.page.locator("#preset-note").is_visible()
         assert p.page.locator("#controls").is_visible()  # room enough at 1920 for the settings
         box = p.page.locator("#view2d").bounding_box()
-        assert box["height"] >= 800, box
+        # two lanes side by side, or one plot
+        side_by_side = len(detail.get("lanes", [])) == 1
+        assert box["height"] >= (460 if side_by_side else 800), box
         p.page.click("#btn-play")
         p.wait("window.gandyn.latest.iteration > 100")
         p.page.click("#btn-play")
@@ -205,29 +218,25 @@ def test_the_gallery_can_be_hidden_and_a_slide_url_is_legible_at_1920(
         context.close()
 
 
-def test_a_try_next_button_changes_the_run_on_the_server(
-    page: Page, presets: dict[str, dict]
-) -> None:
+def test_a_try_next_button_opens_a_lane_on_the_server(page: Page, presets: dict[str, dict]) -> None:
     detail = presets["1d"]
     items = detail["try_next"]
     index = next(i for i, t in enumerate(items) if "loss" in (t.get("patch") or {}))
     new_loss = items[index]["patch"]["loss"]
-    assert new_loss != detail["config"]["loss"]
     page.open({"preset": detail["name"]})
     shows_preset(page, detail)
-    v0 = page.js("window.gandyn.latest.version")
+    n = page.js("window.gandyn.lanes.length")
+    first = page.js("window.gandyn.lanes[0].config.loss")
     page.page.locator("#preset-try button.try").nth(index).click()
-    # the next frames carry the new config version; the loss select follows the server
-    page.wait("(v) => window.gandyn.latest.version > v", v0)
-    settled_loss = page.config()["loss"]
-    assert settled_loss == new_loss
+    # a new lane (from the start or a fork, as the item says), selected; the others unchanged
+    page.wait("(n) => window.gandyn.lanes.length === n + 1", n)
+    page.wait("window.gandyn.selected === window.gandyn.lanes.at(-1).id")
+    assert page.js("window.gandyn.lanes.at(-1).config.loss") == new_loss
+    assert page.js("window.gandyn.lanes[0].config.loss") == first
     sync_api.expect(page.page.locator("select[data-path='loss']")).to_have_value(new_loss)
     sync_api.expect(page.page.locator("#preset-try button.try").nth(index)).to_have_class(
         "try tried", timeout=TIMEOUT
     )
-    # a live change: the run goes on from where it was (no reset), marked on the charts
-    page.wait("window.gandyn.history.marks.length > 0")
-    assert new_loss in page.js("window.gandyn.history.marks[0].label")
     assert page.errors == []
 
 
@@ -251,7 +260,9 @@ def test_a_step_while_paused_leaves_the_previous_positions_faded(
     assert ghost["x"] == pytest.approx(before[0::2], abs=1e-6)
     assert ghost["y"] == pytest.approx(before[1::2], abs=1e-6)
     assert page.trace("view2d", 9)["n"] == 3 * ghost["n"]  # a thin line per sample
-    sync_api.expect(page.page.locator(".ov-ghost")).to_contain_text("before this step")
+    sync_api.expect(page.page.locator(".lane-panel[data-pos='0'] .ov-ghost")).to_contain_text(
+        "before this step"
+    )
     page.shot("step-faded-2d")
     # while playing there is no faded layer (trails are for that)
     page.page.click("#btn-play")
@@ -277,6 +288,9 @@ def test_a_step_while_paused_leaves_the_previous_positions_faded(
     page.page.click(f".gcard[data-preset='{detail['name']}']")
     shows_preset(page, detail)
     quiet(page, detail)
+    if detail.get("lanes"):  # the lanes side by side: lane 1's own panel
+        page.page.uncheck("#lane-overlay")
+        page.wait("!document.getElementById('viewDirac').hidden")
     theta, psi = page.js("[window.gandyn.latest.theta, window.gandyn.latest.psi]")
     page.page.keyboard.press("ArrowRight")
     page.wait("!!window.gandyn.latest.ghost")

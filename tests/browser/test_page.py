@@ -331,7 +331,9 @@ def test_export_buttons_produce_files(page: Page, tmp_path: Path) -> None:
     assert header[0] == "iteration" and "d_loss" in header
     data = json.loads(got["json"])
     assert data["metrics"] and data["config"]["dataset"] == "ring8"
-    assert data["replay"]["config"]["dataset"] == "ring8"
+    # the lane set's replay (docs/protocol.md §11): one lane, at the iteration of the export
+    assert data["replay"]["version"] == 1 and len(data["replay"]["lanes"]) == 1
+    assert data["replay"]["lanes"][0]["iterations"] >= 1
     assert page.errors == []
 
 

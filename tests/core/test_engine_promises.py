@@ -16,7 +16,7 @@ from gan_core.regularizers import dragan_points
 SMALL = {"g_hidden": [32, 32], "d_hidden": [64, 64, 64], "batch_size": 64}
 
 
-@pytest.mark.parametrize("loss", ["wgan", "rsgan", "hinge", "lsgan"])
+@pytest.mark.parametrize("loss", ["wgan", "rsgan", "hinge", "lsgan", "fgan_reverse_kl"])
 def test_label_smoothing_is_refused_with_a_loss_that_has_no_bce_target(loss):
     with pytest.raises(ConfigError) as refused:
         validate_config({"loss": loss, "regularizers": [{"kind": "label_smoothing"}]})

@@ -182,3 +182,22 @@ def test_a_lane_keeps_its_title_through_fork_and_replay() -> None:
     lanes.fork(1, {"loss": "hinge"}, title="hinge")
     again = Lanes.from_replay(json.loads(json.dumps(lanes.to_replay())))
     assert [lane.title for lane in again] == ["plain", "hinge"]
+
+
+def test_save_and_restore_keep_the_whole_lane_set_and_continue_it_exactly() -> None:
+    lanes = Lanes(SMALL, [{}, {"loss": "hinge", "regularizers": []}])
+    lanes.step(5)
+    lanes.fork(2, {"opt_g": {"lr": 5e-4}}, title="slower G")
+    lanes.close(1)
+    again = Lanes.restore(lanes.save())
+    assert [(lane.id, lane.title, lane.start, lane.forked) for lane in again] == [
+        (lane.id, lane.title, lane.start, lane.forked) for lane in lanes
+    ]
+    assert again.next_id == lanes.next_id and again.base == lanes.base
+    lanes.step(3)
+    again.step(3)
+    assert all(same_state(a.trainer, b.trainer) for a, b in zip(lanes, again, strict=True))
+    assert again.add({}).trainer.G.state_dict().keys()  # the shared start came along
+    assert same_tensors(
+        again.lanes[-1].trainer.D.state_dict(), Lanes(SMALL).lanes[0].trainer.D.state_dict()
+    )

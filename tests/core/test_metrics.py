@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.stats
+from scipy.spatial.distance import cdist
 
 from gan_core.config import TrainConfig
 from gan_core.datasets import make_target
@@ -16,6 +17,7 @@ from gan_core.metrics import (
     frechet_distance,
     histogram_divergences,
     kde_nll,
+    knn_radii,
     mode_stats,
     parzen_log_likelihood,
     precision_recall,
@@ -265,6 +267,23 @@ def test_precision_recall_of_the_same_law_is_high_and_of_disjoint_sets_zero(rng)
     assert precision_recall(few, more, k=5) == pytest.approx(
         precision_recall_by_loops(few, more, 5)
     )
+
+
+def test_precision_recall_reads_one_distance_matrix_as_two_did(rng):
+    """The shared matrix gives exactly what a matrix per direction gave (boundary ties
+    included: the points sit on a lattice, so many distances equal a radius)."""
+    real = rng.integers(0, 12, size=(500, 2)).astype(float)
+    fake = rng.integers(-4, 6, size=(400, 2)).astype(float) + 0.5 * rng.integers(0, 2, (400, 1))
+
+    def inside(points, centres, radii):
+        return (cdist(points, centres, "sqeuclidean") <= np.square(radii)[None, :]).any(1)
+
+    two_matrices = (
+        inside(fake, real, knn_radii(real)).mean(),
+        inside(real, fake, knn_radii(fake)).mean(),
+    )
+    assert precision_recall(real, fake) == two_matrices
+    assert 0 < two_matrices[0] < 1 and 0 < two_matrices[1] < 1
 
 
 # ----- Parzen-window NLL ------------------------------------------------------------------

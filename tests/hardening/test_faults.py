@@ -37,7 +37,7 @@ from conftest import (
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from gan_core import LOSSES, REGULARIZERS, ConfigError, Trainer
+from gan_core import LOSSES, REGULARIZERS, ConfigError, Trainer, validate_config
 from server.worker import MAX_WAITING, STEP_SECONDS
 
 Connect = Callable[..., Client]
@@ -89,6 +89,7 @@ def finite_snapshot(trainer: Trainer) -> bool:
 # What the engine refuses outright, with the words its message must give the reason in.
 REFUSED = {
     "label_smoothing": "logistic",  # smoothing is a BCE target: a free-level loss has none
+    "two_sided_label_smoothing": "logistic",
     "feature_matching": "has none",  # the Dirac-GAN's D has no hidden features
     "ebgan": "psi * x",  # the Dirac-GAN's D is no autoencoder
 }
@@ -252,12 +253,13 @@ def test_a_worker_that_dies_is_started_again_and_its_sessions_are_rebuilt(
     server_factory: ServerFactory, connect_ws: Connect
 ) -> None:
     """SIGKILLed (out of memory, a crash): the server starts another worker and rebuilds the
-    dead one's sessions from their checkpoints; the session on the other worker misses
-    nothing: its frames keep coming and it is told nothing."""
+    dead one's sessions from their checkpoints, every lane of them; the session on the other
+    worker misses nothing: its frames keep coming and it is told nothing."""
     server = server_factory.launch(workers=2, grace=5)  # its own: one of its workers is killed
     victim, bystander = connect_ws(server.url), connect_ws(server.url)
     for client in (victim, bystander):
         client.small()
+        client.ok("lane_add", patch={"loss": "hinge", "regularizers": []}, title="hinge")
         client.ok("step", n=20)
     victim.ok("play")
     bystander.ok("play")
@@ -288,13 +290,21 @@ def test_a_worker_that_dies_is_started_again_and_its_sessions_are_rebuilt(
     assert event["type"] == "restored", event
     assert "exit code -9" in event["message"] and "press play" in event["message"]
     assert event["playing"] is False and event["iteration"] >= 0
+    assert "2 lanes" in event["message"], event["message"]
+    assert [(lane["id"], lane["title"]) for lane in event["lanes"]] == [(1, ""), (2, "hinge")]
+    assert event["lanes"][1]["config"]["loss"] == "hinge"
     restored_client, other = (victim, bystander) if i == 0 else (bystander, victim)
     # Its checkpoint was taken at its reset (before the ack) at the latest: its config holds.
-    assert restored_client.ok("export")["replay"]["config"]["g_hidden"] == SMALL["g_hidden"]
+    replay = restored_client.ok("export")["replay"]
+    assert validate_config(replay["base"]).g_hidden == SMALL["g_hidden"]
     frame = other.frame(timeout=10)  # the other session kept playing through it
     assert frame.header["playing"]
     step = restored_client.ok("step", n=3)
-    restored_client.frame(lambda f: f.iteration == step["iteration"])
+    assert [lane["iteration"] for lane in step["lanes"]] == [step["iteration"]] * 2
+    for lane in (1, 2):
+        restored_client.frame(
+            lambda f, lane=lane: f.header["lane"] == lane and f.iteration == step["iteration"]
+        )
     restored_client.ok("play")
     restored_client.frame(lambda f: f.header["playing"] and f.iteration > step["iteration"])
     assert index in [w["index"] for w in health(server.url)["worker_details"]]
@@ -668,17 +678,18 @@ def test_sessions_are_isolated_config_samples_and_plugin_state(
     assert b.ok("view")["view"]["grid"] == 64
     assert b.ok("pace")["pace"]["fps"] == 30
     exported = b.ok("export")["replay"]
-    assert exported["commands"] == []
-    assert exported["config"]["loss"] == b_hello_config["loss"] == "wgan"
-    assert exported["config"]["dataset"] == "ring8"
-    assert all(r["kind"] != "hardening_probe" for r in exported["config"]["regularizers"])
+    assert exported["lanes"][0]["commands"] == []
+    b_config = validate_config(exported["base"])
+    assert b_config.loss == b_hello_config["loss"] == "wgan"
+    assert b_config.dataset == "ring8"
+    assert all(r.kind != "hardening_probe" for r in b_config.regularizers)
     # B uses the same plug-in with its own parameters; A keeps its own.
     b_update = b.ok("update", patch={"regularizers": [{"kind": "hardening_probe", "offset": -1}]})
     assert b_update["config"]["regularizers"] == [
         {"kind": "hardening_probe", "weight": 1.0, "offset": -1.0}
     ]
     a_export = a.ok("export")["replay"]
-    assert a_export["config"]["regularizers"] == [
+    assert a_export["base"]["regularizers"] == [
         {"kind": "hardening_probe", "weight": 2.0, "offset": 3.0}
     ]
     assert a.ok("step")["version"] == a_reset["version"] + 1  # B's update did not count for A

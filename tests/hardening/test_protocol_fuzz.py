@@ -42,14 +42,30 @@ FUZZ = settings(
 FUZZ_CODES = {"bad_json", "binary_not_accepted", "unknown_command", "invalid", "too_large"}
 FUZZ_CODES |= {"halted"}
 # Names from docs/protocol.md §2 (the contract), not from the server's code.
-COMMANDS = ["play", "pause", "step", "reset", "update", "view", "pace", "export", "end"]
+COMMANDS = ["play", "pause", "step", "reset", "update", "view", "pace", "export", "end",
+            "lane_add", "lane_fork", "lane_close", "lane_keep"]  # fmt: skip
 VIEW_FIELDS = ["grid", "samples", "field", "manifold", "line", "dirac_grid", "trails",
                "precision", "omit"]  # fmt: skip
 PACE_FIELDS = ["fps", "steps_per_frame", "slow_motion"]
 # "end" is left out of the random commands: it ends the session (tested on its own).
 COMMAND_NAMES = sorted(set(COMMANDS) - {"end"})
 FIELD_NAMES = sorted(
-    {"id", "n", "part", "config", "preset", "patch", "reset_moments", *VIEW_FIELDS, *PACE_FIELDS}
+    {
+        "id",
+        "n",
+        "part",
+        "config",
+        "preset",
+        "patch",
+        "reset_moments",
+        *VIEW_FIELDS,
+        *PACE_FIELDS,
+        "lane",
+        "lanes",
+        "title",
+        "replay",
+        "warmup",
+    }
 )
 CONFIG_FIELDS = sorted(TrainConfig.model_fields)
 
@@ -222,6 +238,36 @@ view_values = {
     "omit": st.lists(st.text(max_size=10), max_size=34),
 }
 pace_values = {name: st.one_of(st.integers(-2, 1100), numbers) for name in PACE_FIELDS}
+lane_ids = st.one_of(st.integers(-1, 6), wrong_types, st.just("all"))
+titles = st.one_of(st.text(max_size=90), wrong_types)
+replay_command = st.tuples(
+    st.one_of(st.integers(-1, 40), numbers),
+    st.sampled_from(["update", "step_d", "step_g", "nope"]),
+    st.one_of(
+        st.fixed_dictionaries({"n": st.one_of(st.integers(-1, 30), numbers)}),
+        st.fixed_dictionaries({"patch": config_patch, "reset_moments": st.booleans()}),
+        json_values,
+    ),
+).map(list)
+replay_lane = st.fixed_dictionaries(
+    {
+        "id": maybe(st.integers(0, 6)),
+        "start": maybe(config_patch),
+        "forked": st.none(),
+        "commands": st.lists(replay_command, max_size=3),
+        "iterations": maybe(st.sampled_from([0, 5, 30, 30_000])),
+    },
+    optional={"title": titles},
+)
+replay = st.fixed_dictionaries(
+    {
+        "version": maybe(st.just(1)),
+        "base": maybe(config_patch),
+        "next_id": maybe(st.integers(0, 8)),
+        "lanes": maybe(st.lists(replay_lane, max_size=5)),
+    },
+    optional={"preset": maybe(st.sampled_from(["saturated_discriminator", "nope"]))},
+)
 fields_of: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "play": {},
     "pause": {},
@@ -233,8 +279,28 @@ fields_of: dict[str, dict[str, st.SearchStrategy[Any]]] = {
             st.sampled_from(["ring8_wgan_gp", "saturated_discriminator", "dirac_gan", "nope"])
         ),
         "patch": maybe(config_patch),
+        "lanes": maybe(
+            st.lists(
+                st.fixed_dictionaries({}, optional={"patch": config_patch, "title": titles}),
+                max_size=5,
+            )
+        ),
+        "replay": replay,
     },
-    "update": {"patch": maybe(config_patch), "reset_moments": maybe(st.booleans())},
+    "update": {
+        "patch": maybe(config_patch),
+        "reset_moments": maybe(st.booleans()),
+        "lane": maybe(lane_ids),
+    },
+    "lane_add": {"patch": maybe(config_patch), "title": titles, "warmup": maybe(st.booleans())},
+    "lane_fork": {
+        "lane": maybe(lane_ids),
+        "patch": maybe(config_patch),
+        "reset_moments": maybe(st.booleans()),
+        "title": titles,
+    },
+    "lane_close": {"lane": maybe(lane_ids)},
+    "lane_keep": {"lane": maybe(lane_ids)},
     "view": {name: maybe(values) for name, values in view_values.items()},
     "pace": {name: maybe(values) for name, values in pace_values.items()},
 }

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess, get_json, wait_until, worker_pids
+from conftest import ServerProcess, get_json, template_pids, wait_until, worker_pids
 
 from server.cli import main, serve_parser
 
@@ -100,9 +100,11 @@ def test_the_worker_processes_end_with_the_server(ending: str, tmp_path: Path) -
     assert health["workers"] == 2 and all(w["ready"] for w in health["worker_details"])
     workers = worker_pids(server.process.pid)
     assert sorted(workers) == sorted(w["pid"] for w in health["worker_details"])
+    template = template_pids(server.process.pid)
+    assert len(template) == 1
     getattr(server.process, ending)()
     server.process.wait(timeout=30)
-    wait_until(lambda: all(map(ended, workers)), 30, "every worker process ended")
+    wait_until(lambda: all(map(ended, workers + template)), 30, "every worker process ended")
 
 
 def ended(pid: int) -> bool:

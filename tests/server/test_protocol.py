@@ -19,7 +19,7 @@ values = arrays(np.float32, st.tuples(st.integers(1, 40), st.integers(1, 3)), el
 
 
 def header() -> FrameHeader:
-    return FrameHeader(seq=0, iteration=1, version=2, playing=False, part=None, kind="2d")
+    return FrameHeader(lane=1, seq=0, iteration=1, version=2, playing=False, part=None, kind="2d")
 
 
 @given(values)

@@ -9,14 +9,14 @@ from conftest import get_json
 def test_health(live_server: str) -> None:
     health = get_json(live_server + "/api/health")
     assert health["status"] == "ok"
-    assert health["protocol"] == 1
+    assert health["protocol"] == 2
     assert health["max_sessions"] == 8
     assert {"sessions", "detached", "workers"} <= health.keys()
 
 
 def test_schema_lists_every_loss_and_regularizer_with_a_formula(live_server: str) -> None:
     schema = get_json(live_server + "/api/schema")
-    assert schema["protocol"] == 1
+    assert schema["protocol"] == 2
     loss_names = [loss["name"] for loss in schema["losses"]]
     assert {"minimax", "nonsaturating", "wgan", "hinge"} <= set(loss_names)
     assert schema["config"]["properties"]["loss"]["enum"] == loss_names

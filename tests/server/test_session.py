@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import SMALL, Client, Frame
 
-from gan_core import replay
+from gan_core import Lanes
 
 Connect = Callable[..., Client]
 
@@ -17,7 +17,7 @@ Connect = Callable[..., Client]
 def test_hello_then_a_frame_of_the_default_preset(connect_ws: Connect) -> None:
     client = connect_ws()
     hello = client.hello
-    assert hello["type"] == "hello" and hello["protocol"] == 1
+    assert hello["type"] == "hello" and hello["protocol"] == 2
     assert hello["resumed"] is False and hello["playing"] is False
     assert hello["preset"] == "ring8_wgan_gp" and hello["config"]["dataset"] == "ring8"
     assert hello["version"] == 0 and hello["iteration"] == 0
@@ -196,8 +196,9 @@ def test_the_exported_replay_reproduces_the_run(connect_ws: Connect) -> None:
     client.ok("view", precision="f32", samples=32)
     shown = client.frame(lambda f: f.arrays["fake"].shape == (32, 2))
     replay_data = client.ok("export")["replay"]
-    assert replay_data["iteration"] == 9 and replay_data["commands"][0][1] == "update"
-    trainer = replay(replay_data["config"], replay_data["commands"], replay_data["iteration"])
+    (lane,) = replay_data["lanes"]
+    assert lane["iterations"] == 9 and lane["commands"][0][1] == "update"
+    trainer = Lanes.from_replay(replay_data).lanes[0].trainer
     expected = trainer.snapshot({"samples": 32})["fake"]
     np.testing.assert_array_equal(shown.arrays["fake"], expected.astype(np.float64))
 
@@ -261,7 +262,7 @@ def test_a_preset_warmup_runs_before_the_first_frame(connect_ws: Connect) -> Non
     assert abs(frame.arrays["fake_grad"]).mean() < 1e-3
     assert frame.arrays["d_line"].max() > 0.99 and frame.arrays["d_line"].min() < 0.01
     replay = client.ok("export")["replay"]
-    assert replay["commands"][0][1:] == ["step_d", {"n": 300}]
+    assert replay["lanes"][0]["commands"][0][1:] == ["step_d", {"n": 300}]
 
 
 def test_an_update_while_paused_sends_a_frame_of_the_new_version(connect_ws: Connect) -> None:

@@ -12,6 +12,8 @@ import pytest
 from conftest import Client, Frame, ServerFactory, get_json, wait_until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from gan_core import validate_config
+
 Connect = Callable[..., Client]
 
 # Two extra servers for the whole file (each start costs a few seconds of imports).
@@ -62,7 +64,8 @@ def test_two_sessions_are_isolated(connect_ws: Connect) -> None:
     b_view = b.ok("view", samples=32)
     assert b_view["view"]["samples"] == 32
     exported = b.ok("export")["replay"]
-    assert exported["config"]["loss"] == "wgan" and exported["commands"] == []
+    assert exported["lanes"][0]["commands"] == []
+    assert validate_config(exported["base"]).loss == "wgan"
     a_frame = a.frame(lambda f: f.iteration == 7)
     assert a_frame.arrays["fake"].shape == (256, 2) and a_frame.version == 2
 

@@ -19,7 +19,7 @@ from gan_core import load_plugin
 from server import presets
 from server.channel import receive, send
 from server.outbox import NOT_READING, Close, Outbox
-from server.presets import Preset
+from server.presets import LaneSpec, Preset
 from server.protocol import parse_command
 from server.settings import Limits, Settings
 from server.worker import Worker
@@ -108,6 +108,51 @@ def test_a_frame_that_cannot_be_built_pauses_the_session_and_says_why(tmp_path) 
         assert (ack["id"], ack["iteration"]) == (2, 1)
 
 
+def test_a_preset_of_lanes_starts_them_warms_every_one_up_and_forks_after(monkeypatch) -> None:
+    """How a comparison preset starts (server.presets.start_lanes / finish_lanes), in the
+    worker's turns: lanes from iteration 0, the warm-up on each, then the forks."""
+    comparison = Preset(
+        "Two lanes and a fork",
+        "",
+        {**SMALL},
+        warmup=[("d", 20)],
+        lanes=[
+            LaneSpec("hinge", {"loss": "hinge", "regularizers": []}),
+            LaneSpec("slow G after", {"opt_g": {"lr": 5e-4}}, after_warmup=True),
+        ],
+        lane_title="base",
+    )
+    monkeypatch.setitem(presets.PRESETS, "comparison_for_test", comparison)
+
+    def reply(pipe: Any, command: dict[str, Any]) -> dict[str, Any]:
+        send(pipe, ("command", "s1", parse_command(command, Limits())))
+        return json.loads(messages_for(pipe, "s1", "ack")[-1][3])
+
+    with worker() as pipe:
+        send(pipe, ("open", "s1", "comparison_for_test"))
+        send(pipe, ("attach", "s1", False, 1))
+        hello = json.loads(messages_for(pipe, "s1", "hello")[-1][3])
+        lanes = hello["lanes"]
+        assert [(lane["id"], lane["title"]) for lane in lanes] == [
+            (1, "base"), (2, "hinge"), (3, "slow G after")
+        ]  # fmt: skip
+        assert lanes[2]["forked"] == {
+            "lane": 1, "at": 0, "patch": {"opt_g": {"lr": 5e-4}}, "reset_moments": False
+        }  # fmt: skip
+        replay = reply(pipe, {"type": "export", "id": 1})["replay"]
+        assert replay["preset"] == "comparison_for_test"
+        warm = [0, "step_d", {"n": 20}]
+        assert [lane["commands"][0] for lane in replay["lanes"]] == [warm, warm, warm]
+        assert replay["lanes"][2]["commands"][1][1] == "update"  # the fork's patch, after
+        again = reply(pipe, {"type": "reset", "id": 2, "preset": "comparison_for_test"})
+        assert again["lanes"] == lanes and again["version"] == 1
+        rebuilt = reply(pipe, {"type": "reset", "id": 3, "replay": replay})
+        assert rebuilt["lanes"] == lanes and rebuilt["preset"] == "comparison_for_test"
+        added = reply(pipe, {"type": "lane_add", "id": 4, "patch": {}})  # the warm-up too
+        assert reply(pipe, {"type": "export", "id": 5})["replay"]["lanes"][3]["commands"] == [warm]
+        assert added["added"] == 4
+
+
 def test_what_the_worker_sends_names_the_connection_it_was_for() -> None:
     """A resumed session's earlier connection must not get the new one's messages: each
     message carries the epoch of the connection that owned the session."""
@@ -146,6 +191,27 @@ def test_an_unsent_frame_is_replaced_but_messages_are_kept_in_order() -> None:
         return [await outbox.get() for _ in range(5)]
 
     assert asyncio.run(scenario()) == ["a", "b", b"frame 2", "c", Close(1000, "done")]
+
+
+def test_a_lanes_unsent_frame_is_replaced_only_by_a_frame_of_the_same_lane() -> None:
+    async def scenario() -> list[Any]:
+        outbox = Outbox(1024)
+        outbox.put(b"lane 1 a", lane=1)
+        outbox.put(b"lane 2 a", lane=2)
+        outbox.put("ack")
+        outbox.put(b"lane 1 b", lane=1)  # replaces lane 1's, never lane 2's
+        first = await outbox.get()
+        outbox.put(b"lane 2 b", lane=2)  # lane 2's first frame was sent: this one is queued
+        outbox.close(1000, "done")
+        return [first] + [await outbox.get() for _ in range(4)]
+
+    assert asyncio.run(scenario()) == [
+        b"lane 2 a",
+        "ack",
+        b"lane 1 b",
+        b"lane 2 b",
+        Close(1000, "done"),
+    ]
 
 
 @pytest.mark.parametrize("size", [100, 400])

@@ -1,0 +1,64 @@
+// The scales that lanes side by side share, so that "flat" and "steep", "tall" and "long"
+// mean the same in every panel: D's colour range around white (2D), the density and D axes
+// (1D), and the length of the push arrows (both). Each follows the farthest lane at once and
+// comes down slowly, as one view's own scale does.
+
+import { quantileLength } from "./theme.js";
+
+const FLOOR = { push2d: 0.05, push1d: 0.02 };   // the arrows' reference push never goes below
+const DECAY = { color: 0.95, other: 0.97 };     // per update (the views' own rates)
+
+/** How far D's raw score on the grid reaches below and above white (`undecided`). */
+export function dSpread(f) {
+  const u = Number.isFinite(f.undecided) ? f.undecided : (f.display === "probability" ? 0.5 : 0);
+  let mn = Infinity, mx = -Infinity;
+  if (f.d_grid) for (const v of f.d_grid) if (Number.isFinite(v)) { if (v < mn) mn = v; if (v > mx) mx = v; }
+  if (!Number.isFinite(mn)) return { low: 1, high: 1 };
+  return { low: u - mn, high: mx - u };
+}
+
+/** The typical push on a frame's fakes: the 0.9-quantile length of -dL_G/dx. */
+export function pushSpread(f) {
+  const g = f.fake_grad;
+  if (!g || !g.length) return 0;
+  if (f.kind !== "2d") return quantileLength(g, null, 0.9);
+  const x = [], y = [];
+  for (let i = 0; i + 1 < g.length; i += 2) { x.push(g[i]); y.push(g[i + 1]); }
+  return quantileLength(x, y, 0.9);
+}
+
+/** A 1D frame's tallest density and how far D strays from white. */
+export function lineSpread(f) {
+  let density = 0, d = 0;
+  for (const a of [f.fake_density, f.real_density]) if (a) for (const v of a) if (Number.isFinite(v)) density = Math.max(density, v);
+  const u = f.undecided ?? (f.display === "probability" ? 0.5 : 0);
+  if (f.d_line) for (const v of f.d_line) if (Number.isFinite(v)) d = Math.max(d, Math.abs(v - u));
+  return { density, d };
+}
+
+/** The shared scales of the lanes' newest frames: {low, high, push, density, d}. */
+export function shareScales(frames, prev = null) {
+  const p = prev || {};
+  let low = 1e-3, high = 1e-3, push = 0, density = 1e-3, d = 1e-3;
+  let floor = FLOOR.push1d;
+  for (const f of frames) {
+    push = Math.max(push, pushSpread(f));
+    if (f.kind === "2d") {
+      floor = FLOOR.push2d;
+      if (f.display !== "probability") { const s = dSpread(f); low = Math.max(low, s.low); high = Math.max(high, s.high); }
+    } else if (f.kind === "1d") {
+      const s = lineSpread(f);
+      density = Math.max(density, s.density);
+      d = Math.max(d, s.d);
+    }
+  }
+  const follow = (now, key, decay) => Math.max(now, (p[key] ?? 0) * decay);
+  return {
+    low: follow(low, "low", DECAY.color), high: follow(high, "high", DECAY.color),
+    push: Math.max(follow(push, "push", DECAY.other), floor),
+    density: follow(density, "density", DECAY.other), d: follow(d, "d", DECAY.other),
+  };
+}
+
+/** Whether scales b moved from a by more than the share `slack` (a panel drawn with a is stale). */
+export const scalesMoved = (a, b, slack) => !a || !b || Object.keys(b).some((k) => Math.abs(a[k] - b[k]) > slack * b[k]);
