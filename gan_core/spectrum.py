@@ -18,11 +18,15 @@ eigenvalues (J^T and J share them). ARPACK's ``tol`` is the relative accuracy as
 eigenvalue; 0 (machine precision) costs most: for the default model (17,219 parameters,
 one product 5 ms) k = 20 at tol 0 took 231 products and 8 s here, k = 8 at tol 1e-3 took 58
 products and 0.33 s with the top four equal to two decimals (LIVE_K, LIVE_TOL: what a live
-view asks for).
+view asks for). A live view also asks for exact eigenvalues only up to LIVE_EXACT_LIMIT
+parameters (numpy's eigvals of a 600 x 600 matrix: 0.17 s here, of 2000 x 2000: 1.6 s) and
+bounds ARPACK by ``seconds`` (LIVE_SECONDS): past it, SpectrumTimeout, nothing returned.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,6 +42,12 @@ if TYPE_CHECKING:
 EXACT_LIMIT = 2000
 SPECTRUM_SEED = 54321
 LIVE_K, LIVE_TOL = 8, 1e-3
+LIVE_EXACT_LIMIT = 600  # a live view's exact spectra: at most 0.17 s of eigvals
+LIVE_SECONDS = 1.0  # a live view's ARPACK runs at most this long (+ one product)
+
+
+class SpectrumTimeout(TimeoutError):
+    """ARPACK did not finish within the ``seconds`` asked of game_eigenvalues."""
 
 
 def joint_field(trainer: Trainer, n: int) -> tuple[Tensor, list[Tensor]]:
@@ -84,17 +94,33 @@ def game_jacobian(trainer: Trainer, n: int = 256) -> np.ndarray:
     return torch.cat(blocks, dim=1).double().numpy()
 
 
-def game_eigenvalues(trainer: Trainer, k: int = 20, n: int = 256, tol: float = 0.0) -> np.ndarray:
+def parameter_count(trainer: Trainer) -> int:
+    """P, the length of w = (theta_G, theta_D)."""
+    return sum(p.numel() for p in (*trainer.g_params, *trainer.d_params))
+
+
+def game_eigenvalues(
+    trainer: Trainer,
+    k: int = 20,
+    n: int = 256,
+    tol: float = 0.0,
+    exact_limit: int = EXACT_LIMIT,
+    seconds: float = math.inf,
+) -> np.ndarray:
     """Eigenvalues of J (complex), sorted by decreasing magnitude: all of them when the
-    models have at most EXACT_LIMIT parameters, else the k of largest magnitude, each to
-    the relative accuracy ``tol`` (0: machine precision)."""
-    size = sum(p.numel() for p in (*trainer.g_params, *trainer.d_params))
-    if size <= EXACT_LIMIT:
+    models have at most ``exact_limit`` parameters, else the k of largest magnitude, each to
+    the relative accuracy ``tol`` (0: machine precision), within ``seconds`` (else
+    SpectrumTimeout)."""
+    size = parameter_count(trainer)
+    if size <= exact_limit:
         values = np.linalg.eigvals(game_jacobian(trainer, n))
     else:
         field, params = joint_field(trainer, n)
+        deadline = time.perf_counter() + seconds
 
         def transposed_product(u: np.ndarray) -> np.ndarray:
+            if time.perf_counter() > deadline:
+                raise SpectrumTimeout(f"ARPACK took longer than {seconds} s")
             out = torch.autograd.grad(
                 field,
                 params,

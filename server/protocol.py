@@ -86,6 +86,9 @@ class ViewOptions(ProbeOptions):
     trails: int = Field(0, description="past positions of each fake sample sent (0 = off)")
     precision: Literal["q16", "f32"] = Field("q16", description="array encoding in frames")
     omit: list[str] = Field(default_factory=list, max_length=32, description="arrays not sent")
+    spectrum: bool = Field(
+        False, description="spectrum events: the eigenvalues of the game's Jacobian (MLP lanes)"
+    )
 
     def probe_options(self) -> dict[str, int]:
         """The part the engine's snapshot understands (gan_core ViewOptions)."""
@@ -642,6 +645,20 @@ class Evaluation(Message):
     version: int
     seconds: float
     metrics: dict[str, float | None]
+
+
+class Spectrum(Message):
+    """The eigenvalues of the Jacobian of an MLP lane's joint gradient field
+    (gan_core.spectrum, docs/protocol.md §5): all P when ``exact``, else the k largest."""
+
+    type: Literal["spectrum"] = "spectrum"
+    lane: int
+    iteration: int
+    version: int
+    eigenvalues: list[tuple[float, float]]
+    exact: bool
+    parameters: int
+    seconds: float
 
 
 def error_reply(error: ProtocolError, version: int | None) -> ErrorReply:

@@ -5,8 +5,9 @@ itself, and sends finished, encoded messages up to the web process (server.worke
 shared with anything, and no lock is needed. The loop takes the sessions that have work in
 turn (round robin); a turn builds the session's frames if due (one per lane), trains for at
 most ``turn_budget`` seconds (TURN_MIN to TURN_MAX: shorter when more sessions wait, so that
-each gets a turn about every ROUND_SECONDS), and makes evaluations if due. Between turns it
-reads its pipe, so a command waits for at most one turn. A session is a lane set
+each gets a turn about every ROUND_SECONDS), and makes evaluations and spectra if due.
+Between turns it reads its pipe, so a command waits for at most one turn (a turn with a
+spectrum: up to LIVE_SECONDS more). A session is a lane set
 (gan_core.Lanes, docs/protocol.md §11): its lanes train together, one iteration of each per
 session iteration, and a lane set whose one iteration is too heavy for a turn is refused
 (server.protocol.check_config_limits sums the lanes), so no turn is long.
@@ -46,6 +47,15 @@ import torch
 from gan_core import ConfigError, TrainConfig, Trainer, load_plugin, validate_config
 from gan_core.config import apply_patch, merge
 from gan_core.lanes import Lane, LaneError, Lanes, replay_piece
+from gan_core.spectrum import (
+    LIVE_EXACT_LIMIT,
+    LIVE_K,
+    LIVE_SECONDS,
+    LIVE_TOL,
+    SpectrumTimeout,
+    game_eigenvalues,
+    parameter_count,
+)
 from server.channel import receive, send
 from server.lane_sets import Piece, config_errors, new_lanes, replayed_lanes
 from server.presets import DEFAULT_PRESET, PRESETS, finish_lanes, preset_named, start_lanes
@@ -71,6 +81,7 @@ from server.protocol import (
     ProtocolError,
     Reset,
     Restored,
+    Spectrum,
     Step,
     Update,
     View,
@@ -96,11 +107,33 @@ MAX_WAITING = 32
 EVAL_INTERVAL = 0.5  # costly metrics at most twice a second,
 EVAL_SHARE = 0.05  # taking at most 5 % of the worker's time when that allows them,
 EVAL_MAX_INTERVAL = 2.0  # and at least every 2 s while the run changes
+# Spectra (view.spectrum) at most once a second a lane, taking at most 10 % of the worker's
+# time; each is bounded by gan_core.spectrum's LIVE_K, LIVE_EXACT_LIMIT and LIVE_SECONDS
+# (a turn that makes one holds the worker up to LIVE_SECONDS longer, once per lane).
+SPECTRUM_INTERVAL = 1.0
+SPECTRUM_SHARE = 0.1
 FRAME_SHARE = 0.5  # a session's frames take at most half of the wall clock (adaptive fps)
 CHECKPOINT_SECONDS = 5.0  # a session changed since its last checkpoint sends one this often
 FIRST_CHECKPOINT_SECONDS = 0.5  # and its first this soon after it starts
 LOAD_SECONDS = 1.0
 IDLE_WAIT = 1.0
+
+
+@dataclass
+class Pacer:
+    """When a session's costly extras (evaluations, spectra) may next run: at least
+    ``interval`` after the last round and at most ``max_interval``; in between, a round of
+    ``seconds`` waits ``seconds * sharing / share`` (``sharing``: the sessions that wait for
+    the worker), so that the extras take at most ``share`` of the worker's time."""
+
+    interval: float
+    share: float
+    max_interval: float = math.inf
+    next_at: float = 0.0
+
+    def spent(self, seconds: float, sharing: int, started: float) -> None:
+        spacing = seconds * sharing / self.share
+        self.next_at = started + min(max(self.interval, spacing), self.max_interval)
 
 
 class Training:
@@ -127,11 +160,12 @@ class Training:
 @dataclass
 class LaneScreen:
     """What the connection has seen of one lane: its frame counter, the trails of its fake
-    samples, the iteration of its last evaluation, whether its halt was told."""
+    samples, the iterations of its last evaluation and spectrum, whether its halt was told."""
 
     seq: int = 0
     trails: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=1))
     eval_iteration: int = -1
+    spectrum_iteration: int = -1
     halt_told: bool = False
 
 
@@ -164,7 +198,8 @@ class WorkerSession:
         self._frame_seconds = 0.0  # what the last frame tick (every lane's frame) cost
         self._steps_since_frame = 0
         self._sec_per_iter = 0.005  # of one iteration of every lane
-        self._next_eval_at = 0.0
+        self._evaluations = Pacer(EVAL_INTERVAL, EVAL_SHARE, EVAL_MAX_INTERVAL)
+        self._spectra = Pacer(SPECTRUM_INTERVAL, SPECTRUM_SHARE)
         self.changed = True  # since the last checkpoint
         self.checkpoint_at = time.monotonic() + FIRST_CHECKPOINT_SECONDS
         self._after: list[Message] = []
@@ -224,7 +259,10 @@ class WorkerSession:
         """When this session next has work, if nothing arrives (inf: never)."""
         if not self.attached:
             return math.inf
-        due = self._next_eval_at if self._evaluation_wanted() else math.inf
+        due = min(
+            pacer.next_at if any(wants(lane) for lane in self.lanes) else math.inf
+            for pacer, wants, _ in self._extras()
+        )
         return min(self._next_frame_at, due) if self.playing else due
 
     def turn(self, budget: float, sharing: int) -> None:
@@ -239,7 +277,8 @@ class WorkerSession:
                 self._run_job(budget)
             else:
                 self._play(budget, shared=sharing > 1)
-            self._maybe_evaluate(sharing)
+            for pacer, wants, make in self._extras():
+                self._run_extras(pacer, wants, make, sharing)
         except Exception as error:  # a bug, or a plug-in failing in a probe: say so, pause
             log.exception("session %s failed", self.id)
             self.playing = False
@@ -503,41 +542,85 @@ class WorkerSession:
             self.send(snapshot_frame(snapshot, header, self.view, trails), lane=lane.id)
         self._frame_seconds = time.perf_counter() - start
 
+    def _extras(self) -> list[tuple[Pacer, Callable[[Lane], bool], Callable[[Lane], Any]]]:
+        """The costly extras a lane may want, each paced (Pacer): evaluations, spectra."""
+        return [
+            (self._evaluations, self._wants_evaluation, self._evaluation),
+            (self._spectra, self._wants_spectrum, self._spectrum),
+        ]
+
+    def _run_extras(
+        self,
+        pacer: Pacer,
+        wants: Callable[[Lane], bool],
+        make: Callable[[Lane], Message | None],
+        sharing: int,
+    ) -> None:
+        """One round of an extra for every lane that wants it, when ``pacer`` says it is due
+        (never during a job), one message per lane in lane order."""
+        now = time.monotonic()
+        if not self.attached or self.job is not None or now < pacer.next_at:
+            return
+        due = [lane for lane in self.lanes if wants(lane)]
+        if not due:
+            return
+        start = time.perf_counter()
+        for lane in due:
+            message = make(lane)
+            if message is not None:
+                self.send(message)
+        pacer.spent(time.perf_counter() - start, sharing, now)
+
     def _wants_evaluation(self, lane: Lane) -> bool:
         tr = lane.trainer
         return tr.iteration != self.screen(lane).eval_iteration and tr.halt is None
 
-    def _evaluation_wanted(self) -> bool:
-        return any(self._wants_evaluation(lane) for lane in self.lanes)
+    def _evaluation(self, lane: Lane) -> Evaluation:
+        """The costly metrics of a lane (Trainer.evaluate)."""
+        start = time.perf_counter()
+        tr = lane.trainer
+        self.screen(lane).eval_iteration = tr.iteration
+        metrics = tr.evaluate(n=self.settings.evaluate_samples)
+        return Evaluation(
+            lane=lane.id,
+            iteration=tr.iteration,
+            version=self.version,
+            seconds=time.perf_counter() - start,
+            metrics=plain(metrics),
+        )
 
-    def _maybe_evaluate(self, sharing: int) -> None:
-        """The costly metrics of every lane that changed, when due: they take at most
-        EVAL_SHARE of the time of the worker, shared by ``sharing`` sessions (at least every
-        EVAL_MAX_INTERVAL)."""
-        now = time.monotonic()
-        if not self.attached or not self._evaluation_wanted() or now < self._next_eval_at:
-            return
-        if self.job is not None:
-            return
-        total = 0.0
-        for lane in [lane for lane in self.lanes if self._wants_evaluation(lane)]:
-            start = time.perf_counter()
-            tr = lane.trainer
-            self.screen(lane).eval_iteration = tr.iteration
-            metrics = tr.evaluate(n=self.settings.evaluate_samples)
-            seconds = time.perf_counter() - start
-            total += seconds
-            self.send(
-                Evaluation(
-                    lane=lane.id,
-                    iteration=tr.iteration,
-                    version=self.version,
-                    seconds=seconds,
-                    metrics=plain(metrics),
-                )
+    def _wants_spectrum(self, lane: Lane) -> bool:
+        """Asked for, changed, and not a Dirac-GAN (its frames carry its eigenvalues)."""
+        tr = lane.trainer
+        return (
+            self.view.spectrum
+            and tr.config.dataset != "dirac"
+            and tr.iteration != self.screen(lane).spectrum_iteration
+            and tr.halt is None
+        )
+
+    def _spectrum(self, lane: Lane) -> Spectrum | None:
+        """The eigenvalues of the lane's game Jacobian (gan_core.spectrum, live bounds);
+        None when ARPACK ran out of its LIVE_SECONDS (the time still counts)."""
+        start = time.perf_counter()
+        tr = lane.trainer
+        self.screen(lane).spectrum_iteration = tr.iteration
+        try:
+            values = game_eigenvalues(
+                tr, k=LIVE_K, tol=LIVE_TOL, exact_limit=LIVE_EXACT_LIMIT, seconds=LIVE_SECONDS
             )
-        spacing = total * sharing / EVAL_SHARE
-        self._next_eval_at = now + min(max(EVAL_INTERVAL, spacing), EVAL_MAX_INTERVAL)
+        except SpectrumTimeout:
+            return None
+        size = parameter_count(tr)
+        return Spectrum(
+            lane=lane.id,
+            iteration=tr.iteration,
+            version=self.version,
+            eigenvalues=[(float(v.real), float(v.imag)) for v in values],
+            exact=size <= LIVE_EXACT_LIMIT,
+            parameters=size,
+            seconds=time.perf_counter() - start,
+        )
 
     # ----- commands -----------------------------------------------------------------------
     def submit(self, command: Command) -> None:
