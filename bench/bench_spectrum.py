@@ -1,9 +1,10 @@
 """What the live spectrum view (view.spectrum, server.worker) costs training: generator
-iterations/s of the default session playing at 30 fps with it on against off, in alternating
-windows of the same run (A/B interleaved, medians), and how long each spectrum took and how
-far apart they came.
+iterations of the default session playing at 30 fps with it on against off, per second and
+per CPU second of the server (every process: less sensitive to other load on the machine),
+in alternating windows of the same run (A/B interleaved, medians); and how long each
+spectrum took and how far apart they came.
 
-Run: ``PYTHONPATH=. python -m bench.bench_spectrum [--pairs 5] [--seconds 12]``.
+Run: ``PYTHONPATH=. python -m bench.bench_spectrum [--pairs 6] [--seconds 10]``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import time
 
 from websockets.sync.client import ClientConnection, connect
 
-from bench.bench_server import command, receive, server
+from bench.bench_server import command, receive, server, thread_cpu
 from server.presets import DEFAULT_PRESET
 
 
-def window(ws: ClientConnection, spectrum: bool, seconds: float) -> tuple[float, list[dict]]:
-    """Iterations/s over ``seconds`` of playing with the view's spectrum on or off (from the
-    first frame after its first spectrum when on, so each window is in its steady state);
-    the spectrum events of the window."""
+def window(
+    ws: ClientConnection, pid: int, spectrum: bool, seconds: float
+) -> tuple[float, float, list[dict]]:
+    """Iterations per second and per CPU second over ``seconds`` of playing with the view's
+    spectrum on or off (from the first frame after its first spectrum when on, so that each
+    window is in its steady state); the window's spectrum events."""
     command(ws, type="view", spectrum=spectrum)
     events: list[dict] = []
     first = last = None
@@ -31,39 +34,51 @@ def window(ws: ClientConnection, spectrum: bool, seconds: float) -> tuple[float,
         if message["type"] == "spectrum":
             events.append({**message, "at": time.perf_counter()})
         elif message["type"] == "frame" and message["playing"] and (events or not spectrum):
-            last = (time.perf_counter(), message["iteration"])
+            last = (time.perf_counter(), message["iteration"], sum(thread_cpu(pid).values()))
             first = first or last
-    return (last[1] - first[1]) / (last[0] - first[0]), events  # type: ignore[index]
+    done = last[1] - first[1]  # type: ignore[index]
+    return done / (last[0] - first[0]), done / (last[2] - first[2]), events  # type: ignore[index]
+
+
+def summary(what: str, table: dict[bool, list[float]]) -> None:
+    for spectrum in (False, True):
+        values = table[spectrum]
+        print(
+            f"{'on ' if spectrum else 'off'} {what}: median {statistics.median(values):.1f} "
+            f"({min(values):.1f} to {max(values):.1f})"
+        )
+    ratios = [b / a for a, b in zip(table[False], table[True], strict=True)]
+    print(
+        f"slowdown in {what}: median {1 - statistics.median(ratios):.1%} "
+        f"(pairs {1 - max(ratios):.1%} to {1 - min(ratios):.1%})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     rates: dict[bool, list[float]] = {False: [], True: []}
+    per_cpu: dict[bool, list[float]] = {False: [], True: []}
     spectra: list[dict] = []
     gaps: list[float] = []
-    with server() as (url, _), connect(url, compression=None) as ws:
+    with server() as (url, pid), connect(url, compression=None) as ws:
         command(ws, type="reset", preset=DEFAULT_PRESET)
         command(ws, type="pace", fps=30, steps_per_frame=0)
         command(ws, type="play")
         for pair in range(args.pairs):
             for spectrum in (False, True) if pair % 2 == 0 else (True, False):
-                rate, events = window(ws, spectrum, args.seconds)
+                rate, cpu_rate, events = window(ws, pid, spectrum, args.seconds)
                 rates[spectrum].append(rate)
+                per_cpu[spectrum].append(cpu_rate)
                 spectra += events
                 gaps += [b["at"] - a["at"] for a, b in itertools.pairwise(events)]
-                print(f"spectrum {'on ' if spectrum else 'off'}: {rate:.1f} it/s", flush=True)
+                on = "on " if spectrum else "off"
+                print(f"spectrum {on}: {rate:.1f} it/s, {cpu_rate:.1f} it/CPU s", flush=True)
         command(ws, type="pause")
-    off, on = statistics.median(rates[False]), statistics.median(rates[True])
-    ratios = [b / a for a, b in zip(rates[False], rates[True], strict=True)]
-    print(f"off: median {off:.1f} it/s ({min(rates[False]):.1f} to {max(rates[False]):.1f})")
-    print(f"on:  median {on:.1f} it/s ({min(rates[True]):.1f} to {max(rates[True]):.1f})")
-    print(
-        f"slowdown: median {1 - statistics.median(ratios):.1%} "
-        f"(pairs {1 - max(ratios):.1%} to {1 - min(ratios):.1%})"
-    )
+    summary("it/s", rates)
+    summary("it/CPU s", per_cpu)
     seconds = [event["seconds"] for event in spectra]
     print(
         f"spectrum: {len(spectra)} events, median {statistics.median(seconds):.2f} s "

@@ -10,6 +10,7 @@ import { createView2d } from "./view2d.js";
 import { shareScales, scalesMoved } from "./scales.js";
 import { createView1d } from "./view1d.js";
 import { createViewDirac } from "./viewDirac.js";
+import { createViewSpectrum } from "./viewSpectrum.js";
 import { createView1dLanes } from "./view1dLanes.js";
 import { createViewDiracLanes } from "./viewDiracLanes.js";
 import { createMetrics } from "./metrics.js";
@@ -38,6 +39,7 @@ let controls = null;
 let session = null;
 let views = null;
 let metricsChart = null;
+let spectrumView = null;
 
 // the session's lanes, in lane order (hello and every ack carry them: docs/protocol.md §11)
 let lanes = [];
@@ -102,6 +104,8 @@ async function boot() {
   // the first panel's views (the page of one lane; tests and export read them)
   views = { "2d": panels.view(0, "2d"), "1d": panels.view(0, "1d"), dirac: panels.view(0, "dirac") };
   metricsChart = createMetrics($("metrics"));
+  spectrumView = createViewSpectrum($("spectrum"));
+  renderSpectrum();
   gallery = createGallery($("gallery-slot"), { onPick: pickPreset, collapsed: state.lecture });
   gallery.load().then(() => { gallery.setCurrent(state.preset); updateSide(); });
   updateSide();
@@ -156,7 +160,7 @@ function fillSpeedSelect() {
 }
 
 // names of ?hide= that are parts of the page, not settings
-const PAGE_PARTS = ["play", "step", "reset", "speed", "export", "link", "lanes", "view", "contours", "field", "trails", "manifold", "arrows", "metrics", "notes", "gallery", "side", "settings"];
+const PAGE_PARTS = ["play", "step", "reset", "speed", "export", "link", "lanes", "view", "contours", "field", "trails", "manifold", "arrows", "spectrum", "metrics", "notes", "gallery", "side", "settings"];
 
 function applyVisibility() {
   const anyGroup = controls ? controls.applyVisibility(state.hide, state.show) : true;
@@ -269,6 +273,7 @@ function onEvent(msg) {
   if (msg.type === "config_changed") {
     if (msg.reset) {
       lane.history.clear();
+      lane.spectrum = null;
       for (const v of panels.all()) v.resetScale?.();
       shared = null;
       // one notice for a reset of every lane (the first lane's event), none for a lane added
@@ -282,6 +287,9 @@ function onEvent(msg) {
     }
   } else if (msg.type === "evaluation") {
     lane.history.addEvaluation(msg);
+  } else if (msg.type === "spectrum") {
+    lane.spectrum = msg;
+    renderSpectrum();
   } else if (msg.type === "diverged") {
     lane.halt = msg;
     refreshHalt();
@@ -553,7 +561,16 @@ function viewCommand() {
     field: state.view.field ? FIELD_N : 0,
     manifold: state.view.manifold ? MANIFOLD_N : 0,
     trails: state.view.trails ? TRAILS_K : 0,
+    spectrum: state.view.spectrum,
   };
+}
+
+/** The spectrum panel (shown while its toggle is on): every lane's newest spectrum. */
+function renderSpectrum() {
+  $("spectrum-wrap").hidden = !state.view.spectrum;
+  if (!state.view.spectrum) return;
+  const sources = lanes.map((l) => ({ spectrum: l.spectrum, color: laneColor(l), name: laneName(l), dirac: l.config?.dataset === "dirac" }));
+  spectrumView.render(sources, ctx());
 }
 
 function sendViewAndPace() {
@@ -577,7 +594,8 @@ function wireUi() {
   for (const f of Object.keys(VIEW_DEFAULTS)) {
     $(`opt-${f}`).addEventListener("change", (e) => {
       state.view[f] = e.target.checked;
-      if (f === "field" || f === "manifold" || f === "trails") send(viewCommand()).catch(showCommandError);
+      if (f === "field" || f === "manifold" || f === "trails" || f === "spectrum") send(viewCommand()).catch(showCommandError);
+      if (f === "spectrum") renderSpectrum();
       dirty = true;
       syncUrl();
     });
@@ -645,7 +663,7 @@ function onKey(e) {
   else if (e.key === "r") reset();
   else if (e.key === "?") toggleHelp($("help").hidden);
   else if (e.key === "s" && !$("btn-settings").hidden) setSettingsOpen(document.body.classList.contains("settings-closed"));
-  else if (e.key === "l") { state.lecture = !state.lecture; document.body.classList.toggle("lecture", state.lecture); dirty = true; metricsChart.render(metricSources(), ctx(), true); syncUrl(); }
+  else if (e.key === "l") { state.lecture = !state.lecture; document.body.classList.toggle("lecture", state.lecture); dirty = true; metricsChart.render(metricSources(), ctx(), true); renderSpectrum(); syncUrl(); }
 }
 
 function toggleHelp(show) { $("help").hidden = !show; if (show) $("help-close").focus(); }

@@ -22,6 +22,7 @@ export class Lane {
     this.rendered = null;    // frame last drawn
     this.prev = null;        // the frame received before `latest` (for the faded step picture)
     this.history = new MetricsHistory();
+    this.spectrum = null;    // newest spectrum event (view.spectrum), null after a reset
     this.received = 0;       // frames received
     this.drawn = 0;          // frames drawn
   }

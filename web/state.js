@@ -6,8 +6,8 @@
 //   &pts=0.5_1.25,-1_0.3   (target.points)   &view=contours,trails   &lecture=1&hide=optimizer,seed
 // Config keys are dotted paths of TrainConfig; lists of numbers are comma-joined.
 
-export const VIEW_FLAGS = ["contours", "field", "trails", "manifold", "arrows"];
-export const VIEW_DEFAULTS = { contours: false, field: false, trails: false, manifold: false, arrows: true };
+export const VIEW_FLAGS = ["contours", "field", "trails", "manifold", "arrows", "spectrum"];
+export const VIEW_DEFAULTS = { contours: false, field: false, trails: false, manifold: false, arrows: true, spectrum: false };
 /** Speeds: the pace command each one sends (protocol §4). */
 export const SPEEDS = {
   motion: { label: "slow motion", pace: { slow_motion: 0.5, fps: 2, steps_per_frame: 0 } },
