@@ -63,25 +63,31 @@ def test_mlp_jacobian_matches_finite_differences_of_the_field() -> None:
     np.testing.assert_allclose(jacobian @ u.numpy(), difference, rtol=1e-3, atol=2e-4)
 
 
-def test_iterative_top_k_agrees_with_the_exact_eigenvalues(monkeypatch) -> None:
+def test_iterative_top_k_agrees_with_the_exact_eigenvalues() -> None:
     tr = Trainer({**SMALL, "regularizers": []})
     tr.step(5)
     exact = spectrum.game_eigenvalues(tr, n=64)
     assert len(exact) == sum(p.numel() for p in (*tr.g_params, *tr.d_params))
-    monkeypatch.setattr(spectrum, "EXACT_LIMIT", 10)
-    top = spectrum.game_eigenvalues(tr, k=4, n=64)
+    top = spectrum.game_eigenvalues(tr, k=4, n=64, exact_limit=10)
     np.testing.assert_allclose(np.abs(top), np.abs(exact[:4]), rtol=1e-3)
     assert math.isclose(top[0].real, exact[0].real, rel_tol=1e-3, abs_tol=1e-5)
 
 
-def test_the_live_accuracy_keeps_the_top_eigenvalues(monkeypatch) -> None:
+def test_the_live_accuracy_keeps_the_top_eigenvalues() -> None:
     """LIVE_TOL (what a live view asks for) against the exact spectrum: the largest four
     within 1 % in magnitude and real part."""
     tr = Trainer({**SMALL, "regularizers": []})
     tr.step(5)
     exact = spectrum.game_eigenvalues(tr, n=64)
-    monkeypatch.setattr(spectrum, "EXACT_LIMIT", 10)
-    live = spectrum.game_eigenvalues(tr, k=spectrum.LIVE_K, n=64, tol=spectrum.LIVE_TOL)
+    live = spectrum.game_eigenvalues(
+        tr, k=spectrum.LIVE_K, n=64, tol=spectrum.LIVE_TOL, exact_limit=10
+    )
     np.testing.assert_allclose(np.abs(live[:4]), np.abs(exact[:4]), rtol=1e-2)
     scale = abs(exact[0])
     np.testing.assert_allclose(np.sort(live[:4].real), np.sort(exact[:4].real), atol=1e-2 * scale)
+
+
+def test_a_live_spectrum_past_its_seconds_raises_spectrum_timeout() -> None:
+    tr = Trainer({**SMALL, "regularizers": []})
+    with pytest.raises(spectrum.SpectrumTimeout):
+        spectrum.game_eigenvalues(tr, k=4, n=64, exact_limit=10, seconds=0.0)

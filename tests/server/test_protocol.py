@@ -122,6 +122,7 @@ def test_view_options_are_the_engines_plus_the_frames_own() -> None:
         "trails",
         "precision",
         "omit",
+        "spectrum",
     }
 
 
