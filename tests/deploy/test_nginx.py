@@ -1,7 +1,8 @@
 """Two replicas behind Debian's real nginx, routed by deploy/nginx/gandyn.conf, the file
 docker-compose.yml's nginx uses: new sessions spread over the replicas, a resume reaches the
 replica that holds its session, and when that replica is gone the resume gets a new session
-on the other (docs/protocol.md §6, docs/deploy.md)."""
+on the other whose hello says so (``lost``), where the run is rebuilt bit for bit from the
+replay exported before the loss (docs/protocol.md §6, docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
-from conftest import STARTUP_SECONDS, Client, ServerProcess, worker_pids
+from conftest import STARTUP_SECONDS, Client, Frame, ServerProcess, frame_tick, worker_pids
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -162,6 +164,10 @@ def check_the_hall(
         open_session(origin="http://elsewhere.example")
     assert refused.value.response.status_code == 403
 
+    # a run on r1 with two lanes, a live change and a fork: its replay and frames as they are
+    held = next(client for client in resumed if client.session.startswith("r1."))
+    shown, replay = run_with_lanes(held)
+
     # replica r1 dies (SIGKILL, as a crash): a resume of its session gets a new session on r2
     for client in resumed:
         client.ws.close()
@@ -173,8 +179,35 @@ def check_the_hall(
     again = open_session(f"?session={lost}")
     assert again.hello["resumed"] is False
     assert again.session.startswith("r2.") and again.session != lost
+    why = again.hello["lost"]
+    assert (why["reason"], why["replica"]) == ("replica_gone", "r1")
+    assert "(replica r1) is gone" in why["message"]
+
+    # ... where the replay kept from before the loss rebuilds the run, bit for bit
+    again.ok("view", **VIEW)
+    rebuilt = again.ok("reset", replay=replay)
+    assert [(lane["id"], lane["iteration"]) for lane in rebuilt["lanes"]] == [(1, 9), (2, 9)]
+    frames = frame_tick(again, rebuilt["version"], [1, 2])
+    for lane in (1, 2):
+        assert frames[lane].iteration == shown[lane].iteration == 9
+        for name in ("fake", "fake_grad", "d_grid", "real"):
+            np.testing.assert_array_equal(frames[lane].arrays[name], shown[lane].arrays[name])
     again.ws.close()
     assert workers and all(gone(pid) for pid in workers), "its workers end with it"
+
+
+VIEW = {"precision": "f32", "samples": 32}
+
+
+def run_with_lanes(client: Client) -> tuple[dict[int, Frame], dict]:
+    """Train a small run with a live change and a fork; its frames now and its replay."""
+    client.small()
+    client.ok("step", n=4)
+    client.ok("update", lane=1, patch={"opt_d": {"lr": 5e-4}})
+    client.ok("lane_fork", lane=1, patch={"loss": "hinge", "regularizers": []}, title="hinge")
+    client.ok("step", n=5)
+    view = client.ok("view", **VIEW)
+    return frame_tick(client, view["version"], [1, 2]), client.ok("export")["replay"]
 
 
 def gone(pid: int) -> bool:
