@@ -24,6 +24,8 @@ from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = Path("/usr/sbin/nginx")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+PAGE_TIMEOUT = 30_000  # ms, for every wait of the page test on a condition
 ROUTING = ROOT / "deploy" / "nginx" / "gandyn.conf"
 
 pytestmark = pytest.mark.skipif(
@@ -223,3 +225,54 @@ def gone(pid: int) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_page_rebuilds_its_run_when_its_replica_is_gone(
+    hall: tuple[Nginx, dict[str, ServerProcess]], chromium: object
+) -> None:
+    expect = pytest.importorskip("playwright.sync_api").expect
+    nginx, replicas = hall
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(nginx.url + "/?g_hidden=32,32&d_hidden=32,32&batch_size=64")
+        page.wait_for_function("window.gandyn?.ready && window.gandyn.stats.framesRendered > 0")
+        page.wait_for_function("window.gandyn.state.config.batch_size === 64")
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function("window.gandyn.latest.iteration === 3")
+        # the page keeps the run's replay (every few seconds while the run changed)
+        page.wait_for_function("window.gandyn.keeper.kept?.replay.lanes[0].iterations === 3")
+        before = page.evaluate("Array.from(window.gandyn.latest.fake)")
+        kept = page.evaluate("window.gandyn.keeper.kept")
+        held = page.evaluate("window.gandyn.session.sessionId")
+        replicas[held.split(".")[0]].process.kill()
+        page.wait_for_function(
+            "(held) => window.gandyn.status === 'open' && window.gandyn.session.sessionId !== held",
+            arg=held,
+        )
+        notice = page.locator("#notice")
+        expected = (
+            "The server that ran your run went away; rebuilt it on another server from iteration 3"
+        )
+        expect(notice).to_contain_text(expected, timeout=PAGE_TIMEOUT)
+        page.wait_for_function("window.gandyn.latest.iteration === 3")
+        assert page.evaluate("Array.from(window.gandyn.latest.fake)") == before
+        # a replay beyond the server's bound restarts the lanes from 0 with their settings
+        beyond = page.evaluate(
+            "(kept) => import('/rebuild.js').then(({ rebuildReset }) => rebuildReset(kept, 2))",
+            kept,
+        )
+        assert [lane["iterations"] for lane in beyond["body"]["replay"]["lanes"]] == [0]
+        assert beyond["body"]["replay"]["base"]["batch_size"] == 64
+        assert "restarted it from iteration 0 with the same settings" in beyond["says"]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "replica_gone_rebuilt.png"))
+        assert errors == []
+    finally:
+        context.close()
