@@ -16,22 +16,26 @@ export const KEEP_SECONDS = 3;
 export class ReplayKeeper {
   /**
    * exportReplay(): the session's replay (rejects when offline);
-   * current(): {key, configs}: a key that changes whenever the run does, and each lane's
-   * config in lane order.
+   * current(): {key, configs}: a key that changes whenever the run does (null: keep
+   * nothing, no replicas), and each lane's config in lane order.
    */
   constructor(exportReplay, current) {
     this.exportReplay = exportReplay;
     this.current = current;
     this.kept = null;       // {replay, configs}
     this.keptKey = null;
+    this.asking = false;    // an export is on its way
     this.timer = setInterval(() => this.refresh(), KEEP_SECONDS * 1000);
   }
 
   async refresh() {
     const { key, configs } = this.current();
-    if (key === this.keptKey) return;
-    let replay;
-    try { replay = await this.exportReplay(); } catch { return; }   // offline: keep the last
+    // one export at a time: behind a long step or replay, commands wait (at most 32)
+    if (key === null || key === this.keptKey || this.asking) return;
+    this.asking = true;
+    let replay = null;
+    try { replay = await this.exportReplay(); } catch { /* offline: keep the last */ }
+    this.asking = false;
     if (!replay || !Array.isArray(replay.lanes)) return;
     this.kept = { replay, configs };
     this.keptKey = key;
