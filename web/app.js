@@ -653,8 +653,10 @@ function watchSizes() {
 function legend(kind = currentKind, multi = false) {
   const curves = kind === "1d" && multi
     ? `<span><b>━</b> D(x)</span><span><b style="color:#1f5fbf">╍</b> optimal D</span><span><b style="color:#777">┈</b> undecided</span>` : "";
+  const ema = kind !== "dirac" && lanes.some((l) => (l.config?.g_ema || 0) > 0)
+    ? `<span><b style="color:#7a1fa2">${kind === "1d" ? "△" : "○"}</b> averaged G (EMA)</span>` : "";
   $("legend").innerHTML = `<span><i class="sw" style="background:#117a3a"></i>real</span>
-    <span><i class="sw" style="background:#7a1fa2"></i>fake</span>
+    <span><i class="sw" style="background:#7a1fa2"></i>fake</span>${ema}
     <span><b style="color:#e85d04">━➤</b> push on fakes</span>${curves}`;
 }
 

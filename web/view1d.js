@@ -5,7 +5,7 @@
 import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pushLabel, fmt } from "./theme.js";
 
 // ghost*: after a step while paused, the fake density, D and the fakes before the step (faded)
-const T = { real: 0, fake: 1, undecided: 2, optimal: 3, d: 4, realRug: 5, fakeRug: 6, arrows: 7, ghostDensity: 8, ghostD: 9, ghostLinks: 10, ghostRug: 11 };
+const T = { real: 0, fake: 1, undecided: 2, optimal: 3, d: 4, realRug: 5, fakeRug: 6, arrows: 7, ghostDensity: 8, ghostD: 9, ghostLinks: 10, ghostRug: 11, emaRug: 12 };
 const ARROWS_SHOWN = 24;
 
 export function createView1d(div) {
@@ -104,6 +104,12 @@ export function createView1d(div) {
     data[T.fakeRug] = {
       type: "scatter", mode: "markers", name: "fake samples", showlegend: false, x: fx, y: fy, hoverinfo: "skip",
       marker: { color: C.fake, size: Math.max(5, s.marker * 0.6), line: { color: "#fff", width: 0.8 } },
+    };
+    // the averaged generator (g_ema > 0): its samples as open triangles between the rugs
+    const ema = f.fake_ema ? Array.from(f.fake_ema) : [];
+    data[T.emaRug] = {
+      type: "scatter", mode: "markers", name: "averaged G (EMA)", showlegend: false, x: ema, y: ema.map(() => -band * 0.24), hoverinfo: "skip", visible: ema.length > 0,
+      marker: { symbol: "triangle-up-open", color: C.fake, size: Math.max(6, s.marker * 0.7), line: { width: 1.5 } },
     };
     data[T.arrows] = {
       type: "scatter", mode: "lines", name: "push on fakes", showlegend: false, x: ax, y: ay, hoverinfo: "skip",

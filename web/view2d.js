@@ -8,7 +8,7 @@ import { dSpread } from "./scales.js";
 
 // ghost*: the fakes before the last step while paused (faded), thin lines to where they went,
 // and D's decision line (white level) before and after a D step
-const T = { heat: 0, contour: 1, manifold: 2, trails: 3, field: 4, fake: 5, arrows: 6, real: 7, drawn: 8, ghostLinks: 9, ghost: 10, boundaryBefore: 11, boundaryAfter: 12 };
+const T = { heat: 0, contour: 1, manifold: 2, trails: 3, field: 4, fake: 5, arrows: 6, real: 7, drawn: 8, ghostLinks: 9, ghost: 10, boundaryBefore: 11, boundaryAfter: 12, fakeEma: 13 };
 
 function niceTicks(lo, hi) {
   const span = hi - lo;
@@ -220,6 +220,12 @@ export function createView2d(div) {
     out[T.fake] = {
       type: "scatter", mode: "markers", name: "fake", x: fake.x, y: fake.y, hoverinfo: "skip",
       marker: { color: C.fake, size: s.marker, line: { color: C.fakeLine, width: s.markerLine }, opacity: 0.95 },
+    };
+    // the averaged generator (g_ema > 0): the same latent batch through G's moving average
+    const ema = f.fake_ema ? split(f.fake_ema) : { x: [], y: [] };
+    out[T.fakeEma] = {
+      type: "scatter", mode: "markers", name: "averaged G (EMA)", x: ema.x, y: ema.y, hoverinfo: "skip", visible: ema.x.length > 0,
+      marker: { symbol: "circle-open", color: C.fake, size: s.marker + 2, line: { width: s.markerLine + 1.5 } },
     };
     const arrows = ctx.view.arrows ? arrowPath(fake.x, fake.y, grad.x.map((v) => v * k), grad.y.map((v) => v * k), {
       head: 0.32, maxHead: 0.035 * span, minLen: 0.004 * span,

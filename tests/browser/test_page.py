@@ -512,3 +512,21 @@ def test_the_counter_badge_and_the_reset_notice_say_what_is_so(page: Page) -> No
     toast = page.page.locator("#toast").inner_text()
     assert "reproduces" not in toast and "changes made during this run" in toast
     assert page.errors == []
+
+
+def test_the_averaged_generator_is_drawn_beside_the_raw_one(page: Page) -> None:
+    """g_ema > 0: the frame's fake_ema (the same latents through G's moving average) is a
+    trace of its own, in 2D (open circles) and in 1D (open triangles), named in the legend."""
+    for query, div, index, dim in [
+        ({"g_ema": "0.99", **SMALL}, "view2d", 13, 2),
+        ({"dataset": "separated1d", "g_ema": "0.99", **SMALL}, "view1d", 12, 1),
+    ]:
+        page.open(query)
+        page.wait("window.gandyn.latest && window.gandyn.latest.fake_ema")
+        want = page.js("window.gandyn.latest.fake_ema.length") // dim
+        page.wait(f"document.getElementById('{div}').data[{index}].x.length === {want}")
+        ema = page.trace(div, index)
+        assert ema["n"] == want > 0
+        assert page.js(f"document.getElementById('{div}').data[{index}].visible") is True
+        assert "averaged G (EMA)" in page.js("document.getElementById('legend').textContent")
+    assert page.errors == []
