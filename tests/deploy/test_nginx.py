@@ -271,6 +271,11 @@ def test_the_page_rebuilds_its_run_when_its_replica_is_gone(
         assert [lane["iterations"] for lane in beyond["body"]["replay"]["lanes"]] == [0]
         assert beyond["body"]["replay"]["base"]["batch_size"] == 64
         assert "restarted it from iteration 0 with the same settings" in beyond["says"]
+        restarted = page.evaluate(
+            "(body) => window.gandyn.session.send({ type: 'reset', ...body })", beyond["body"]
+        )
+        assert [lane["iteration"] for lane in restarted["lanes"]] == [0]
+        assert restarted["config"]["batch_size"] == 64
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "replica_gone_rebuilt.png"))
         assert errors == []
