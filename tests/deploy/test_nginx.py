@@ -6,6 +6,7 @@ replay exported before the loss (docs/protocol.md §6, docs/deploy.md)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -199,6 +200,9 @@ def check_the_hall(
 
 
 VIEW = {"precision": "f32", "samples": 32}
+FORK = {"type": "lane_fork", "lane": 1, "patch": {"loss": "hinge", "regularizers": []}}
+SHOWN = "(want) => window.gandyn.lanes.map((l) => l.latest?.iteration).join() === want.join()"
+FAKES = "window.gandyn.lanes.map((l) => Array.from(l.latest.fake))"
 
 
 def run_with_lanes(client: Client) -> tuple[dict[int, Frame], dict]:
@@ -246,9 +250,15 @@ def test_the_page_rebuilds_its_run_when_its_replica_is_gone(
         for _ in range(3):
             page.keyboard.press("ArrowRight")
         page.wait_for_function("window.gandyn.latest.iteration === 3")
+        page.evaluate(f"window.gandyn.session.send({json.dumps(FORK)})")
+        page.wait_for_function("window.gandyn.lanes.length === 2")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(SHOWN, arg=[4, 4])
         # the page keeps the run's replay (every few seconds while the run changed)
-        page.wait_for_function("window.gandyn.keeper.kept?.replay.lanes[0].iterations === 3")
-        before = page.evaluate("Array.from(window.gandyn.latest.fake)")
+        page.wait_for_function(
+            "window.gandyn.keeper.kept?.replay.lanes.map((l) => l.iterations).join() === '4,4'"
+        )
+        before = page.evaluate(FAKES)
         kept = page.evaluate("window.gandyn.keeper.kept")
         held = page.evaluate("window.gandyn.session.sessionId")
         replicas[held.split(".")[0]].process.kill()
@@ -258,26 +268,28 @@ def test_the_page_rebuilds_its_run_when_its_replica_is_gone(
         )
         notice = page.locator("#notice")
         expected = (
-            "The server that ran your run went away; rebuilt it on another server from iteration 3"
+            "The server that ran your 2 lanes went away; rebuilt them on another server from "
+            "iteration 4"
         )
         expect(notice).to_contain_text(expected, timeout=PAGE_TIMEOUT)
-        page.wait_for_function("window.gandyn.latest.iteration === 3")
-        assert page.evaluate("Array.from(window.gandyn.latest.fake)") == before
+        page.wait_for_function(SHOWN, arg=[4, 4])
+        assert page.evaluate(FAKES) == before
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "replica_gone_rebuilt.png"))
         # a replay beyond the server's bound restarts the lanes from 0 with their settings
         beyond = page.evaluate(
             "(kept) => import('/rebuild.js').then(({ rebuildReset }) => rebuildReset(kept, 2))",
             kept,
         )
-        assert [lane["iterations"] for lane in beyond["body"]["replay"]["lanes"]] == [0]
+        assert [lane["iterations"] for lane in beyond["body"]["replay"]["lanes"]] == [0, 0]
         assert beyond["body"]["replay"]["base"]["batch_size"] == 64
-        assert "restarted it from iteration 0 with the same settings" in beyond["says"]
+        assert "restarted them from iteration 0 with the same settings" in beyond["says"]
         restarted = page.evaluate(
             "(body) => window.gandyn.session.send({ type: 'reset', ...body })", beyond["body"]
         )
-        assert [lane["iteration"] for lane in restarted["lanes"]] == [0]
+        assert [lane["iteration"] for lane in restarted["lanes"]] == [0, 0]
         assert restarted["config"]["batch_size"] == 64
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "replica_gone_rebuilt.png"))
+        assert restarted["lanes"][1]["config"]["loss"] == "hinge"
         assert errors == []
     finally:
         context.close()
