@@ -565,6 +565,7 @@ class Hello(Message):
     protocol: int = PROTOCOL_VERSION
     session: str
     resumed: bool
+    lost: dict[str, Any] | None = None  # why a ?session= id was not resumed (§6)
     grace_seconds: float
     preset: str | None
     version: int

@@ -53,10 +53,13 @@ class SessionRegistry:
     def open(
         self, session_id: str | None, preset: str | None, client: str, outbox: Outbox
     ) -> Session:
-        """Resume ``session_id`` or start a new session; Refused when there is no room."""
+        """Resume ``session_id`` or start a new session; Refused when there is no room. A
+        new session for an id this server does not hold says why in its hello (``lost``)."""
         session = self.sessions.get(session_id or "")
         resumed = session is not None and not session.ending
+        lost = None
         if session is None or session.ending:
+            lost = self.lost(session_id) if session_id else None
             session = self._new(preset, client)
         else:
             self._cancel_expiry(session)
@@ -64,8 +67,32 @@ class SessionRegistry:
                 session.owner.close(4001, "session taken over by another connection")
         session.owner = outbox
         session.epoch += 1
-        session.worker.send(("attach", session.id, resumed, session.epoch))
+        session.worker.send(("attach", session.id, resumed, session.epoch, lost))
         return session
+
+    def lost(self, session_id: str) -> dict[str, Any]:
+        """Why ``session_id`` is not here (hello.lost, docs/protocol.md §6): an id another
+        replica made (its name before the dot is not this server's --replica) is of a
+        replica that is gone, since the proxy sends a resume to the replica named in it and
+        passes it on only when that one does not answer; an id of this server's own kind
+        ended (``end``, its grace period) or this server started again since."""
+        replica = session_id.split(".", 1)[0] if "." in session_id else ""
+        if replica != self.settings.replica:
+            held_by = f"replica {replica}" if replica else "a server without a replica name"
+            return {
+                "reason": "replica_gone",
+                "replica": replica or None,
+                "message": f"the server that held this run ({held_by}) is gone or does not "
+                "answer; this is a new session on another server. A client that kept the "
+                "run's replay (export) rebuilds it here with reset {replay}",
+            }
+        return {
+            "reason": "expired",
+            "replica": replica or None,
+            "message": "this server no longer holds that session: it ended, or it was "
+            f"detached longer than its grace period ({self.settings.grace_seconds:g} s), or "
+            "the server started again since; this is a new session",
+        }
 
     def _new(self, preset: str | None, client: str) -> Session:
         settings = self.settings

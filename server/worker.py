@@ -16,8 +16,8 @@ Messages from the web process (server.channel framing):
 - ``("open", sid, preset[, why])``: a new session at a preset (its warm-up runs as a job);
 - ``("restore", sid, saved, meta, why, epoch)``: a session rebuilt from its last checkpoint
   (``epoch`` None: no connection owns it);
-- ``("attach", sid, resumed, epoch)`` / ``("detach", sid)``: connection number ``epoch``
-  owns it now / is gone;
+- ``("attach", sid, resumed, epoch, lost)`` / ``("detach", sid)``: connection number
+  ``epoch`` owns it now (``lost``: why a resumed id was not found, for its hello) / is gone;
 - ``("command", sid, command)``: a parsed command; ``("reject", sid, error)``: answer a
   message the web process refused, in order with the rest;
 - ``("end", sid)``: forget the session.
@@ -192,7 +192,7 @@ class WorkerSession:
         self.screens: dict[int, LaneScreen] = {}
         self._frames_built = 0  # by this session, over every lane
         self._resume_playing = False
-        self._pending_attach: bool | None = None  # an attach that waits for the warm-up
+        self._pending_attach: tuple[bool, dict | None] | None = None  # waits for the warm-up
         self._restoring: str | None = None  # rebuilt after its worker died: why
         self._part: str | None = None
         self._frame_due = False
@@ -319,10 +319,10 @@ class WorkerSession:
             item = message if isinstance(message, bytes) else message.to_json()
             self.worker.send(("out", self.id, self.epoch, item, lane))
 
-    def attach(self, resumed: bool, epoch: int) -> None:
+    def attach(self, resumed: bool, epoch: int, lost: dict[str, Any] | None = None) -> None:
         self.epoch = epoch
         if self.job is not None and not self.job.cuttable and not self.attached:
-            self._pending_attach = resumed  # the preset's warm-up first: hello comes after
+            self._pending_attach = (resumed, lost)  # the preset's warm-up first: hello after
             return
         self.attached = True
         if resumed and self._resume_playing and not self.all_halted():
@@ -332,6 +332,7 @@ class WorkerSession:
             Hello(
                 session=self.id,
                 resumed=resumed,
+                lost=lost,
                 grace_seconds=self.settings.grace_seconds,
                 preset=self.preset,
                 version=self.version,
@@ -938,8 +939,8 @@ class WorkerSession:
             if warmup:
                 self._part = warmup[-1][0]
             if self._pending_attach is not None:
-                resumed, self._pending_attach = self._pending_attach, None
-                self.attach(resumed, self.epoch)
+                (resumed, lost), self._pending_attach = self._pending_attach, None
+                self.attach(resumed, self.epoch, lost)
 
         if not warmup:
             done()

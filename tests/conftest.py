@@ -299,6 +299,15 @@ class Client:
             pass
 
 
+def frame_tick(client: Client, version: int, lanes: list[int]) -> dict[int, Frame]:
+    """The next frame of each lane at ``version`` (a frame tick has one per lane)."""
+    frames: dict[int, Frame] = {}
+    while set(frames) != set(lanes):
+        frame = client.frame(lambda f: f.version == version)
+        frames[frame.header["lane"]] = frame
+    return frames
+
+
 def ws_url(base_url: str, query: str = "") -> str:
     return base_url.replace("http://", "ws://") + "/ws" + (f"?{query}" if query else "")
 

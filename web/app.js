@@ -19,6 +19,7 @@ import { createPanels } from "./panels.js";
 import { encodeReplay, decodeReplay, linkReplay, fromStart, MAX_LINK_CHARS } from "./link.js";
 import { exportImage, exportMetrics } from "./export.js";
 import { createGallery } from "./gallery.js";
+import { ReplayKeeper, rebuildReset } from "./rebuild.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,6 +38,7 @@ const stats = {
 let schemaInfo = null;
 let controls = null;
 let session = null;
+let keeper = null;          // the run's replay, for a rebuild on another replica (rebuild.js)
 let views = null;
 let metricsChart = null;
 let spectrumView = null;
@@ -117,6 +119,12 @@ async function boot() {
     onHello, onFrame, onEvent, onStatus: setConn, onReply,
   });
   window.gandyn.session = session;
+  // behind replicas (a session id NAME.TOKEN) the page keeps the run's replay: rebuild.js
+  keeper = new ReplayKeeper(async () => (await send({ type: "export" })).replay, () => ({
+    key: session.sessionId?.includes(".") ? `${version}:${lanes.map((l) => l.iteration)}` : null,
+    configs: lanes.map((l) => l.config),
+  }));
+  window.gandyn.keeper = keeper;
   // a closed tab frees its training worker at once instead of after the grace period
   window.addEventListener("pagehide", () => session.end());
   // a link with lanes holds their replay (link.js): decoded before the session starts
@@ -224,6 +232,8 @@ function onHello(msg, resumed) {
       });
     }
     loadPresetPanel();
+  } else if (msg.lost?.reason === "replica_gone") {
+    rebuildRun(keeper.take(), msg.limits?.max_replay_iterations);
   } else {
     // the old session had ended (grace period over): start again with the same settings
     notice("The connection was away too long and the old run ended; a new run started with the same settings.");
@@ -233,6 +243,21 @@ function onHello(msg, resumed) {
   sendViewAndPace();
   if (state.play && wasFirst) send({ type: "play" }).then((a) => { playing = a.playing; updatePlayButton(); }).catch(showCommandError);
   syncUrl();
+}
+
+/** The server that held the session is gone (hello.lost, docs/protocol.md §6): rebuild the
+ * run from the replay kept before (rebuild.js), or, with none kept yet, its settings. */
+function rebuildRun(kept, limit) {
+  if (!kept) {
+    notice("The server that ran your run went away before the page kept its replay; a new run started on another server with the same settings.", 0);
+    sendReset(resetBody(), { quiet: true });
+    return;
+  }
+  const { body, says, rebuilding, toast: done } = rebuildReset(kept, limit ?? 20000);
+  notice(rebuilding, 0);
+  resetToast = done;
+  startConfig = null;   // lane 1's start is in the replay's base, as for a link's lanes
+  sendReset(body, { quiet: true }).then((ack) => { if (ack) notice(says, 0); });
 }
 
 /** What a faded "before" picture needs from a frame (not the frame: no chains of frames). */

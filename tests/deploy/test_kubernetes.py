@@ -68,14 +68,23 @@ def test_probes_ask_a_real_route_on_the_named_port() -> None:
         assert check == {"path": "/api/health", "port": "http"} and check["path"] in routes
 
 
+def pod_name() -> str:
+    """The longest name the Deployment gives a pod: NAME-HASH-XXXXX (a pod-template hash of
+    up to 10 characters, a suffix of 5)."""
+    return f"{manifests()['Deployment']['metadata']['name']}-{'7' * 10}-x2k7q"
+
+
 def test_the_options_parse_and_allow_the_ingress_host() -> None:
-    options = serve_parser().parse_args(container()["args"])
+    env = {item["name"]: item for item in container()["env"]}
+    assert env["FORWARDED_ALLOW_IPS"]["value"] == "*"
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    args = [arg.replace("$(POD_NAME)", pod_name()) for arg in container()["args"]]
+    options = serve_parser().parse_args(args)  # a pod name --replica refuses: exit 2
+    assert options.replica == pod_name()  # each pod names its session ids
     (rule,) = manifests()["Ingress"]["spec"]["rules"]
     assert options.allow_origin == [f"https://{rule['host']}"]
     cpus = int(container()["resources"]["requests"]["cpu"])
     assert options.workers == cpus  # one worker per CPU the pod gets
-    env = {item["name"]: item["value"] for item in container()["env"]}
-    assert env == {"FORWARDED_ALLOW_IPS": "*"}
 
 
 def test_pods_run_as_the_images_user() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
+from conftest import Client
 
 from server.cli import main, serve_parser
 from server.sessions import SessionRegistry
@@ -38,3 +40,22 @@ def test_a_name_the_proxy_could_not_route_is_refused(
         "is not a replica name: 1 to 32 lower-case letters, digits or '-'"
         in capsys.readouterr().err
     )
+
+
+def test_an_unknown_id_of_this_server_says_it_expired(connect_ws: Callable[..., Client]) -> None:
+    """The shared test server has no --replica: an id without a name is of its own kind."""
+    fresh = connect_ws()
+    assert fresh.hello["lost"] is None
+    expired = connect_ws(query="session=nosuchtoken")
+    assert expired.hello["resumed"] is False and expired.session != "nosuchtoken"
+    assert (expired.hello["lost"]["reason"], expired.hello["lost"]["replica"]) == (
+        "expired",
+        None,
+    )
+    assert "grace period (60 s)" in expired.hello["lost"]["message"]
+    other = connect_ws(query="session=r9.nosuchtoken")
+    assert (other.hello["lost"]["reason"], other.hello["lost"]["replica"]) == (
+        "replica_gone",
+        "r9",
+    )
+    assert "(replica r9) is gone" in other.hello["lost"]["message"]

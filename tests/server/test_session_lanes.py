@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from conftest import SMALL, Client, Frame
+from conftest import SMALL, Client, frame_tick
 
 from server.presets import PRESETS
 
@@ -20,15 +20,6 @@ WILD = {  # diverges within a few hundred iterations (tests/core/test_lanes.py)
     "opt_d": {"name": "sgd", "lr": 10.0},
     "opt_g": {"name": "sgd", "lr": 10.0},
 }
-
-
-def frame_tick(client: Client, version: int, lanes: list[int]) -> dict[int, Frame]:
-    """The next frame of each lane at ``version`` (a frame tick has one per lane)."""
-    frames: dict[int, Frame] = {}
-    while set(frames) != set(lanes):
-        frame = client.frame(lambda f: f.version == version)
-        frames[frame.header["lane"]] = frame
-    return frames
 
 
 def ids(reply: dict) -> list[int]:
