@@ -31,6 +31,7 @@ MODULES = [
     "bench_isolation",
     "bench_browser",
     "bench_unrolled",
+    "bench_spectrum",
 ]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

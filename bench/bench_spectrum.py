@@ -4,7 +4,8 @@ per CPU second of the server (every process: less sensitive to other load on the
 in alternating windows of the same run (A/B interleaved, medians); and how long each
 spectrum took and how far apart they came.
 
-Run: ``PYTHONPATH=. python -m bench.bench_spectrum [--pairs 6] [--seconds 10]``.
+Run: ``gandyn bench --only bench_spectrum`` (its section of RESULTS.md), or
+``PYTHONPATH=. python -m bench.bench_spectrum [--quick]`` to print it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import itertools
 import statistics
 import time
+from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
@@ -42,25 +44,8 @@ def window(
     return done / wall, done / (last[2] - first[2]), events[1:], wall  # type: ignore[index]
 
 
-def summary(what: str, table: dict[bool, list[float]]) -> None:
-    for spectrum in (False, True):
-        values = table[spectrum]
-        print(
-            f"{'on ' if spectrum else 'off'} {what}: median {statistics.median(values):.1f} "
-            f"({min(values):.1f} to {max(values):.1f})"
-        )
-    ratios = [b / a for a, b in zip(table[False], table[True], strict=True)]
-    print(
-        f"slowdown in {what}: median {1 - statistics.median(ratios):.1%} "
-        f"(pairs {1 - max(ratios):.1%} to {1 - min(ratios):.1%})"
-    )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--pairs", type=int, default=6)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    args = parser.parse_args()
+def measure(pairs: int, seconds: float) -> dict[str, Any]:
+    """``pairs`` alternating on/off windows of ``seconds`` in one session of one server."""
     rates: dict[bool, list[float]] = {False: [], True: []}
     per_cpu: dict[bool, list[float]] = {False: [], True: []}
     spectra: list[dict] = []
@@ -70,27 +55,65 @@ def main() -> None:
         command(ws, type="reset", preset=DEFAULT_PRESET)
         command(ws, type="pace", fps=30, steps_per_frame=0)
         command(ws, type="play")
-        for pair in range(args.pairs):
+        for pair in range(pairs):
             for spectrum in (False, True) if pair % 2 == 0 else (True, False):
-                rate, cpu_rate, events, wall = window(ws, pid, spectrum, args.seconds)
+                rate, cpu_rate, events, wall = window(ws, pid, spectrum, seconds)
                 on_seconds += wall if spectrum else 0.0
                 rates[spectrum].append(rate)
                 per_cpu[spectrum].append(cpu_rate)
                 spectra += events
                 gaps += [b["at"] - a["at"] for a, b in itertools.pairwise(events)]
-                on = "on " if spectrum else "off"
-                print(f"spectrum {on}: {rate:.1f} it/s, {cpu_rate:.1f} it/CPU s", flush=True)
         command(ws, type="pause")
-    summary("it/s", rates)
-    summary("it/CPU s", per_cpu)
-    seconds = [event["seconds"] for event in spectra]
-    print(
-        f"spectrum: {len(spectra)} events, median {statistics.median(seconds):.2f} s "
-        f"({min(seconds):.2f} to {max(seconds):.2f}), k {len(spectra[0]['eigenvalues'])}, "
-        f"exact {spectra[0]['exact']}, P {spectra[0]['parameters']}; "
-        f"median gap {statistics.median(gaps):.1f} s; share of the windows with the "
-        f"view on spent on spectra {sum(seconds) / on_seconds:.1%}"
-    )
+    return {
+        "rates": rates,
+        "per_cpu": per_cpu,
+        "spectra": spectra,
+        "gaps": gaps,
+        "on_seconds": on_seconds,
+    }
+
+
+def spread(values: list[float], digits: int = 1) -> str:
+    """Median (min-max)."""
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{mid:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def run(quick: bool) -> dict[str, Any]:
+    pairs, seconds = (2, 5.0) if quick else (8, 8.0)
+    got = measure(pairs, seconds)
+    rows = []
+    for what, table in (("it/s (wall)", got["rates"]), ("it per CPU second", got["per_cpu"])):
+        ratios = [on / off for off, on in zip(table[False], table[True], strict=True)]
+        rows.append([what, spread(table[False]), spread(table[True]), spread(ratios, 3)])
+    seconds_each = [event["seconds"] for event in got["spectra"]]
+    first = got["spectra"][0]
+    share = sum(seconds_each) / got["on_seconds"]
+    return {
+        "title": "Spectrum view: what the live game spectrum costs training (default session)",
+        "header": ["", "spectrum off", "spectrum on", "on / off (pairs)"],
+        "rows": rows,
+        "notes": (
+            f"{pairs} alternating pairs of {seconds:.0f} s windows, one session playing the "
+            f"default preset at 30 fps (`view.spectrum` on or off), one server; it per CPU "
+            f"second counts every process of the server. {len(got['spectra'])} spectra, "
+            f"k = {len(first['eigenvalues'])} of P = {first['parameters']} "
+            f"(exact: {first['exact']}), each {spread(seconds_each, 2)} s, "
+            f"{statistics.median(got['gaps']):.1f} s apart (median); spectra took "
+            f"{share:.1%} of the time with the view on (target: slowdown < 10 %)."
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    section = run(args.quick)
+    print(section["title"])
+    for row in [section["header"], *section["rows"]]:
+        print(" | ".join(str(cell) for cell in row))
+    print(section["notes"])
 
 
 if __name__ == "__main__":
