@@ -103,12 +103,6 @@ class WorkerPool:
             if worker.reader is not None:
                 worker.reader.cancel()
 
-    def kill_now(self) -> None:
-        """At exit without a clean shutdown: no worker outlives the server."""
-        for worker in self.workers:
-            if worker.process.is_alive():
-                worker.process.kill()
-
     async def _spawn(self, index: int) -> Worker:
         context = worker_context()
         ours, theirs = context.Pipe()
