@@ -1109,6 +1109,7 @@ function exposeForTests() {
     get controls() { return controls; },
     get views() { return views; },
     get gallery() { return gallery; },
+    get metrics() { return metricsChart; },
     get presetInfo() { return presetInfo; },
     openPreset: (name) => pickPreset(name),
     render(frame, i = 0) { if (lanes[i]) lanes[i].latest = frame; },
