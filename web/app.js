@@ -14,6 +14,8 @@ import { createViewSpectrum } from "./viewSpectrum.js";
 import { createView1dLanes } from "./view1dLanes.js";
 import { createViewDiracLanes } from "./viewDiracLanes.js";
 import { createMetrics } from "./metrics.js";
+import { changeLabel, changeDetails } from "./changeMarks.js";
+import { createHowToRead } from "./howToRead.js";
 import { Lane, LANE_COLORS, laneTitle, forkWords } from "./lanes.js";
 import { createPanels } from "./panels.js";
 import { encodeReplay, decodeReplay, linkReplay, fromStart, MAX_LINK_CHARS } from "./link.js";
@@ -41,6 +43,7 @@ let session = null;
 let keeper = null;          // the run's replay, for a rebuild on another replica (rebuild.js)
 let views = null;
 let metricsChart = null;
+let howToRead = null;       // the "how to read this" layer (howToRead.js)
 let spectrumView = null;
 
 // the session's lanes, in lane order (hello and every ack carry them: docs/protocol.md §11)
@@ -106,6 +109,7 @@ async function boot() {
   // the first panel's views (the page of one lane; tests and export read them)
   views = { "2d": panels.view(0, "2d"), "1d": panels.view(0, "1d"), dirac: panels.view(0, "dirac") };
   metricsChart = createMetrics($("metrics"));
+  howToRead = createHowToRead({ toggleIn: $("view-options"), before: $("view-wrap"), help: $("help-read") });
   spectrumView = createViewSpectrum($("spectrum"));
   renderSpectrum();
   gallery = createGallery($("gallery-slot"), { onPick: pickPreset, collapsed: state.lecture });
@@ -308,7 +312,7 @@ function onEvent(msg) {
         resetToast = null;
       }
     } else if (msg.changes && msg.changes.length) {
-      lane.history.addMark(msg.iteration, msg.summary || msg.changes.map((c) => c.field).join(", "));
+      lane.history.addMark(msg.iteration, changeLabel(msg.changes), changeDetails(msg.changes), msg.summary);
     }
   } else if (msg.type === "evaluation") {
     lane.history.addEvaluation(msg);
@@ -566,6 +570,8 @@ const metricSources = () => lanes.map((l) => ({ history: l.history, color: laneC
 function loop() {
   requestAnimationFrame(loop);
   if (lanes[0]?.latest && (dirty || lanes.some((l) => l.latest && l.latest !== l.rendered))) drawLanes();
+  const cfg = selectedLane()?.config;
+  if (cfg && currentKind) howToRead.update({ loss: cfg.loss, info: schemaInfo?.losses?.[cfg.loss], kind: currentKind });
   const now = performance.now();
   if (metricsChart && now - lastMetricsDraw > (playing ? 1000 : 100)) {
     lastMetricsDraw = now;
@@ -1110,6 +1116,7 @@ function exposeForTests() {
     get views() { return views; },
     get gallery() { return gallery; },
     get metrics() { return metricsChart; },
+    get howToRead() { return howToRead; },
     get presetInfo() { return presetInfo; },
     openPreset: (name) => pickPreset(name),
     render(frame, i = 0) { if (lanes[i]) lanes[i].latest = frame; },

@@ -1,9 +1,12 @@
-// Metrics history and its charts: D and G losses, W1 with its real-vs-real floor, mode
-// coverage, high-quality rate, precision and recall, gradient norms, penalties, JS / KL,
-// the Frechet distance and the Parzen-window NLL. Every change of the
-// config (config_changed event) is a labelled vertical line on every chart.
+// Metrics history and its charts: D and G losses, W1 with its real-vs-real floor as a band,
+// mode coverage ("modes covered: 6 of 8"), high-quality rate, precision and recall, gradient
+// norms, penalties, JS (its own axis, with log 2 marked) and KL, the Frechet distance and the
+// Parzen-window NLL. Each chart names its axes and units and says in one line what it shows.
+// Every change of the config (config_changed event) is a vertical line on every chart with a
+// short label above the plot (changeMarks.js); labels that would touch collapse into one.
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG } from "./theme.js";
+import { placeMarks } from "./changeMarks.js";
 
 const MAX_ROWS = 20000;     // history kept for export; older rows are thinned when exceeded
 const MAX_DRAWN = 1200;     // points per series drawn
@@ -41,8 +44,10 @@ export class MetricsHistory {
     this.rev++;
   }
 
-  addMark(iteration, label, reset = false) {
-    this.marks.push({ iteration, label, reset });
+  /** A change of the config at `iteration`: its short label, its changes in words (the
+   * hover) and the server's one-line summary (kept for the export). */
+  addMark(iteration, label, details = [], summary = label) {
+    this.marks.push({ iteration, label, details, summary });
     this.rev++;
   }
 
@@ -81,45 +86,121 @@ function thin(rows, key) {
   return { x: xs, y: ys };
 }
 
-// evaluated: the panel shows costly metrics, which arrive with the next evaluation
-/** The charts, in order; `setShown` names them by title. */
-export const CHARTS = [
-  { title: "losses" },
-  { title: "W₁", log: true, evaluated: true },
-  { title: "coverage", range: [0, 1.05], evaluated: true },
-  { title: "‖∇ₓD‖" },
-  { title: "penalties" },
-  { title: "JS, KL", evaluated: true },
-  { title: "Fréchet", log: true, evaluated: true },
-  { title: "Parzen NLL", evaluated: true },
-];
-const ROW_PX = 215, LECTURE_ROW_PX = 260;
+const LOG2 = Math.LN2;
+const JS_TOP = 0.88;  // the JS axis: 0 to 0.88, so that the strip above log 2 holds its label
 
-// Every series: its panel, where it comes from (cheap rows or evaluations), key and style.
+/** The charts, in order; `setShown` names them by title. unit: the y axis' title; note: one
+ * line under the chart saying what it shows (checked against gan_core/metrics.py);
+ * evaluated: costly metrics, which arrive with the next evaluation. */
+export const CHARTS = [
+  { title: "losses", unit: "loss value", note: "L<sub>D</sub> and L<sub>G</sub> on the last training batch, each on its loss's own scale" },
+  { title: "W₁", unit: "data units", log: true, evaluated: true,
+    note: "grey band: up to the floor, the W₁ between two real samples of the same size (mean of 8): what a perfect G scores" },
+  { title: "coverage", unit: "share", range: [0, 1.05], evaluated: true,
+    note: "high-quality: the share of fakes within 3 std of their nearest mode; a mode is covered when it is nearest to one of them" },
+  { title: "‖∇ₓD‖", unit: "score per data unit", note: "mean slope of D's raw score (the logit for the sigmoid losses) at the samples shown" },
+  { title: "penalties", unit: "loss value", note: "each regularizer's term as added to the loss, weight included" },
+  { title: "JS, KL", unit: "JS (nats)", evaluated: true, js: true,
+    note: "of histograms on a 32-bin grid (32 × 32 in 2D); JS is at most log 2, reached when real and fake do not overlap" },
+  { title: "Fréchet", unit: "data units²", log: true, evaluated: true, note: "between Gaussians fitted to real and fake: it sees only their means and covariances" },
+  { title: "Parzen NLL", unit: "nats per sample", evaluated: true, note: "−log p of held-out real samples under a Gaussian KDE on the fakes; lower is better; not a likelihood" },
+];
+
+// Every series: its chart, where it comes from (cheap rows or evaluations), key and style.
 // With several lanes each series is drawn once per lane in the lane's colour, the series of
-// a panel told apart by their dash (the first solid).
+// a chart told apart by their dash (the first solid).
 const SERIES = [
   { panel: 0, from: "rows", key: "d_loss", name: "D loss", color: C.real },
   { panel: 0, from: "rows", key: "g_loss", name: "G loss", color: C.fake },
   { panel: 1, from: "evals", key: "w1", name: "W₁", color: C.ink, dots: true },
-  { panel: 1, from: "evals", key: "w1_floor", name: "floor", color: "#888", dash: "dot" },
-  { panel: 2, from: "coverage", key: "v", name: "modes", color: C.real, dots: true },
+  { panel: 1, from: "evals", key: "w1_floor", name: "floor", color: "#888", dash: "dot", band: true },
+  { panel: 2, from: "coverage", key: "v", name: "modes covered", color: C.real, dots: true },
   { panel: 2, from: "evals", key: "high_quality", name: "high-quality", color: C.arrow, dots: true },
   { panel: 2, from: "evals", key: "precision", name: "precision", color: "#1f5fbf", dots: true, single: true },
   { panel: 2, from: "evals", key: "recall", name: "recall", color: "#b42318", dots: true, single: true },
   { panel: 3, from: "rows", key: "grad_norm_real", name: "at real", color: C.real },
   { panel: 3, from: "rows", key: "grad_norm_fake", name: "at fake", color: C.fake },
   { panel: 5, from: "evals", key: "js", name: "JS", color: "#1f5fbf", dots: true },
-  { panel: 5, from: "evals", key: "kl", name: "KL", color: "#b42318", dots: true },
+  { panel: 5, from: "evals", key: "kl", name: "KL (right axis)", color: "#b42318", dots: true, right: true },
   { panel: 6, from: "evals", key: "frechet", name: "Fréchet", color: C.ink, dots: true },
   { panel: 7, from: "evals", key: "kde_nll", name: "held-out real", color: C.real, dots: true },
 ];
 const DASHES = ["solid", "dot", "dash", "dashdot"];
 const DASH_GLYPH = { solid: "━", dot: "┈", dash: "╍", dashdot: "─·" };
 const PALETTE = ["#1f5fbf", "#e85d04", "#117a3a", "#7a1fa2", "#b42318", "#555"];
+const BAND = "rgba(120, 120, 120, 0.2)";
+const FONT = baseLayout(false).font.family;
 
 /** Coverage as a share: modes covered over modes, per evaluation. */
 const coverage = (E) => E.map((e) => ({ iteration: e.iteration, v: Number.isFinite(e.modes_covered) && e.modes_total ? e.modes_covered / e.modes_total : NaN }));
+
+let measurer = null;
+/** Width in px of a label (HTML tags dropped) in the charts' font. */
+function textWidth(text, size) {
+  measurer = measurer || document.createElement("canvas").getContext("2d");
+  measurer.font = `${size}px ${FONT}`;
+  return measurer.measureText(String(text).replace(/<[^>]*>/g, "").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")).width;
+}
+
+/** Lines of `items` (HTML snippets) joined by two spaces, wrapped to `width` px. */
+function wrap(items, width, size) {
+  const lines = [];
+  for (const it of items) {
+    const last = lines.at(-1);
+    if (last && textWidth(`${last}  ${it}`, size) <= width) lines[lines.length - 1] = `${last}  ${it}`;
+    else lines.push(it);
+  }
+  return lines;
+}
+
+/** Words wrapped to `width` px. */
+const wrapWords = (text, width, size) => wrap(text.split(" "), width, size).map((l) => l.replace(/ {2}/g, " "));
+
+const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+/** 10^k as a label: plain from 0.001 to 10000, else 10⁻⁵. */
+const decade = (k) => (k >= -3 && k <= 4 ? String(+(10 ** k).toPrecision(1)) : `10${String(k).split("").map((c) => SUPERSCRIPT[c]).join("")}`);
+
+/** A log axis over the values: whole decades at both ends, labelled major ticks only (every
+ * decade, or every second or third where `room` labels would not fit), unlabelled minor ticks
+ * at 2..9 while there are few decades. */
+export function logAxis(values, room) {
+  const pos = values.filter((v) => Number.isFinite(v) && v > 0);
+  if (!pos.length) return { type: "log", autorange: true, showticklabels: false };
+  const lo = Math.floor(Math.log10(Math.min(...pos)) + 1e-9);
+  const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...pos)) - 1e-9));
+  const step = Math.max(1, Math.ceil((hi - lo) / Math.max(1, room - 1)));
+  const ks = [];
+  for (let k = lo; k <= hi; k += step) ks.push(k);
+  const minor = [];
+  if (hi - lo <= 3) for (let k = lo; k < hi; k++) for (let m = 2; m <= 9; m++) minor.push(m * 10 ** k);
+  return {
+    type: "log", autorange: false, range: [lo, hi], tickmode: "array",
+    tickvals: ks.map((k) => 10 ** k), ticktext: ks.map(decade),
+    minor: { tickmode: "array", tickvals: minor, ticks: "outside", ticklen: 3, showgrid: false },
+  };
+}
+
+/** The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >= v. */
+function niceCeil(v) {
+  const p = 10 ** Math.floor(Math.log10(v));
+  return [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((f) => f * p).find((x) => x >= v * (1 - 1e-9));
+}
+
+/** Sizes of a chart's parts in px, normal and lecture mode. */
+function chartSizes(lecture) {
+  const s = sizes(lecture);
+  const font = { title: s.tick - 1, tick: s.tick - 1, note: s.tick - 2, mark: s.tick - 2 };
+  const line = (f) => Math.ceil(f * 1.3);
+  return {
+    font, line,
+    plot: lecture ? 150 : 118,                   // the plot area's height
+    left: lecture ? 86 : 62,                     // y title and tick labels
+    right: lecture ? 66 : 46,                    // the KL axis (and the gap to the next chart)
+    strip: line(font.mark) + 6,                  // the change marks' labels, above the plot
+    ticks: line(font.tick) + 8,                  // x tick labels under the plot
+    xtitle: line(font.title),                    // "generator iteration"
+  };
+}
 
 export function createMetrics(div) {
   let drawnRev = "";
@@ -142,92 +223,132 @@ export function createMetrics(div) {
   function render(sources, ctx, force = false) {
     last = { sources, ctx };
     const rev = sources.map((src) => `${src.history.rev}:${src.color}:${src.name}`).join("|");
-    if (!force && rev === drawnRev && drawnLecture === ctx.lecture) return false;
-    drawnRev = rev; drawnLecture = ctx.lecture;
-    const s = sizes(ctx.lecture);
+    const W = div.clientWidth || 1000;
+    if (!force && rev === drawnRev && drawnLecture === `${ctx.lecture}:${W}`) return false;
+    drawnRev = rev; drawnLecture = `${ctx.lecture}:${W}`;
+    const visible = CHARTS.map((p, i) => ({ ...p, index: i })).filter((p) => !shown || shown.includes(p.title));
+    div.hidden = !visible.length;   // no chart shown: the element folds away
+    if (!visible.length) return true;
+    const slot = new Map(visible.map((p, k) => [p.index, k + 1]));   // chart index -> axis number
+    const m = chartSizes(ctx.lecture);
     const lw = ctx.lecture ? 3.5 : 2.2;
     const multi = sources.length > 1;
     const data = [];
-    const visible = CHARTS.map((p, i) => ({ ...p, index: i })).filter((p) => !shown || shown.includes(p.title));
-    const slot = new Map(visible.map((p, k) => [p.index, k + 1]));   // chart index -> axis number
-    const legends = CHARTS.map(() => []);   // per panel: [{name, color, dash}]
-    const add = (panel, rows, key, name, color, extra = {}) => {
-      const { x, y } = thin(rows, key);
-      data.push({ type: "scatter", mode: "lines", name, x, y, xaxis: `x${slot.get(panel)}`, yaxis: `y${slot.get(panel)}`, hoverinfo: "x+y+name", line: { color, width: lw, ...(extra.line || {}) }, connectgaps: false, ...extra.trace });
-    };
+    const legends = CHARTS.map(() => []);   // per chart: [{name, color, dash, band}]
+    const values = CHARTS.map(() => []);    // per chart: every value drawn (the log axes' range)
+    let xmax = 1;
+    for (const src of sources) for (const r of [src.history.rows.at(-1), src.history.evals.at(-1)]) if (r) xmax = Math.max(xmax, r.iteration);
+    const rightAxis = new Map();            // chart index -> axis number of its right axis
+    let nextAxis = visible.length + 1;
     const dots = { mode: "lines+markers", marker: { size: ctx.lecture ? 7 : 5 } };
-    const byPanel = {};
     const penaltyKeys = [...new Set(sources.flatMap((src) => [...src.history.keys].filter((k) => k.startsWith("penalty."))))];
     const series = [...SERIES, ...penaltyKeys.map((k, i) => ({ panel: 4, from: "rows", key: k, name: k.slice(8), color: PALETTE[i % PALETTE.length] }))]
       .filter((se) => !(multi && se.single) && slot.has(se.panel))
       .sort((a, b) => a.panel - b.panel);
+    const perPanel = {};
     for (const se of series) {
-      const n = (byPanel[se.panel] = (byPanel[se.panel] ?? -1) + 1);
+      const n = (perPanel[se.panel] = (perPanel[se.panel] ?? -1) + 1);
       const dash = multi ? DASHES[n % DASHES.length] : se.dash;
-      legends[se.panel].push({ name: se.name, color: multi ? C.ink : se.color, dash: dash || "solid" });
+      legends[se.panel].push({ name: se.name, color: multi ? C.ink : se.color, dash: dash || "solid", band: se.band });
+      if (se.right && !rightAxis.has(se.panel)) rightAxis.set(se.panel, nextAxis++);
+      const k = slot.get(se.panel);
+      const yaxis = se.right ? `y${rightAxis.get(se.panel)}` : `y${k}`;
       for (const src of sources) {
         const h = src.history;
         const rows = se.from === "rows" ? h.rows : se.from === "evals" ? h.evals : coverage(h.evals);
-        add(se.panel, rows, se.key, multi ? `${src.name}: ${se.name}` : se.name, multi ? src.color : se.color, {
-          line: dash ? { dash } : {},
-          trace: { ...(se.dots ? dots : {}), meta: { lane: src.lane ?? null, series: se.key } },
+        const { x, y } = thin(rows, se.key);
+        if (!se.right) values[se.panel].push(...y);
+        const color = multi ? src.color : se.color;
+        const meta = { lane: src.lane ?? null, series: se.key };
+        if (se.band) data.push(band(x, y, xmax, k, meta));
+        data.push({
+          type: "scatter", mode: "lines", name: multi ? `${src.name}: ${se.name}` : se.name, x, y, xaxis: `x${k}`, yaxis,
+          hoverinfo: "x+y+name", line: { color, width: se.band ? lw * 0.6 : lw, ...(dash ? { dash } : {}) }, connectgaps: false,
+          ...(se.dots ? dots : {}), meta,
         });
       }
     }
     if (!penaltyKeys.length && slot.has(4)) data.push({ type: "scatter", x: [], y: [], xaxis: `x${slot.get(4)}`, yaxis: `y${slot.get(4)}`, hoverinfo: "skip" });
-    const marks = sources.flatMap((src) => src.history.marks.map((m) => ({ ...m, color: multi ? src.color : null })));
+    const marks = sources.flatMap((src) => src.history.marks.map((mk) => ({ ...mk, color: multi ? src.color : "#1f5fbf", lane: multi ? src.name : null })));
 
-    // grid: 3 columns, or 2 when the chart is narrow; as many rows as the panels need
-    const wide = (div.clientWidth || 1000) >= 820;
-    const cols = wide ? 3 : 2, rows = Math.ceil(visible.length / cols), gx = wide ? 0.06 : 0.1, gy = (ctx.lecture ? 0.4 : 0.34) / rows;
-    div.hidden = !rows;   // no chart shown: the element folds away
-    if (!rows) return true;
-    const wantH = `${rows * (ctx.lecture ? LECTURE_ROW_PX : ROW_PX)}px`;
+    // grid: 3 columns, 2 on a narrow chart, 1 on a phone; each row as tall as its charts need
+    const cols = W >= 820 ? 3 : W >= 520 ? 2 : 1;
+    const stride = W / cols;
+    const plotW = stride - m.left - m.right;
+    const heads = visible.map((p) => head(p, sources, legends[p.index], plotW, m));
+    const notes = visible.map((p) => wrapWords(p.note, stride - 12, m.font.note));
+    const rowTops = [];
+    let H = 0;
+    for (let r = 0; r * cols < visible.length; r++) {
+      const inRow = visible.map((_, i) => i).filter((i) => Math.floor(i / cols) === r);
+      const hLines = Math.max(...inRow.map((i) => heads[i].length));
+      const nLines = Math.max(...inRow.map((i) => notes[i].length));
+      const top = hLines * m.line(m.font.title) + m.strip;
+      const foot = m.ticks + m.xtitle + nLines * m.line(m.font.note) + (ctx.lecture ? 18 : 12);
+      rowTops.push({ y: H, top, foot });
+      H += top + m.plot + foot;
+    }
+    const wantH = `${Math.ceil(H)}px`;
     if (div.style.height !== wantH) div.style.height = wantH;
-    const w = (1 - gx * (cols - 1)) / cols, hh = (1 - gy * (rows - 1)) / rows;
     const layout = {
       ...baseLayout(ctx.lecture),
       // a new set of charts starts fresh: with one uirevision Plotly would carry the old
       // charts' ranges into axes that no longer exist
       uirevision: visible.map((p) => p.title).join("|"),
       hovermode: "x unified",
-      margin: { l: ctx.lecture ? 62 : 48, r: 16, t: ctx.lecture ? 76 : 62, b: ctx.lecture ? 44 : 36 },
+      margin: { l: 0, r: 0, t: 0, b: 0, pad: 0 },
       showlegend: false,
       annotations: [],
       shapes: [],
     };
-    let xmax = 1;
-    for (const src of sources) for (const r of [src.history.rows.at(-1), src.history.evals.at(-1)]) if (r) xmax = Math.max(xmax, r.iteration);
+    const py = (px) => 1 - px / H;          // px from the top -> paper y
+    const pxX = (px) => px / W;             // px from the left -> paper x
     visible.forEach((p, i) => {
-      const c = i % cols, r = Math.floor(i / cols);
-      const x0 = c * (w + gx), y1 = 1 - r * (hh + gy);
-      const ax = i === 0 ? "" : String(i + 1);
-      layout[`xaxis${ax}`] = axis(ctx.lecture, { domain: [x0, x0 + w], anchor: `y${i + 1}`, range: [0, xmax * 1.02], tickfont: { size: s.tick - 1 }, nticks: 5, zeroline: false });
-      layout[`yaxis${ax}`] = axis(ctx.lecture, { domain: [y1 - hh, y1], anchor: `x${i + 1}`, tickfont: { size: s.tick - 1 }, nticks: 5, type: p.log ? "log" : "linear", range: p.range, autorange: p.range ? false : true, zeroline: true, zerolinecolor: "#ccc", exponentformat: "power" });
-      // panel title with a legend of its series
-      const series = data.filter((d) => d.xaxis === `x${i + 1}` && d.name);
-      const names = legends[p.index];
-      // two series a line: four (coverage) would run past the panel on a projector
-      const wrap = names.length > 2;  // then the title has a line of its own
-      const legend = names.map((d, k) => `${wrap && k % 2 === 0 ? "<br>" : ""}<span style="color:${d.color}">${DASH_GLYPH[d.dash] || "━"} ${d.name}</span>`).join("  ");
-      layout.annotations.push({
-        name: "chart-title", xref: "paper", yref: "paper", x: x0, y: y1, xanchor: "left", yanchor: "bottom", yshift: 2, showarrow: false, align: "left",
-        text: `<b>${p.title}</b>  ${legend || '<span style="color:#888">none active</span>'}`, font: { size: s.tick - 1 },
+      const k = i + 1, c = i % cols, row = rowTops[Math.floor(i / cols)];
+      const x0 = c * stride + m.left, yTop = row.y + row.top;
+      const dom = { x: [pxX(x0), pxX(x0 + plotW)], y: [py(yTop + m.plot), py(yTop)] };
+      const ax = k === 1 ? "" : String(k);
+      const font = { size: m.font.tick };
+      layout[`xaxis${ax}`] = axis(ctx.lecture, {
+        domain: dom.x, anchor: `y${k}`, range: [0, xmax * 1.02], tickfont: font, nticks: Math.max(3, Math.floor(plotW / 70)), zeroline: false,
+        title: { text: "generator iteration", font: { size: m.font.title }, standoff: 4 }, automargin: false,
       });
-      const empty = series.every((d) => !d.y.some((y) => y !== null));
-      if (empty) {
-        layout.annotations.push({
-          xref: `x${i + 1} domain`, yref: `y${i + 1} domain`, x: 0.5, y: 0.5, showarrow: false,
-          text: p.index === 4 ? "no penalty active" : p.evaluated ? "waiting for the next evaluation…" : "waiting for data…",
-          font: { size: s.tick, color: "#8a8f98" },
+      const logs = p.log ? logAxis(values[p.index], Math.floor(m.plot / (ctx.lecture ? 36 : 26))) : {};
+      layout[`yaxis${ax}`] = axis(ctx.lecture, {
+        domain: dom.y, anchor: `x${k}`, tickfont: font, nticks: 5, type: "linear", range: p.range, autorange: !p.range,
+        zeroline: true, zerolinecolor: "#ccc", automargin: false, title: { text: p.unit, font: { size: m.font.title }, standoff: 4 },
+        ...(p.js ? { range: [0, JS_TOP], autorange: false, tickmode: "array", tickvals: [0, 0.25, 0.5, LOG2], ticktext: ["0", "0.25", "0.5", "0.69"] } : {}),
+        ...logs,
+      });
+      if (rightAxis.has(p.index)) {
+        const kl = Math.max(0, ...data.filter((d) => d.yaxis === `y${rightAxis.get(p.index)}`).flatMap((d) => d.y.filter((v) => v !== null)));
+        // KL's axis ends at a round number that puts its largest value at or under log 2's
+        // height: the strip above log 2 stays clear for its label
+        layout[`yaxis${rightAxis.get(p.index)}`] = axis(ctx.lecture, {
+          overlaying: `y${k}`, side: "right", anchor: `x${k}`, showgrid: false, zeroline: false, mirror: false, automargin: false,
+          range: [0, niceCeil((kl > 0 ? kl : 1) * JS_TOP / LOG2)], tickfont: { size: m.font.tick, color: "#b42318" }, nticks: 4,
+          title: { text: "KL (nats)", font: { size: m.font.title, color: "#b42318" }, standoff: 2 },
         });
       }
-      // change markers
-      for (const m of marks) {
-        const color = m.color || (m.reset ? "#b42318" : "#1f5fbf");
-        layout.shapes.push({ type: "line", xref: `x${i + 1}`, yref: `y${i + 1} domain`, x0: m.iteration, x1: m.iteration, y0: 0, y1: 1, line: { color, width: ctx.lecture ? 2.5 : 1.6, dash: "dash" } });
-        layout.annotations.push({ xref: `x${i + 1}`, yref: `y${i + 1} domain`, x: m.iteration, y: 1, xanchor: "left", yanchor: "top", showarrow: false, text: shortLabel(m.label), font: { size: s.tick - 3, color }, bgcolor: "rgba(255,255,255,0.75)", textangle: 0 });
+      if (p.js) jsReference(layout, k, m);
+      // title with the legend of the chart's series, above the marks' strip
+      layout.annotations.push({
+        name: "chart-title", xref: "paper", yref: "paper", x: pxX(c * stride + 6), y: py(row.y), xanchor: "left", yanchor: "top", showarrow: false, align: "left",
+        text: heads[i].join("<br>"), font: { size: m.font.title },
+      });
+      layout.annotations.push({
+        name: "chart-note", xref: "paper", yref: "paper", x: pxX(c * stride + 6), y: py(yTop + m.plot + m.ticks + m.xtitle + 4), xanchor: "left", yanchor: "top", showarrow: false, align: "left",
+        text: notes[i].join("<br>"), font: { size: m.font.note, color: "#5f6670" },
+      });
+      const drawn = data.filter((d) => d.xaxis === `x${k}` && d.name);
+      if (drawn.every((d) => !d.y.some((y) => y !== null))) {
+        layout.annotations.push({
+          xref: `x${k} domain`, yref: `y${k} domain`, x: 0.5, y: 0.5, showarrow: false,
+          text: p.index === 4 ? "no penalty active" : p.evaluated ? "waiting for the next evaluation…" : "waiting for data…",
+          font: { size: m.font.title + 1, color: "#8a8f98" },
+        });
       }
+      drawMarks(layout, marks, { k, x0, plotW, yTop, xmax, m, ctx, pxX, py });
     });
     Plotly.react(div, data, layout, PLOT_CONFIG);
     return true;
@@ -236,7 +357,64 @@ export function createMetrics(div) {
   return { div, render, setShown };
 }
 
-function shortLabel(s) {
-  s = String(s || "");
-  return s.length > 26 ? `${s.slice(0, 25)}…` : s;
+/** The W₁ floor as a grey band from the axis' bottom up to it, over the whole run (the floor
+ * depends on the target and the number of samples only). */
+function band(x, y, xmax, k, meta) {
+  const pts = x.map((xi, j) => [xi, y[j]]).filter(([, v]) => v !== null);
+  if (!pts.length) return { type: "scatter", x: [], y: [], xaxis: `x${k}`, yaxis: `y${k}`, hoverinfo: "skip", meta: { ...meta, band: true } };
+  const xs = [0, ...pts.map((q) => q[0]), xmax * 1.02];
+  const ys = [pts[0][1], ...pts.map((q) => q[1]), pts.at(-1)[1]];
+  return {
+    type: "scatter", mode: "lines", x: [...xs, ...[...xs].reverse()], y: [...ys, ...ys.map(() => 1e-30)],
+    fill: "toself", fillcolor: BAND, line: { width: 0, shape: "hv" }, xaxis: `x${k}`, yaxis: `y${k}`, hoverinfo: "skip", meta: { ...meta, band: true },
+  };
+}
+
+/** The title lines of a chart: its name (and coverage's "modes covered: 6 of 8"), then the
+ * legend of its series, wrapped to the chart's width. */
+function head(p, sources, legend, width, m) {
+  let first = `<b>${p.title}</b>`;
+  if (p.index === 2) first += `  ${modesCovered(sources)}`;
+  const items = legend.map((d) => `<span style="color:${d.band ? "#777" : d.color}">${d.band ? "▮" : DASH_GLYPH[d.dash] || "━"} ${d.name}</span>`);
+  if (!items.length) items.push('<span style="color:#888">none active</span>');
+  return wrap([first, ...items], width + m.left + m.right - 12, m.font.title);
+}
+
+/** "modes covered: 6 of 8" from each lane's latest evaluation (in the lane's colour). */
+function modesCovered(sources) {
+  const parts = sources.map((src) => {
+    const e = [...src.history.evals].reverse().find((ev) => Number.isFinite(ev.modes_covered));
+    return e ? { text: `${e.modes_covered} of ${e.modes_total}`, color: sources.length > 1 ? src.color : C.real } : null;
+  });
+  if (!parts.some(Boolean)) {
+    const evaluated = sources.some((src) => src.history.evals.length);
+    return evaluated ? '<span style="color:#5f6670">this target has no modes</span>' : "";
+  }
+  return `modes covered: ${parts.map((q) => (q ? `<span style="color:${q.color}">${q.text}</span>` : "–")).join(", ")}`;
+}
+
+/** JS's reference: a line at log 2 across the chart, labelled in the clear strip above it. */
+function jsReference(layout, k, m) {
+  layout.shapes.push({ name: "log2", type: "line", xref: `x${k} domain`, yref: `y${k}`, x0: 0, x1: 1, y0: LOG2, y1: LOG2, line: { color: "#1f5fbf", width: 1.2, dash: "dash" } });
+  layout.annotations.push({
+    name: "log2-label", xref: `x${k} domain`, yref: `y${k}`, x: 0.01, y: LOG2, xanchor: "left", yanchor: "bottom", showarrow: false,
+    text: "log 2: no overlap", font: { size: m.font.note, color: "#1f5fbf" }, yshift: 4, bgcolor: "rgba(255,255,255,0.85)",
+  });
+}
+
+/** The config changes: a dashed line each in the plot, the labels in the strip above it. */
+function drawMarks(layout, marks, { k, x0, plotW, yTop, xmax, m, ctx, pxX, py }) {
+  const toPx = (it) => (it / (xmax * 1.02)) * plotW;
+  const groups = placeMarks(marks, { toPx, width: plotW, measure: (t) => textWidth(t, m.font.mark) + 4, gap: 6 });
+  for (const mk of marks) {
+    layout.shapes.push({ type: "line", xref: `x${k}`, yref: `y${k} domain`, x0: mk.iteration, x1: mk.iteration, y0: 0, y1: 1, line: { color: mk.color, width: ctx.lecture ? 2 : 1.2 }, opacity: 0.45 });
+  }
+  for (const g of groups) {
+    const color = g.marks.every((mk) => mk.color === g.marks[0].color) ? g.marks[0].color : C.ink;
+    layout.annotations.push({
+      name: "change-mark", xref: "paper", yref: "paper", x: pxX(x0 + g.left), y: py(yTop), xanchor: "left", yanchor: "bottom", yshift: 2,
+      showarrow: false, text: g.text, hovertext: g.hover, font: { size: m.font.mark, color }, bgcolor: "rgba(255,255,255,0.9)",
+      borderpad: 1, captureevents: true,
+    });
+  }
 }
