@@ -147,7 +147,8 @@ function wrap(items, width, size) {
   const lines = [];
   for (const it of items) {
     const last = lines.at(-1);
-    if (last && textWidth(`${last}  ${it}`, size) <= width) lines[lines.length - 1] = `${last}  ${it}`;
+    // 10 % slack: bold titles and the line glyphs run wider than the canvas measures them
+    if (last && 1.1 * textWidth(`${last}  ${it}`, size) <= width) lines[lines.length - 1] = `${last}  ${it}`;
     else lines.push(it);
   }
   return lines;
@@ -194,6 +195,7 @@ function chartSizes(lecture) {
   return {
     font, line,
     plot: lecture ? 150 : 118,                   // the plot area's height
+    minWidth: lecture ? 400 : 270,               // a chart's narrowest (3 columns from 810 px)
     left: lecture ? 86 : 62,                     // y title and tick labels
     right: lecture ? 66 : 46,                    // the KL axis (and the gap to the next chart)
     strip: line(font.mark) + 6,                  // the change marks' labels, above the plot
@@ -206,6 +208,7 @@ export function createMetrics(div) {
   let drawnRev = "";
   let drawnLecture = null;
   let shown = null;         // titles of the charts drawn, null: all
+  let drawnSet = null;      // the titles of the charts in the figure, joined
   let last = null;          // the last render's arguments, to redraw when `shown` changes
 
   /** The charts drawn: titles as in CHARTS (others fold away), or null for all of them. */
@@ -271,8 +274,8 @@ export function createMetrics(div) {
     if (!penaltyKeys.length && slot.has(4)) data.push({ type: "scatter", x: [], y: [], xaxis: `x${slot.get(4)}`, yaxis: `y${slot.get(4)}`, hoverinfo: "skip" });
     const marks = sources.flatMap((src) => src.history.marks.map((mk) => ({ ...mk, color: multi ? src.color : "#1f5fbf", lane: multi ? src.name : null })));
 
-    // grid: 3 columns, 2 on a narrow chart, 1 on a phone; each row as tall as its charts need
-    const cols = W >= 820 ? 3 : W >= 520 ? 2 : 1;
+    // grid: as many columns (up to 3) as charts of m.minWidth fit; rows as tall as they need
+    const cols = Math.max(1, Math.min(3, Math.floor(W / m.minWidth)));
     const stride = W / cols;
     const plotW = stride - m.left - m.right;
     const heads = visible.map((p) => head(p, sources, legends[p.index], plotW, m));
@@ -296,6 +299,8 @@ export function createMetrics(div) {
       // charts' ranges into axes that no longer exist
       uirevision: visible.map((p) => p.title).join("|"),
       hovermode: "x unified",
+      // the pixel plan above, exactly: Plotly would keep its last size until a resize
+      width: W, height: Math.ceil(H), autosize: false,
       margin: { l: 0, r: 0, t: 0, b: 0, pad: 0 },
       showlegend: false,
       annotations: [],
@@ -326,7 +331,7 @@ export function createMetrics(div) {
         // height: the strip above log 2 stays clear for its label
         layout[`yaxis${rightAxis.get(p.index)}`] = axis(ctx.lecture, {
           overlaying: `y${k}`, side: "right", anchor: `x${k}`, showgrid: false, zeroline: false, mirror: false, automargin: false,
-          range: [0, niceCeil((kl > 0 ? kl : 1) * JS_TOP / LOG2)], tickfont: { size: m.font.tick, color: "#b42318" }, nticks: 4,
+          range: [0, niceCeil((kl > 0 ? kl : 1) * JS_TOP / LOG2)], tickfont: { size: m.font.tick, color: "#b42318" }, tickmode: "auto", nticks: 4,
           title: { text: "KL (nats)", font: { size: m.font.title, color: "#b42318" }, standoff: 2 },
         });
       }
@@ -350,7 +355,11 @@ export function createMetrics(div) {
       }
       drawMarks(layout, marks, { k, x0, plotW, yTop, xmax, m, ctx, pxX, py });
     });
-    Plotly.react(div, data, layout, PLOT_CONFIG);
+    // another set of charts is a new figure: Plotly.react from one set to another leaves an
+    // axis that was an overlay (KL's) half updated and draws NaN paths
+    if (layout.uirevision !== drawnSet) Plotly.newPlot(div, data, layout, PLOT_CONFIG);
+    else Plotly.react(div, data, layout, PLOT_CONFIG);
+    drawnSet = layout.uirevision;
     return true;
   }
 
