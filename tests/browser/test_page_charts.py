@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator
 
 import pytest
-from test_page import SMALL, Page
+from test_page import SMALL, Page, base_url  # noqa: F401 (base_url: the fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -41,18 +41,10 @@ PLOTS = (
 
 
 @pytest.fixture(scope="module")
-def base_url(request: pytest.FixtureRequest) -> str:
-    import os
-
-    url = os.environ.get("GANDYN_TEST_URL")
-    return url.rstrip("/") if url else request.getfixturevalue("live_server")
-
-
-@pytest.fixture(scope="module")
-def page(chromium: object, base_url: str) -> Iterator[Page]:
-    """One page for the module, at the issue's 1280 x 800."""
+def page(chromium: object, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """One page for the module, at the issue's 1280 x 800 (test_page's base_url)."""
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
-    p = Page(context, base_url)
+    p = Page(context, request.getfixturevalue("base_url"))
     p.open({"dataset": "ring8", "loss": "wgan", **SMALL})
     yield p
     p.close()
