@@ -18,7 +18,7 @@ const WHY_WHITE = {
   fgan_kl: "The best score for the current fakes is 1 + log(p<sub>r</sub> / p<sub>g</sub>): 1 where real and fake are equally dense.",
   fgan_pearson: "The best score for the current fakes is 2 (p<sub>r</sub> / p<sub>g</sub> − 1): 0 where real and fake are equally dense.",
   fgan_hellinger: "The best score for the current fakes is log(p<sub>r</sub> / p<sub>g</sub>) / 2: 0 where real and fake are equally dense.",
-  wgan: "Only differences of the score mean anything: adding a constant to D changes neither loss.",
+  wgan: "Only differences of the score mean anything: adding a constant to D changes neither player's gradient.",
   rsgan: "Only differences of the score mean anything: both losses compare D(x) with D(G(z)).",
   ebgan: "D is an autoencoder and its score is minus its reconstruction energy: high where it reconstructs well, as it learns to on real data.",
 };
@@ -37,10 +37,10 @@ function dMeaning(loss, info, kind) {
     return `${w.what} sigmoid(D(x)), the probability D gives that x is real: ${w.real} towards 1 (looks real), ${w.fake} towards 0 (looks fake), ${w.at} at 0.5, where D is undecided. Fixed scale, 0 to 1.${why}`;
   }
   const scale = oneD
-    ? " The right axis follows the farthest score on the line."
-    : " Each side of white stretches to the farthest score on the plot (the colour bar gives the numbers).";
+    ? " The right axis reaches at least the farthest score on the line."
+    : " Each side of white reaches at least the farthest score on the plot (the colour bar gives the numbers).";
   if (info && info.undecided === null) {
-    return `${w.what} D's raw critic score D(x), not a probability. No level means "undecided" by itself, so ${w.at} is halfway between D's mean scores on the real and on the fake samples shown: ${w.real} is more real than that, ${w.fake} more fake.${why}${scale}`;
+    return `${w.what} D's raw critic score D(x), not a probability. This loss has no fixed undecided level, so ${w.at} is halfway between D's mean scores on the real and on the fake samples shown: ${w.real} is more real than that, ${w.fake} more fake.${why}${scale}`;
   }
   const u = info && Number.isFinite(info.undecided) ? num(info.undecided) : "the loss's undecided level";
   return `${w.what} D's raw critic score D(x), not a probability: ${w.real} says real, ${w.fake} says fake, ${w.at} is D(x) = ${u}, where this loss cannot tell.${why}${scale}`;
@@ -60,13 +60,13 @@ export function readingFor({ loss, info, kind }) {
     { key: "colours", term: oneD ? "D(x)" : "D's colours", text: dMeaning(loss, info, kind) },
     {
       key: "arrows", term: "arrows",
-      text: `−∂L<sub>G</sub>/∂x at a fake sample (the gradient of its own term of L<sub>G</sub>): where that sample would move to lower L<sub>G</sub> fastest; G follows only through its weights. One scale for every arrow of a frame: a typical push (the 90th percentile, followed slowly) is drawn as ${oneD ? "6 % of the axis" : "7 % of the plot's width"}; the note ${oneD ? "under the axis" : "above the plot"} states the median push (L<sub>G</sub> per unit of x).${oneD ? " Drawn at up to 24 of the fakes, a row each." : ""}`,
+      text: `−∂L<sub>G</sub>/∂x at a fake sample (the gradient of its own term of L<sub>G</sub>): where that sample would move to lower L<sub>G</sub> fastest; G follows only through its weights. One scale for every arrow of a frame: a typical push (the 90th percentile; it rises at once and falls back slowly) is drawn as ${oneD ? "6 % of the axis" : "7 % of the plot's width"}; the note ${oneD ? "under the axis" : "above the plot"} states the median push (L<sub>G</sub> per unit of x).${oneD ? " Drawn at every k-th fake, about two dozen, a row each." : ""}`,
     },
     {
       key: "faded", term: "faded points",
       text: oneD
         ? "After Step, Step D or Step G while paused: the fake density and D(x) before the step (dotted) and the fakes before it (hollow, a line to where each went). Playing drops them."
-        : "After Step, Step D or Step G while paused: the fakes before the step, hollow, each with a thin line to where it went; after a D step also D's white line before (dotted) and after (solid). Playing drops them.",
+        : "After Step, Step D or Step G while paused: the fakes before the step, hollow, each with a thin line to where it went; after a step that moved D (Step, Step D) also D's white line before (dotted) and after (solid). Playing drops them.",
     },
     { key: "samples", term: "dots", text: `Green: real samples; purple: fakes, G(z) for one fixed batch of z, so the same fakes move from frame to frame${oneD ? "" : " (trails: their last positions)"}.` },
   ];

@@ -101,7 +101,7 @@ export const CHARTS = [
   { title: "‖∇ₓD‖", unit: "score per data unit", note: "mean slope of D's raw score (the logit for the sigmoid losses) at the samples shown" },
   { title: "penalties", unit: "loss value", note: "each regularizer's term as added to the loss, weight included" },
   { title: "JS, KL", unit: "JS (nats)", evaluated: true, js: true,
-    note: "of histograms on a 32-bin grid (32 × 32 in 2D); JS is at most log 2, reached when real and fake do not overlap" },
+    note: "of histograms on a 32-bin grid (32 × 32 in 2D), KL(real ‖ fake); JS is at most log 2, which it nears when real and fake do not overlap" },
   { title: "Fréchet", unit: "data units²", log: true, evaluated: true, note: "between Gaussians fitted to real and fake: it sees only their means and covariances" },
   { title: "Parzen NLL", unit: "nats per sample", evaluated: true, note: "−log p of held-out real samples under a Gaussian KDE on the fakes; lower is better; not a likelihood" },
 ];
@@ -129,6 +129,8 @@ const DASHES = ["solid", "dot", "dash", "dashdot"];
 const DASH_GLYPH = { solid: "━", dot: "┈", dash: "╍", dashdot: "─·" };
 const PALETTE = ["#1f5fbf", "#e85d04", "#117a3a", "#7a1fa2", "#b42318", "#555"];
 const BAND = "rgba(120, 120, 120, 0.2)";
+const MARK = "#4b5563";        // the config changes of a single run (with lanes: the lane's colour)
+const REFERENCE = "#4b5563";   // JS's log 2 line
 const FONT = baseLayout(false).font.family;
 
 /** Coverage as a share: modes covered over modes, per evaluation. */
@@ -272,7 +274,7 @@ export function createMetrics(div) {
       }
     }
     if (!penaltyKeys.length && slot.has(4)) data.push({ type: "scatter", x: [], y: [], xaxis: `x${slot.get(4)}`, yaxis: `y${slot.get(4)}`, hoverinfo: "skip" });
-    const marks = sources.flatMap((src) => src.history.marks.map((mk) => ({ ...mk, color: multi ? src.color : "#1f5fbf", lane: multi ? src.name : null })));
+    const marks = sources.flatMap((src) => src.history.marks.map((mk) => ({ ...mk, color: multi ? src.color : MARK, lane: multi ? src.name : null })));
 
     // grid: as many columns (up to 3) as charts of m.minWidth fit; rows as tall as they need
     const cols = Math.max(1, Math.min(3, Math.floor(W / m.minWidth)));
@@ -326,13 +328,14 @@ export function createMetrics(div) {
         ...logs,
       });
       if (rightAxis.has(p.index)) {
+        const klColor = multi ? C.ink : SERIES.find((se) => se.key === "kl").color;   // its lines' colour
         const kl = Math.max(0, ...data.filter((d) => d.yaxis === `y${rightAxis.get(p.index)}`).flatMap((d) => d.y.filter((v) => v !== null)));
         // KL's axis ends at a round number that puts its largest value at or under log 2's
         // height: the strip above log 2 stays clear for its label
         layout[`yaxis${rightAxis.get(p.index)}`] = axis(ctx.lecture, {
           overlaying: `y${k}`, side: "right", anchor: `x${k}`, showgrid: false, zeroline: false, mirror: false, automargin: false,
-          range: [0, niceCeil((kl > 0 ? kl : 1) * JS_TOP / LOG2)], tickfont: { size: m.font.tick, color: "#b42318" }, tickmode: "auto", nticks: 4,
-          title: { text: "KL (nats)", font: { size: m.font.title, color: "#b42318" }, standoff: 2 },
+          range: [0, niceCeil((kl > 0 ? kl : 1) * JS_TOP / LOG2)], tickfont: { size: m.font.tick, color: klColor }, tickmode: "auto", nticks: 4,
+          title: { text: "KL (nats)", font: { size: m.font.title, color: klColor }, standoff: 2 },
         });
       }
       if (p.js) jsReference(layout, k, m);
@@ -404,10 +407,10 @@ function modesCovered(sources) {
 
 /** JS's reference: a line at log 2 across the chart, labelled in the clear strip above it. */
 function jsReference(layout, k, m) {
-  layout.shapes.push({ name: "log2", type: "line", xref: `x${k} domain`, yref: `y${k}`, x0: 0, x1: 1, y0: LOG2, y1: LOG2, line: { color: "#1f5fbf", width: 1.2, dash: "dash" } });
+  layout.shapes.push({ name: "log2", type: "line", xref: `x${k} domain`, yref: `y${k}`, x0: 0, x1: 1, y0: LOG2, y1: LOG2, line: { color: REFERENCE, width: 1.2, dash: "dash" } });
   layout.annotations.push({
     name: "log2-label", xref: `x${k} domain`, yref: `y${k}`, x: 0.01, y: LOG2, xanchor: "left", yanchor: "bottom", showarrow: false,
-    text: "log 2: no overlap", font: { size: m.font.note, color: "#1f5fbf" }, yshift: 4, bgcolor: "rgba(255,255,255,0.85)",
+    text: "log 2: no overlap", font: { size: m.font.note, color: REFERENCE }, yshift: 4, bgcolor: "rgba(255,255,255,0.85)",
   });
 }
 
