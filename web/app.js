@@ -14,10 +14,10 @@ import { createViewSpectrum } from "./viewSpectrum.js";
 import { createView1dLanes } from "./view1dLanes.js";
 import { createViewDiracLanes } from "./viewDiracLanes.js";
 import { createMetrics } from "./metrics.js";
-import { changeLabel, changeDetails } from "./changeMarks.js";
-import { createHowToRead } from "./howToRead.js";
 import { Lane, LANE_COLORS, laneTitle, forkWords } from "./lanes.js";
 import { createPanels } from "./panels.js";
+import { changeLabel, changeDetails } from "./changeMarks.js";
+import { createHowToRead } from "./howToRead.js";
 import { encodeReplay, decodeReplay, linkReplay, fromStart, MAX_LINK_CHARS } from "./link.js";
 import { exportImage, exportMetrics } from "./export.js";
 import { createGallery } from "./gallery.js";
@@ -109,9 +109,9 @@ async function boot() {
   // the first panel's views (the page of one lane; tests and export read them)
   views = { "2d": panels.view(0, "2d"), "1d": panels.view(0, "1d"), dirac: panels.view(0, "dirac") };
   metricsChart = createMetrics($("metrics"));
-  howToRead = createHowToRead({ toggleIn: $("view-options"), before: $("view-wrap"), help: $("help-read") });
   spectrumView = createViewSpectrum($("spectrum"));
   renderSpectrum();
+  howToRead = createHowToRead({ toggleIn: $("view-options"), before: $("view-wrap"), help: $("help-read") });
   gallery = createGallery($("gallery-slot"), { onPick: pickPreset, collapsed: state.lecture });
   gallery.load().then(() => { gallery.setCurrent(state.preset); updateSide(); });
   updateSide();
@@ -570,8 +570,6 @@ const metricSources = () => lanes.map((l) => ({ history: l.history, color: laneC
 function loop() {
   requestAnimationFrame(loop);
   if (lanes[0]?.latest && (dirty || lanes.some((l) => l.latest && l.latest !== l.rendered))) drawLanes();
-  const cfg = selectedLane()?.config;
-  if (cfg && currentKind) howToRead.update({ loss: cfg.loss, info: schemaInfo?.losses?.[cfg.loss], kind: currentKind });
   const now = performance.now();
   if (metricsChart && now - lastMetricsDraw > (playing ? 1000 : 100)) {
     lastMetricsDraw = now;
@@ -583,6 +581,8 @@ function loop() {
       stats.avgMetricsMs = stats.avgMetricsMs ? 0.8 * stats.avgMetricsMs + 0.2 * dm : dm;
     }
   }
+  const cfg = selectedLane()?.config;   // the how-to-read text follows the loss and the view
+  if (cfg && currentKind) howToRead.update({ loss: cfg.loss, info: schemaInfo?.losses?.[cfg.loss], kind: currentKind });
 }
 
 // ---------------------------------------------------------------- view and pace
