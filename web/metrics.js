@@ -90,20 +90,25 @@ const LOG2 = Math.LN2;
 const JS_TOP = 0.88;  // the JS axis: 0 to 0.88, so that the strip above log 2 holds its label
 
 /** The charts, in order; `setShown` names them by title. unit: the y axis' title; note: one
- * line under the chart saying what it shows (checked against gan_core/metrics.py);
- * evaluated: costly metrics, which arrive with the next evaluation. */
+ * short line under the chart saying what it shows, more: the rest of it, on hover over the
+ * note (which then ends in "…") (both checked against gan_core/metrics.py); evaluated: costly metrics, which arrive
+ * with the next evaluation. */
 export const CHARTS = [
-  { title: "losses", unit: "loss value", note: "L<sub>D</sub> and L<sub>G</sub> on the last training batch, each on its loss's own scale" },
+  { title: "losses", unit: "loss value", note: "L<sub>D</sub>, L<sub>G</sub> on the last batch, each on its loss's scale" },
   { title: "W₁", unit: "data units", log: true, evaluated: true,
-    note: "grey band: up to the floor, the W₁ between two real samples of the same size (mean of 8): what a perfect G scores" },
+    note: "grey band: W₁ of real vs real, what a perfect G scores",
+    more: "The floor: the mean W₁ between the reference sample and 8 independent real samples of the same size. A W₁ in the band is as close as two real samples are." },
   { title: "coverage", unit: "share", range: [0, 1.05], evaluated: true,
-    note: "high-quality: the share of fakes within 3 std of their nearest mode; a mode is covered when it is nearest to one of them" },
-  { title: "‖∇ₓD‖", unit: "score per data unit", note: "mean slope of D's raw score (the logit for the sigmoid losses) at the samples shown" },
-  { title: "penalties", unit: "loss value", note: "each regularizer's term as added to the loss, weight included" },
-  { title: "JS, KL", unit: "JS (nats)", evaluated: true, js: true,
-    note: "of histograms on a 32-bin grid (32 × 32 in 2D), KL(real ‖ fake); JS is at most log 2, which it nears when real and fake do not overlap" },
-  { title: "Fréchet", unit: "data units²", log: true, evaluated: true, note: "between Gaussians fitted to real and fake: it sees only their means and covariances" },
-  { title: "Parzen NLL", unit: "nats per sample", evaluated: true, note: "−log p of held-out real samples under a Gaussian KDE on the fakes; lower is better; not a likelihood" },
+    note: "high-quality: fakes within 3 std of their nearest mode",
+    more: "A mode is covered when it is the nearest mode of at least one high-quality fake (for a point mass: within 0.01). Precision, recall: k-NN manifolds, k = 3 (Kynkäänniemi et al. 2019)." },
+  { title: "‖∇ₓD‖", unit: "score per data unit", note: "mean slope of D's raw score at the samples shown", more: "The raw score is the logit for the sigmoid losses." },
+  { title: "penalties", unit: "loss value", note: "each regularizer's term as added to the loss", more: "Its weight included." },
+  { title: "JS, KL", unit: "JS (nats)", evaluated: true, js: true, note: "32-bin histograms (32 × 32 in 2D); JS ≤ log 2",
+    more: "KL(real ‖ fake). JS nears log 2 when real and fake do not overlap." },
+  { title: "Fréchet", unit: "data units²", log: true, evaluated: true, note: "Gaussians fitted to real and fake: two moments only",
+    more: "‖μ<sub>r</sub> − μ<sub>g</sub>‖² + tr(C<sub>r</sub> + C<sub>g</sub> − 2 (C<sub>r</sub> C<sub>g</sub>)<sup>½</sup>): FID without the Inception features." },
+  { title: "Parzen NLL", unit: "nats per sample", evaluated: true, note: "−log p of held-out real under a KDE on the fakes",
+    more: "Lower is better; not a likelihood (Theis et al. 2016): how well the fakes, blurred, explain unseen real data." },
 ];
 
 // Every series: its chart, where it comes from (cheap rows or evaluations), key and style.
@@ -144,20 +149,20 @@ function textWidth(text, size) {
   return measurer.measureText(String(text).replace(/<[^>]*>/g, "").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")).width;
 }
 
-/** Lines of `items` (HTML snippets) joined by two spaces, wrapped to `width` px. */
-function wrap(items, width, size) {
+/** Lines of `items` (HTML snippets) joined by two spaces, wrapped to `width` px; `slack`
+ * for text that runs wider than the canvas measures it (bold titles, the line glyphs). */
+function wrap(items, width, size, slack = 1.1) {
   const lines = [];
   for (const it of items) {
     const last = lines.at(-1);
-    // 10 % slack: bold titles and the line glyphs run wider than the canvas measures them
-    if (last && 1.1 * textWidth(`${last}  ${it}`, size) <= width) lines[lines.length - 1] = `${last}  ${it}`;
+    if (last && slack * textWidth(`${last}  ${it}`, size) <= width) lines[lines.length - 1] = `${last}  ${it}`;
     else lines.push(it);
   }
   return lines;
 }
 
 /** Words wrapped to `width` px. */
-const wrapWords = (text, width, size) => wrap(text.split(" "), width, size).map((l) => l.replace(/ {2}/g, " "));
+const wrapWords = (text, width, size) => wrap(text.split(" "), width, size, 1.02).map((l) => l.replace(/ {2}/g, " "));
 
 const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
 /** 10^k as a label: plain from 0.001 to 10000, else 10⁻⁵. */
@@ -192,17 +197,20 @@ function niceCeil(v) {
 /** Sizes of a chart's parts in px, normal and lecture mode. */
 function chartSizes(lecture) {
   const s = sizes(lecture);
-  const font = { title: s.tick - 1, tick: s.tick - 1, note: s.tick - 2, mark: s.tick - 2 };
+  const small = lecture ? s.tick - 4 : s.tick - 2;   // marks, notes, the x axis' title
+  const font = { title: s.tick - 1, tick: s.tick - 1, note: small, mark: small, axis: small };
   const line = (f) => Math.ceil(f * 1.3);
+  // a row of charts with a one-line title and note: 190 px (normal), 211 px (lecture)
   return {
     font, line,
-    plot: lecture ? 150 : 118,                   // the plot area's height
+    plot: lecture ? 100 : 96,                    // the plot area's height
     minWidth: lecture ? 400 : 270,               // a chart's narrowest (3 columns from 810 px)
     left: lecture ? 86 : 62,                     // y title and tick labels
     right: lecture ? 66 : 46,                    // the KL axis (and the gap to the next chart)
-    strip: line(font.mark) + 6,                  // the change marks' labels, above the plot
-    ticks: line(font.tick) + 8,                  // x tick labels under the plot
-    xtitle: line(font.title),                    // "generator iteration"
+    strip: line(font.mark) + 4,                  // the change marks' labels, above the plot
+    ticks: line(font.tick) + 4,                  // x tick labels under the plot
+    xtitle: line(font.axis),                     // "generator iteration"
+    pad: 6,                                      // under the note
   };
 }
 
@@ -281,7 +289,7 @@ export function createMetrics(div) {
     const stride = W / cols;
     const plotW = stride - m.left - m.right;
     const heads = visible.map((p) => head(p, sources, legends[p.index], plotW, m));
-    const notes = visible.map((p) => wrapWords(p.note, stride - 12, m.font.note));
+    const notes = visible.map((p) => wrapWords(p.note + (p.more ? "\u00a0…" : ""), stride - 12, m.font.note));
     const rowTops = [];
     let H = 0;
     for (let r = 0; r * cols < visible.length; r++) {
@@ -289,7 +297,7 @@ export function createMetrics(div) {
       const hLines = Math.max(...inRow.map((i) => heads[i].length));
       const nLines = Math.max(...inRow.map((i) => notes[i].length));
       const top = hLines * m.line(m.font.title) + m.strip;
-      const foot = m.ticks + m.xtitle + nLines * m.line(m.font.note) + (ctx.lecture ? 18 : 12);
+      const foot = m.ticks + m.xtitle + nLines * m.line(m.font.note) + m.pad;
       rowTops.push({ y: H, top, foot });
       H += top + m.plot + foot;
     }
@@ -301,8 +309,9 @@ export function createMetrics(div) {
       // charts' ranges into axes that no longer exist
       uirevision: visible.map((p) => p.title).join("|"),
       hovermode: "x unified",
-      // the pixel plan above, exactly: Plotly would keep its last size until a resize
-      width: W, height: Math.ceil(H), autosize: false,
+      // the pixel plan's height, exactly (Plotly would keep its last one until a resize); the
+      // width stays the container's (a fixed width would hold a flex container open)
+      height: Math.ceil(H),
       margin: { l: 0, r: 0, t: 0, b: 0, pad: 0 },
       showlegend: false,
       annotations: [],
@@ -318,9 +327,9 @@ export function createMetrics(div) {
       const font = { size: m.font.tick };
       layout[`xaxis${ax}`] = axis(ctx.lecture, {
         domain: dom.x, anchor: `y${k}`, range: [0, xmax * 1.02], tickfont: font, nticks: Math.max(3, Math.floor(plotW / 70)), zeroline: false,
-        title: { text: "generator iteration", font: { size: m.font.title }, standoff: 4 }, automargin: false,
+        title: { text: "generator iteration", font: { size: m.font.axis }, standoff: 2 }, automargin: false,
       });
-      const logs = p.log ? logAxis(values[p.index], Math.floor(m.plot / (ctx.lecture ? 36 : 26))) : {};
+      const logs = p.log ? logAxis(values[p.index], Math.floor(m.plot / (ctx.lecture ? 25 : 24))) : {};
       layout[`yaxis${ax}`] = axis(ctx.lecture, {
         domain: dom.y, anchor: `x${k}`, tickfont: font, nticks: 5, type: "linear", range: p.range, autorange: !p.range,
         zeroline: true, zerolinecolor: "#ccc", automargin: false, title: { text: p.unit, font: { size: m.font.title }, standoff: 4 },
@@ -345,8 +354,8 @@ export function createMetrics(div) {
         text: heads[i].join("<br>"), font: { size: m.font.title },
       });
       layout.annotations.push({
-        name: "chart-note", xref: "paper", yref: "paper", x: pxX(c * stride + 6), y: py(yTop + m.plot + m.ticks + m.xtitle + 4), xanchor: "left", yanchor: "top", showarrow: false, align: "left",
-        text: notes[i].join("<br>"), font: { size: m.font.note, color: "#5f6670" },
+        name: "chart-note", xref: "paper", yref: "paper", x: pxX(c * stride + 6), y: py(yTop + m.plot + m.ticks + m.xtitle + 2), xanchor: "left", yanchor: "top", showarrow: false, align: "left",
+        text: notes[i].join("<br>"), hovertext: p.more, captureevents: !!p.more, font: { size: m.font.note, color: "#5f6670" },
       });
       const drawn = data.filter((d) => d.xaxis === `x${k}` && d.name);
       if (drawn.every((d) => !d.y.some((y) => y !== null))) {
