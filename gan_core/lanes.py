@@ -28,7 +28,6 @@ from typing import Any
 import torch
 
 from gan_core.config import ConfigError, TrainConfig, merge, validate_config
-from gan_core.population import stack_groups, step_together
 from gan_core.trainer import Part, Trainer
 
 # At most 4 lanes: the page shows 4 panels legibly at 1920x1080 (lecture mode), and 4 lanes
@@ -147,16 +146,10 @@ class Lanes:
     # ----- training --------------------------------------------------------------------
     def step(self, n: int = 1, part: Part = "both") -> None:
         """Every lane n generator iterations (part 'd' or 'g': n single D or G updates, as
-        ``Trainer.step``); a halted lane does nothing. Lanes of one architecture and update
-        (``population.stack_key``) train as one stack, the others (and part steps) in turn:
-        lanes are independent, so either gives each lane what it would make alone."""
-        trainers = [lane.trainer for lane in self.lanes]
-        groups = stack_groups(trainers) if part == "both" else [[t] for t in trainers]
-        for group in groups:
-            if len(group) > 1:
-                step_together(group, n)
-            else:
-                group[0].step(n, part=part)
+        ``Trainer.step``). Lanes are independent, so they are stepped in turn; a halted lane
+        does nothing."""
+        for lane in self.lanes:
+            lane.trainer.step(n, part=part)
 
     # ----- reproducibility -------------------------------------------------------------
     def to_replay(self) -> dict[str, Any]:

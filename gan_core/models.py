@@ -55,13 +55,10 @@ class SNLinear(nn.Linear):
         with torch.no_grad():
             self.u.copy_(torch.linalg.svd(self.weight, full_matrices=False).U[:, 0])
 
-    def effective_weight(self) -> Tensor:
-        """The weight this layer applies: W, or with sigma set ``normalised_weight()`` (one
-        power iteration in training mode)."""
-        return self.weight if self.sigma is None else self.normalised_weight()
-
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.effective_weight(), self.bias)
+        if self.sigma is None:
+            return super().forward(x)
+        return F.linear(x, self.normalised_weight(), self.bias)
 
 
 NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}

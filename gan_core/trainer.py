@@ -222,17 +222,14 @@ class Trainer:
                     self._move_current_point()
                 else:
                     self._iteration()
-            except Exception as error:  # a plug-in, or torch, failed: report it, keep serving
-                self._halt_on(error)
+            except NonFinite as bad:
+                self._stop(
+                    "diverged", bad.quantity, f"{bad.quantity} exploded (NaN, inf or > 1e10)"
+                )
                 return
-
-    def _halt_on(self, error: Exception) -> None:
-        """Halt for what a training step raised: NonFinite is a divergence, else an error."""
-        if isinstance(error, NonFinite):
-            what = f"{error.quantity} exploded (NaN, inf or > 1e10)"
-            self._stop("diverged", error.quantity, what)
-        else:
-            self._stop("error", type(error).__name__, str(error))
+            except Exception as error:  # a plug-in, or torch, failed: report it, keep serving
+                self._stop("error", type(error).__name__, str(error))
+                return
 
     def commands_full(self) -> bool:
         """The command log holds MAX_COMMANDS entries: ``update`` refuses, and a server
@@ -265,11 +262,6 @@ class Trainer:
                 self._d_step()
             for _ in range(cfg.g_steps):
                 self._g_step()
-        self._end_iteration()
-
-    def _end_iteration(self) -> None:
-        """What closes a generator iteration after its updates: the averages, the count, the
-        Dirac trajectory and, every CHECKPOINT_EVERY, the finite check and a checkpoint."""
         self._average_generator()
         self._average_parameters()
         self.iteration += 1
@@ -341,19 +333,6 @@ class Trainer:
             real_scores, fake_scores = critic(real), critic(fake)
         else:
             real_scores, fake_scores = critic(torch.cat([real, fake])).split(real.shape[0])
-        return self._d_total(critic, real, fake, real_scores, fake_scores, record)
-
-    def _d_total(
-        self,
-        critic: Critic,
-        real: Tensor,
-        fake: Tensor,
-        real_scores: Tensor,
-        fake_scores: Tensor,
-        record: bool = True,
-    ) -> Tensor:
-        """L_D of D's scores of its (perturbed) inputs real and fake, plus every active
-        penalty (``critic``: the D they are taken of); ``record``: keep the values in last."""
         if self.config.label_noise:
             d_loss = flipped_label_loss(
                 self.loss, real_scores, fake_scores, self.config.label_noise, self.rng
@@ -394,20 +373,9 @@ class Trainer:
             self.D.train()
 
     def _g_loss_against(self, d_out: Critic, fake: Tensor) -> Tensor:
-        fake_in, real_in = self._g_inputs(fake)
-        fake_scores = d_out(fake_in)
-        real_scores = fake_scores if real_in is None else d_out(real_in)
-        return self._g_total(real_scores, fake_scores)
-
-    def _g_inputs(self, fake: Tensor) -> tuple[Tensor, Tensor | None]:
-        """What D sees in a G update: the (perturbed) fake batch, and a (perturbed) real batch,
-        drawn after it, for losses that compare with one (else None)."""
-        fake_in = self._perturb(fake)
+        fake_scores = d_out(self._perturb(fake))
         uses_real = self.loss.uses_real_in_g or self.loss.g_on_features
-        return fake_in, (self._perturb(self._real()) if uses_real else None)
-
-    def _g_total(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        """L_G of D's scores (plus any parameter penalty of G); kept in last."""
+        real_scores = d_out(self._perturb(self._real())) if uses_real else fake_scores
         g_loss = self.loss.g_loss(real_scores, fake_scores)
         self.last["g_loss"] = g_loss.detach()
         return g_loss + self._param_penalty("g", self.g_params)
