@@ -89,7 +89,7 @@ class TargetConfig(Strict):
         description="points: your 2D points, 1 to 500 (drawn on the plot or uploaded)",
     )
     values: list[Coord] = Field(
-        default_factory=list,
+        [],  # a default the schema shows (the page's address omits it)
         max_length=MAX_POINTS,
         description="points1d: your 1D values, 1 to 500 (uploaded)",
     )
