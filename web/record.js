@@ -32,7 +32,8 @@ async function svgImage(svg) {
 
 /** The text of an HTML element drawn where it sits (a tall narrow box: turned upright). */
 function drawText(g, el, at) {
-  const text = el.textContent.trim();
+  const lines = el.innerText.split("\n").map((l) => l.trim()).filter(Boolean);   // <br>: lines
+  const text = lines.join(" ");
   if (!text || el.closest("[hidden]")) return;
   const r = at(el.getBoundingClientRect());
   const cs = getComputedStyle(el);
@@ -44,7 +45,8 @@ function drawText(g, el, at) {
     g.translate(r.x + r.w / 2, r.y + r.h / 2);
     g.rotate(-Math.PI / 2);
     g.textAlign = "center";
-    g.fillText(text, 0, 0);
+    const step = parseFloat(cs.fontSize) * 1.2;
+    lines.forEach((line, i) => g.fillText(line, 0, (i - (lines.length - 1) / 2) * step));
   } else g.fillText(text, r.x, r.y + r.h / 2, Math.max(r.w, 1) * 1.05);
   g.restore();
 }
