@@ -21,7 +21,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TIMEOUT = 20_000  # ms, for every wait on a condition
-QUERY = "dataset=ring8&g_hidden=32,32&d_hidden=32,32&batch_size=64"
+# slow motion (2 frames a second) while playing: the page answers clicks at once on a busy machine
+QUERY = "dataset=ring8&g_hidden=32,32&d_hidden=32,32&batch_size=64&speed=motion"
 READY = "window.gandyn && window.gandyn.ready && window.gandyn.stats.framesRendered > 0"
 UPLOAD_ERROR = "document.querySelector('[data-error-for=\"target.upload\"]').textContent"
 # the frame of the run's current config has been drawn
@@ -43,6 +44,7 @@ def page(chromium: object, live_server: str) -> Iterator[object]:
     ARTIFACTS.mkdir(exist_ok=True)
     p.goto(f"{live_server}/?{QUERY}")
     p.wait_for_function(READY)
+    p.wait_for_function(f"window.gandyn.state.config.batch_size === 64 && {DRAWN}")  # the URL's run
     yield p
     context.close()
 
@@ -125,6 +127,8 @@ def test_drawing_starts_empty_and_clear_clears(page: object) -> None:
     shown = "document.getElementById('view2d').data"
     assert page.evaluate("window.gandyn.views['2d'].drawingPoints") == []
     assert page.evaluate(f"{shown}[5].x.length + {shown}[7].x.length") == 0
+    images = "(document.getElementById('view2d').layout.images || []).length"
+    assert page.evaluate(images) == 0  # neither D's painted surface nor the real samples
     page.click("#btn-play")  # nothing to train on: it says so and stays paused
     page.wait_for_function("document.getElementById('notice').textContent.includes('Draw a point')")
     assert page.evaluate("window.gandyn.playing") is False
@@ -137,15 +141,18 @@ def test_drawing_starts_empty_and_clear_clears(page: object) -> None:
     page.wait_for_function("window.gandyn.playing")  # it was playing: it plays on
     page.screenshot(path=str(ARTIFACTS / "page-data-drawing.png"))
 
-    page.click("#draw-clear")
-    page.wait_for_function("!window.gandyn.playing")
-    assert page.evaluate("window.gandyn.views['2d'].drawingPoints") == []
-    assert page.evaluate(f"{shown}[8].x.length + {shown}[7].x.length + {shown}[5].x.length") == 0
-    page.mouse.click(cx, cy)
-    page.wait_for_function("(window.gandyn.state.config.target.points || []).length === 1")
-    page.wait_for_function("window.gandyn.playing")
     page.click("#btn-play")
     page.wait_for_function("!window.gandyn.playing")
+    page.wait_for_function(DRAWN)
+    assert page.evaluate(f"{shown}[7].x.length") > 0  # the run's real samples, drawn
+    page.click("#draw-clear")  # the points, the D surface and the samples go
+    page.wait_for_function(f"{shown}[7].x.length + {shown}[5].x.length === 0")
+    assert page.evaluate("window.gandyn.views['2d'].drawingPoints") == []
+    assert page.evaluate(f"{shown}[8].x.length") == 0
+    page.mouse.click(cx, cy)
+    page.wait_for_function("(window.gandyn.state.config.target.points || []).length === 1")
+    page.wait_for_function(DRAWN)
+    assert page.evaluate("window.gandyn.playing") is False  # paused before: it stays paused
     assert page.errors == []
 
 
