@@ -476,7 +476,7 @@ function startDrawing(points) {
       if (playing) togglePlay();
     }
     const blank = { kind: "2d", extent: [-2, 2], display: "probability", undecided: 0.5, shapes: {}, seq: -1 };
-    views["2d"].render(blank, ctx());
+    views["2d"].render(blank, { ...ctx(), colorbar: false });   // no D yet: no colour bar
   }
   views["2d"].setDrawing(points, async (pts) => {
     const cfg = state.config || {};
@@ -942,6 +942,8 @@ async function copyLink() {
     const link = await lanesLink();
     if (link) { state.replayParam = link.param; keeps = link.says; url = shareUrl(); syncUrl(); }
   }
+  // your own points make the longest links (at most 7,000 characters for 500: upload.js)
+  if (url.length > MAX_LINK_CHARS) keeps += `; it is ${url.length.toLocaleString("en-US")} characters long, over the ${MAX_LINK_CHARS.toLocaleString("en-US")} that every browser and chat tool keeps whole, so it may arrive cut`;
   let ok = false;
   try { await navigator.clipboard.writeText(url); ok = true; } catch { /* fall back below */ }
   if (!ok) {
