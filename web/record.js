@@ -2,7 +2,7 @@
 //
 // Each recorded frame copies the page's own drawing into one canvas: every Plotly SVG layer
 // of each visible plot (the painted D surface is an image inside it) as an image, then the
-// little HTML the views add on top (the lane heads, the note over a plot, the D colour bar)
+// little HTML the views add on top (the lane heads, the notes over a plot, the D colour bar)
 // as canvas text and gradients. canvas.captureStream(0) + MediaRecorder make the WebM; a frame
 // goes in only when one is copied, so the video keeps real time at whatever rate the copies
 // reach. Measured in headless Chromium on this machine: one 2D plot copies in 70-150 ms (about
@@ -38,6 +38,10 @@ function drawText(g, el, at) {
   const r = at(el.getBoundingClientRect());
   const cs = getComputedStyle(el);
   g.save();
+  if (!/^(transparent|rgba\(0, 0, 0, 0\))$/.test(cs.backgroundColor)) {   // a note's box
+    g.fillStyle = cs.backgroundColor;
+    g.fillRect(r.x, r.y, r.w, r.h);
+  }
   g.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
   g.fillStyle = cs.color;
   g.textBaseline = "middle";
@@ -47,7 +51,11 @@ function drawText(g, el, at) {
     g.textAlign = "center";
     const step = parseFloat(cs.fontSize) * 1.2;
     lines.forEach((line, i) => g.fillText(line, 0, (i - (lines.length - 1) / 2) * step));
-  } else g.fillText(text, r.x, r.y + r.h / 2, Math.max(r.w, 1) * 1.05);
+  } else {
+    const pad = parseFloat(cs.paddingLeft) * (r.w / Math.max(1, el.getBoundingClientRect().width));
+    const step = r.h / lines.length;
+    lines.forEach((line, i) => g.fillText(line, r.x + pad, r.y + (i + 0.5) * step, Math.max(r.w - 2 * pad, 1) * 1.05));
+  }
   g.restore();
 }
 
@@ -83,8 +91,10 @@ export function createRecorder(root, { onTick, onStop } = {}) {
       const r = at(div.getBoundingClientRect());
       for (const svg of div.querySelectorAll("svg.main-svg")) g.drawImage(await svgImage(svg), r.x, r.y, r.w, r.h);
     }
-    for (const el of root.querySelectorAll(".cbar-grad")) drawGradient(g, el, at);
-    for (const el of root.querySelectorAll(".lane-head:not([hidden]) span, .ov-note, .cbar-ticks span, .cbar-title")) drawText(g, el, at);
+    // in the page's order, so that what is drawn over what stays so
+    for (const el of root.querySelectorAll(".lane-head:not([hidden]) span, .ov-note, .ov-ghost, .cbar-grad, .cbar-ticks span, .cbar-title")) {
+      (el.classList.contains("cbar-grad") ? drawGradient : drawText)(g, el, at);
+    }
     if (cur.stopping) return;   // stopped while copying: the recorder is done
     cur.track.requestFrame();
     cur.frames++;
