@@ -472,7 +472,7 @@ export function createView2d(div) {
     // samples beyond the plotted range: how many, under the plot's right end
     const edge = ov.querySelector(".ov-edge");
     const { real, fake } = data[T.outside].meta;
-    const said = [real && `${count(real)} real`, fake && `${count(fake)} fake`].filter(Boolean).join(" and ");
+    const said = [real && `${count(real)} real sample${real > 1 ? "s" : ""}`, fake && `${count(fake)} fake${fake > 1 ? "s" : ""}`].filter(Boolean).join(" and ");
     put(edge, "hidden", !said);
     put(edge, "html", said ? `<b style="color:${fake ? C.fake : C.real}">▸</b> ${said} outside the plot, marked at its edge` : "");
     put(edge, "left", `${left + x0 + w - 14}px`);
@@ -520,8 +520,10 @@ export function createView2d(div) {
     const { px, py } = pointer;
     const toPx = (x, y) => [((x - lo) / span) * a.w, ((hi - y) / span) * a.h];
     const i = lastCtx.view.fake !== false && f.fake_grad ? nearestFake(f, toPx, px, py, HOVER_RADIUS) : -1;
-    const lines = i >= 0 ? fakeLines(f, i) : f.d_grid ? surfaceLines(f, lo + (px / a.w) * span, hi - (py / a.h) * span) : [];
+    const x = lo + (px / a.w) * span, y = hi - (py / a.h) * span;
+    const lines = i >= 0 ? fakeLines(f, i) : f.d_grid ? surfaceLines(f, x, y) : [];
     tip.hidden = !lines.length;
+    Object.assign(tip.dataset, { x: String(x), y: String(y) });   // the pointer in data units, unrounded
     tip.dataset.kind = i >= 0 ? "fake" : "surface";
     tip.dataset.index = String(i);
     tip.innerHTML = lines.map((l) => `<div>${l.replace(/L_G/g, "L<sub>G</sub>")}</div>`).join("");
