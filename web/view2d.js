@@ -377,9 +377,9 @@ export function createView2d(div) {
     const { data, lo, hi, pushMedian } = traces(f, ctx);
     // Plotly only when what it draws changed: the axes, the contours, D's white lines
     const contoured = PLOTLY_LIVE.some((i) => data[i].type === "contour");
-    const key = JSON.stringify([lo, hi, ctx.lecture, contoured ? renders : 0]);
-    if (key !== plotKey || !plotted) {
-      plotKey = contoured ? "" : key;   // contours: redrawn with every frame
+    const key = JSON.stringify([lo, hi, ctx.lecture]);
+    if (contoured || key !== plotKey) {
+      plotKey = contoured ? "" : key;   // contours change with every frame (and must go when off)
       const live = data.slice(0, T.manifold).map((t, i) => (PLOTLY_LIVE.includes(i) ? t : empty()));
       Plotly.react(div, live, layout(ctx, lo, hi), PLOT_CONFIG);
       geometry = "";
@@ -443,7 +443,8 @@ export function createView2d(div) {
     if (!ov) {
       ov = document.createElement("div");
       ov.className = "ov2d";
-      ov.innerHTML = `<div class="ov-note"></div><div class="ov-ghost"></div><div class="ov-edge"></div><div class="ov-manifold"></div><div class="cbar"><div class="cbar-grad"></div><div class="cbar-ticks"></div><div class="cbar-title"></div></div><div class="ov-hover" role="tooltip" hidden></div>`;
+      ov.innerHTML = `<div class="ov-note"></div><div class="ov-ghost"></div><div class="ov-edge"></div><div class="ov-manifold"></div><div class="cbar"><div class="cbar-grad"></div><div class="cbar-ticks"></div><div class="cbar-title"></div></div><div class="ov-hover" role="tooltip" hidden></div><div class="ov-ring" hidden></div>`;
+      Object.assign(ov.querySelector(".ov-ring").style, { position: "absolute", width: "16px", height: "16px", margin: "-8px 0 0 -8px", border: `2px solid ${C.ink}`, borderRadius: "50%", zIndex: 4 });
       Object.assign(ov.querySelector(".ov-hover").style, { position: "absolute", background: "rgba(255,255,255,0.94)", border: "1px solid #888", borderRadius: "4px", padding: "3px 6px", fontSize: "var(--fs-small, 12px)", whiteSpace: "nowrap", lineHeight: "1.35", fontVariantNumeric: "tabular-nums", zIndex: 5 });
       // the edge and manifold keys sit in the plot's bottom-right and top-right corners
       const corner = { position: "absolute", fontSize: "var(--fs-small, 12px)", transform: "translateX(-100%)", whiteSpace: "nowrap", background: "rgba(255,255,255,0.85)", padding: "1px 5px", borderRadius: "3px" };
@@ -469,7 +470,7 @@ export function createView2d(div) {
     put(gn, "html", parts.join("<br>"));
     put(gn, "left", `${left + x0 + 8}px`);
     put(gn, "top", `${top + y0 + h - 8}px`);
-    // samples beyond the plotted range: how many, under the plot's right end
+    // samples beyond the plotted range: how many, in the plot's bottom-right corner
     const edge = ov.querySelector(".ov-edge");
     const { real, fake } = data[T.outside].meta;
     const said = [real && `${count(real)} real sample${real > 1 ? "s" : ""}`, fake && `${count(fake)} fake${fake > 1 ? "s" : ""}`].filter(Boolean).join(" and ");
@@ -527,11 +528,23 @@ export function createView2d(div) {
     tip.dataset.kind = i >= 0 ? "fake" : "surface";
     tip.dataset.index = String(i);
     tip.innerHTML = lines.map((l) => `<div>${l.replace(/L_G/g, "L<sub>G</sub>")}</div>`).join("");
-    // beside the pointer, inside the plot's panel
-    const flip = px > a.w * 0.55;
-    tip.style.left = `${div.offsetLeft + a.x0 + px + (flip ? -12 : 12)}px`;
-    tip.style.top = `${div.offsetTop + a.y0 + py + 12}px`;
-    tip.style.transform = flip ? "translateX(-100%)" : "";
+    // beside the pointer, on the side of the plot with more room
+    const left = px > a.w * 0.55, up = py > a.h * 0.6;
+    tip.style.left = `${div.offsetLeft + a.x0 + px + (left ? -12 : 12)}px`;
+    tip.style.top = `${div.offsetTop + a.y0 + py + (up ? -12 : 12)}px`;
+    tip.style.transform = `translate(${left ? "-100%" : "0"}, ${up ? "-100%" : "0"})`;
+    // a ring on the fake sample the text is about
+    const ring = ov.querySelector(".ov-ring");
+    ring.hidden = i < 0;
+    if (i >= 0) {
+      const [qx, qy] = toPx(f.fake[2 * i], f.fake[2 * i + 1]);
+      Object.assign(ring.style, { left: `${div.offsetLeft + a.x0 + qx}px`, top: `${div.offsetTop + a.y0 + qy}px` });
+    }
+  }
+
+  function hideHover() {
+    pointer = null;
+    for (const el of ov ? ov.querySelectorAll(".ov-hover, .ov-ring") : []) el.hidden = true;
   }
 
   /** The figure as a file should show it: the D surface as an image, a Plotly colour bar, the
@@ -565,11 +578,10 @@ export function createView2d(div) {
 
   function attachPointer() {
     div.addEventListener("pointermove", (ev) => {
-      pointer = areaPoint(ev);
-      if (pointer && !drawing) showHover();
-      else { pointer = null; const tip = ov?.querySelector(".ov-hover"); if (tip) tip.hidden = true; }
+      const p = areaPoint(ev);
+      if (p && !drawing) { pointer = p; showHover(); } else hideHover();
     });
-    div.addEventListener("pointerleave", () => { pointer = null; const tip = ov?.querySelector(".ov-hover"); if (tip) tip.hidden = true; });
+    div.addEventListener("pointerleave", hideHover);
     attachDrawing();
   }
 
