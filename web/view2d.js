@@ -405,7 +405,9 @@ export function createView2d(div) {
     const box = div.querySelector(".svg-container");
     if (!a || !box) return;
     if (heat.parentNode !== box) box.prepend(heat);
-    if (layer.parentNode !== box || box.lastChild !== layer) box.append(layer);
+    if (layer.parentNode !== box || (box.lastChild !== layer && box.lastChild !== ov)) box.append(layer);
+    // the notes, colour bar and hover text over everything, on the same box
+    if (ov && (ov.parentNode !== box || box.lastChild !== ov)) box.append(ov);
     const dpr = Math.max(1, window.devicePixelRatio || 1);
     const key = `${a.x0},${a.y0},${a.w},${a.h},${dpr}`;
     if (key === geometry) return;
@@ -450,16 +452,16 @@ export function createView2d(div) {
       const corner = { position: "absolute", fontSize: "var(--fs-small, 12px)", transform: "translateX(-100%)", whiteSpace: "nowrap", background: "rgba(255,255,255,0.85)", padding: "1px 5px", borderRadius: "3px" };
       Object.assign(ov.querySelector(".ov-edge").style, corner, { transform: "translate(-100%, -100%)" });
       Object.assign(ov.querySelector(".ov-manifold").style, corner);
-      div.after(ov);
+      place();
     }
     const a = plotArea();
     if (!a) return;
-    const left = div.offsetLeft, top = div.offsetTop;
+    // ov lies on the plot's own box (place()): positions are the plot area's, no DOM reads
     const { x0, w, y0, h } = a;
     const { data } = lastFigure;
     const note = ov.querySelector(".ov-note");
-    put(note, "left", `${left + x0}px`);
-    put(note, "top", `${top + y0}px`);
+    put(note, "left", `${x0}px`);
+    put(note, "top", `${y0}px`);
     put(note, "hidden", ctx.view.arrows === false);
     put(note, "html", arrowNote(ctx, pushMedian, data[T.arrows].meta));
     const gn = ov.querySelector(".ov-ghost");
@@ -468,16 +470,16 @@ export function createView2d(div) {
     if (ghostInfo?.boundary) parts.push(`<span class="gh-line dotted"></span> D's white line before, <span class="gh-line"></span> after`);
     put(gn, "hidden", !parts.length);
     put(gn, "html", parts.join("<br>"));
-    put(gn, "left", `${left + x0 + 8}px`);
-    put(gn, "top", `${top + y0 + h - 8}px`);
+    put(gn, "left", `${x0 + 8}px`);
+    put(gn, "top", `${y0 + h - 8}px`);
     // samples beyond the plotted range: how many, in the plot's bottom-right corner
     const edge = ov.querySelector(".ov-edge");
     const { real, fake } = data[T.outside].meta;
     const said = [real && `${count(real)} real sample${real > 1 ? "s" : ""}`, fake && `${count(fake)} fake${fake > 1 ? "s" : ""}`].filter(Boolean).join(" and ");
     put(edge, "hidden", !said);
     put(edge, "html", said ? `<b style="color:${fake ? C.fake : C.real}">▸</b> ${said} outside the plot, marked at its edge` : "");
-    put(edge, "left", `${left + x0 + w - 14}px`);
-    put(edge, "top", `${top + y0 + h - 14}px`);
+    put(edge, "left", `${x0 + w - 14}px`);
+    put(edge, "top", `${y0 + h - 14}px`);
     // the manifold's key: which lines are which latent coordinate, and its range
     const man = ov.querySelector(".ov-manifold");
     const zr = ctx.noise === "uniform" ? 1 : 2;
@@ -485,14 +487,14 @@ export function createView2d(div) {
     const onMan = data.length > T.manifold;
     put(man, "hidden", !onMan);
     put(man, "html", onMan ? `manifold G(z₁, z₂, 0…): lines of z₁ = const −${zr} ${ramp(MANIFOLD_RAMPS.z1)} ${zr}, of z₂ = const −${zr} ${ramp(MANIFOLD_RAMPS.z2)} ${zr}` : "");
-    put(man, "left", `${left + x0 + w - 14}px`);
-    put(man, "top", `${top + y0 + 14}px`);
+    put(man, "left", `${x0 + w - 14}px`);
+    put(man, "top", `${y0 + 14}px`);
     const cb = ov.querySelector(".cbar");
     put(cb, "hidden", ctx.colorbar === false || !bar);
     if (!bar) return;
     cb.classList.toggle("prob", !!bar.prob || !!ctx.relative);   // wider tick labels ("0.5 unsure", "0 white"): title further out
-    put(cb, "left", `${left + x0 + w + 18}px`);
-    put(cb, "top", `${top + y0}px`);
+    put(cb, "left", `${x0 + w + 18}px`);
+    put(cb, "top", `${y0}px`);
     put(cb, "height", `${h}px`);
     const stops = rescale(DIVERGING, bar.fu).map(([p, c]) => `${c} ${(p * 100).toFixed(2)}%`).join(", ");
     put(cb.querySelector(".cbar-grad"), "background", `linear-gradient(to top, ${stops})`);
@@ -530,15 +532,15 @@ export function createView2d(div) {
     tip.innerHTML = lines.map((l) => `<div>${l.replace(/L_G/g, "L<sub>G</sub>")}</div>`).join("");
     // beside the pointer, on the side of the plot with more room
     const left = px > a.w * 0.55, up = py > a.h * 0.6;
-    tip.style.left = `${div.offsetLeft + a.x0 + px + (left ? -12 : 12)}px`;
-    tip.style.top = `${div.offsetTop + a.y0 + py + (up ? -12 : 12)}px`;
+    tip.style.left = `${a.x0 + px + (left ? -12 : 12)}px`;
+    tip.style.top = `${a.y0 + py + (up ? -12 : 12)}px`;
     tip.style.transform = `translate(${left ? "-100%" : "0"}, ${up ? "-100%" : "0"})`;
     // a ring on the fake sample the text is about
     const ring = ov.querySelector(".ov-ring");
     ring.hidden = i < 0;
     if (i >= 0) {
       const [qx, qy] = toPx(f.fake[2 * i], f.fake[2 * i + 1]);
-      Object.assign(ring.style, { left: `${div.offsetLeft + a.x0 + qx}px`, top: `${div.offsetTop + a.y0 + qy}px` });
+      Object.assign(ring.style, { left: `${a.x0 + qx}px`, top: `${a.y0 + qy}px` });
     }
   }
 

@@ -124,9 +124,8 @@ def test_hover_on_the_surface_and_on_a_fake_says_the_frames_numbers(page: Page) 
 def test_the_layer_toggles_hide_their_layers_and_live_in_the_url(page: Page) -> None:
     for name in ["d", "real", "fake", "arrows"]:
         page.page.uncheck(f"#opt-{name}")
-    page.wait(f"{LAYERS}[7].visible === false && {LAYERS}[5].visible === false")
-    assert page.js(f"{LAYERS}[6].visible") is False
-    assert page.js(f"{LAYERS}[0].meta.surface") is False
+    # real, fake, arrows off and no D surface, once the last change is drawn
+    page.wait(f"[7, 5, 6].every((i) => {LAYERS}[i].visible === false) && !{LAYERS}[0].meta.surface")
     assert page.page.locator("#view2d canvas.d-surface").is_hidden()
     assert page.page.locator(".lane-panel[data-pos='0'] .cbar").is_hidden()
     page.wait("location.search.includes('-arrows')")
