@@ -42,6 +42,13 @@ function niceTicks(lo, hi) {
   return out;
 }
 
+/** [min, max] of the finite values of a. */
+function finiteRange(a) {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of a) if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  return [lo, hi];
+}
+
 /** 256 RGB triples interpolated along a Plotly-style colour scale. */
 function makeLut(stops) {
   const rgb = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
@@ -209,10 +216,13 @@ export function createView2d(div) {
     const axisPts = g && v.contours ? Array.from({ length: g }, (_, i) => lo + (span * i) / (g - 1)) : [];
     const z = [];
     if (v.contours) for (let i = 0; i < g; i++) z.push(Array.from(f.d_grid.subarray(i * g, (i + 1) * g)));
-    out[T.contour] = v.contours && g ? {
-      type: "contour", x: axisPts, y: axisPts, z, showscale: false, hoverinfo: "skip",
-      contours: { coloring: "none", showlabels: true, labelfont: { size: s.tick - 1, color: "#222" } },
-      ncontours: 12, line: { color: "rgba(30,30,30,0.6)", width: ctx.lecture ? 2 : 1 },
+    // the levels: round numbers over this frame's D (Plotly's own levels stay those of the
+    // first frame it contoured, however far D moves)
+    const levels = v.contours && g ? niceTicks(...finiteRange(f.d_grid)) : [];
+    out[T.contour] = levels.length > 1 ? {
+      type: "contour", x: axisPts, y: axisPts, z, showscale: false, hoverinfo: "skip", autocontour: false,
+      contours: { coloring: "none", showlabels: true, labelfont: { size: s.tick - 1, color: "#222" }, start: levels[0], end: levels[levels.length - 1], size: levels[1] - levels[0] },
+      line: { color: "rgba(30,30,30,0.6)", width: ctx.lecture ? 2 : 1 },
     } : empty();
 
     // ---- trails: each fake's earlier positions (server sends (k, samples, 2), oldest first) ----
