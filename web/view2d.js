@@ -443,12 +443,11 @@ export function createView2d(div) {
 
   // ---------- HTML colour bar, notes and hover text, placed beside the plot area ----------
   let ov = null;
-  const written = new Map();   // element -> what was last written into it (no rewrite, no relayout)
+  const written = new WeakMap();   // element -> what was last written into it (no rewrite, no relayout)
   const put = (el, prop, value) => {
-    const k = `${prop}`;
     const m = written.get(el) || {};
-    if (m[k] === value) return;
-    m[k] = value; written.set(el, m);
+    if (m[prop] === value) return;
+    m[prop] = value; written.set(el, m);
     if (prop === "html") el.innerHTML = value; else if (prop === "hidden") el.hidden = value; else el.style[prop] = value;
   };
   function drawOverlay(ctx, pushMedian) {
