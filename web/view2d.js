@@ -93,6 +93,11 @@ function outsideMarks(arr, lo, hi, color, out) {
   }
 }
 
+/** "3 fakes and 1 real sample" outside the plot, or "" (meta of the outside layer). */
+const outsideWords = ({ real, fake }) => [real && `${count(real)} real sample${real > 1 ? "s" : ""}`, fake && `${count(fake)} fake${fake > 1 ? "s" : ""}`].filter(Boolean).join(" and ");
+/** How far the manifold's latent grid reaches: [−2, 2] for Gaussian noise, [−1, 1] uniform (probes.manifold). */
+const latentReach = (ctx) => (ctx.noise === "uniform" ? 1 : 2);
+
 /** The manifold as one line per latent grid line: z₁ constant (columns) and z₂ constant (rows),
  * each coloured by its coordinate. manifold[(i * m + j)] = G(z₁ = a[j], z₂ = a[i]). */
 function manifoldTraces(f, width, on) {
@@ -354,13 +359,21 @@ export function createView2d(div) {
     return `<b style="color:${C.arrow}">━➤</b> push on ${some ? `the fakes, ${some}` : "each fake sample"} (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`;
   }
 
+  /** The notes of an exported figure: the arrows' (above the plot), the samples outside it
+   * and the manifold's key (in its corners), as the page shows them. */
   function notesFor(ctx, pushMedian) {
     const s = sizes(ctx.lecture);
-    if (ctx.view.arrows === false) return [];
-    return [{
-      xref: "paper", yref: "paper", x: 0, y: 1.0, xanchor: "left", yanchor: "bottom", showarrow: false,
-      text: arrowNote(ctx, pushMedian, lastFigure.data[T.arrows].meta), font: { size: s.tick }, yshift: 4,
-    }];
+    const { data } = lastFigure;
+    const note = (text, x, y, xanchor, yanchor, extra = {}) => ({ xref: "paper", yref: "paper", x, y, xanchor, yanchor, showarrow: false, text, font: { size: s.tick }, bgcolor: "rgba(255,255,255,0.85)", ...extra });
+    const out = [];
+    if (ctx.view.arrows !== false) out.push(note(arrowNote(ctx, pushMedian, data[T.arrows].meta), 0, 1, "left", "bottom", { yshift: 4, bgcolor: undefined }));
+    const said = outsideWords(data[T.outside].meta);
+    if (said) out.push(note(`▸ ${said} outside the plot, marked at its edge`, 1, 0, "right", "bottom"));
+    if (data.length > T.manifold) {
+      const zr = latentReach(ctx);
+      out.push(note(`manifold G(z₁, z₂, 0…), z from −${zr} (light) to ${zr} (dark):<br><span style="color:${MANIFOLD_RAMPS.z1[1]}">━</span> z₁ = const, <span style="color:${MANIFOLD_RAMPS.z2[1]}">━</span> z₂ = const`, 1, 1, "right", "top"));
+    }
+    return out;
   }
 
   function layout(ctx, lo, hi) {
@@ -484,14 +497,14 @@ export function createView2d(div) {
     // samples beyond the plotted range: how many, in the plot's bottom-right corner
     const edge = ov.querySelector(".ov-edge");
     const { real, fake } = data[T.outside].meta;
-    const said = [real && `${count(real)} real sample${real > 1 ? "s" : ""}`, fake && `${count(fake)} fake${fake > 1 ? "s" : ""}`].filter(Boolean).join(" and ");
+    const said = outsideWords(data[T.outside].meta);
     put(edge, "hidden", !said);
     put(edge, "html", said ? `<b style="color:${fake ? C.fake : C.real}">▸</b> ${said} outside the plot, marked at its edge` : "");
     put(edge, "left", `${x0 + w - 14}px`);
     put(edge, "top", `${y0 + h - 14}px`);
     // the manifold's key: which lines are which latent coordinate, and its range
     const man = ov.querySelector(".ov-manifold");
-    const zr = ctx.noise === "uniform" ? 1 : 2;
+    const zr = latentReach(ctx);
     const ramp = ([c0, c1]) => `<i style="display:inline-block;width:3.2em;height:0.6em;vertical-align:middle;background:linear-gradient(to right, ${c0}, ${c1})"></i>`;
     const onMan = data.length > T.manifold;
     put(man, "hidden", !onMan);
