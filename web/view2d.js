@@ -588,16 +588,18 @@ export function createView2d(div) {
   // ---------- the pointer: hover text, and drawing your own target ----------
   /** The pointer in plot-area pixels, or null outside the plot area. */
   function areaPoint(ev) {
-    const r = heat.getBoundingClientRect();
-    const px = ev.clientX - r.left, py = ev.clientY - r.top;
-    return r.width > 0 && px >= 0 && py >= 0 && px <= r.width && py <= r.height ? { px, py } : null;
+    // the layer canvas is always shown (the heat canvas hides with D) and reaches EDGE_PAD beyond the area
+    const r = layer.getBoundingClientRect(), a = plotArea();
+    if (!a || !r.width) return null;
+    const px = ev.clientX - r.left - EDGE_PAD, py = ev.clientY - r.top - EDGE_PAD;
+    return px >= 0 && py >= 0 && px <= a.w && py <= a.h ? { px, py } : null;
   }
 
   function toData(ev) {
-    const p = areaPoint(ev);
+    const p = areaPoint(ev), a = plotArea();
     if (!p || !lastFigure) return null;
-    const { lo, hi } = lastFigure, span = hi - lo, r = heat.getBoundingClientRect();
-    return [lo + (p.px / r.width) * span, hi - (p.py / r.height) * span];
+    const { lo, hi } = lastFigure, span = hi - lo;
+    return [lo + (p.px / a.w) * span, hi - (p.py / a.h) * span];
   }
 
   function attachPointer() {
