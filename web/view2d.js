@@ -471,7 +471,7 @@ export function createView2d(div) {
       Object.assign(ov.querySelector(".ov-ring").style, { position: "absolute", width: "16px", height: "16px", margin: "-8px 0 0 -8px", border: `2px solid ${C.ink}`, borderRadius: "50%", zIndex: 4 });
       Object.assign(ov.querySelector(".ov-hover").style, { position: "absolute", background: "rgba(255,255,255,0.94)", border: "1px solid #888", borderRadius: "4px", padding: "3px 6px", fontSize: "var(--fs-small, 12px)", whiteSpace: "nowrap", lineHeight: "1.35", fontVariantNumeric: "tabular-nums", zIndex: 5 });
       // the edge and manifold keys sit in the plot's bottom-right and top-right corners
-      const corner = { position: "absolute", fontSize: "var(--fs-small, 12px)", transform: "translateX(-100%)", whiteSpace: "nowrap", background: "rgba(255,255,255,0.85)", padding: "1px 5px", borderRadius: "3px" };
+      const corner = { position: "absolute", fontSize: "var(--fs-small, 12px)", transform: "translateX(-100%)", width: "max-content", background: "rgba(255,255,255,0.85)", padding: "1px 5px", borderRadius: "3px" };
       Object.assign(ov.querySelector(".ov-edge").style, corner, { transform: "translate(-100%, -100%)" });
       Object.assign(ov.querySelector(".ov-manifold").style, corner);
       place();
@@ -485,7 +485,10 @@ export function createView2d(div) {
     put(note, "left", `${x0}px`);
     put(note, "top", `${y0}px`);
     put(note, "hidden", ctx.view.arrows === false);
-    put(note, "html", arrowNote(ctx, pushMedian, data[T.arrows].meta));
+    // a narrow plot (a phone) gets the short note, wrapped within the plot's width
+    put(note, "html", arrowNote(w < 480 ? { ...ctx, compact: true } : ctx, pushMedian, data[T.arrows].meta));
+    put(note, "whiteSpace", w < 480 ? "normal" : "");
+    put(note, "maxWidth", `${Math.round(w + 40)}px`);
     const gn = ov.querySelector(".ov-ghost");
     const parts = [];
     if (ghostInfo?.moved) parts.push(`<span class="gh-dot"></span> faded: the fakes before this step`);
@@ -500,6 +503,7 @@ export function createView2d(div) {
     const said = outsideWords(data[T.outside].meta);
     put(edge, "hidden", !said);
     put(edge, "html", said ? `<b style="color:${fake ? C.fake : C.real}">▸</b> ${said} outside the plot, marked at its edge` : "");
+    put(edge, "maxWidth", `${Math.round(w - 28)}px`);   // wraps on a narrow plot, inside it
     put(edge, "left", `${x0 + w - 14}px`);
     put(edge, "top", `${y0 + h - 14}px`);
     // the manifold's key: which lines are which latent coordinate, and its range
@@ -509,6 +513,7 @@ export function createView2d(div) {
     const onMan = data.length > T.manifold;
     put(man, "hidden", !onMan);
     put(man, "html", onMan ? `manifold G(z₁, z₂, 0…): lines of z₁ = const −${zr} ${ramp(MANIFOLD_RAMPS.z1)} ${zr}, of z₂ = const −${zr} ${ramp(MANIFOLD_RAMPS.z2)} ${zr}` : "");
+    put(man, "maxWidth", `${Math.round(w - 28)}px`);
     put(man, "left", `${x0 + w - 14}px`);
     put(man, "top", `${y0 + 14}px`);
     const cb = ov.querySelector(".cbar");
