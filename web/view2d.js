@@ -23,6 +23,9 @@ const T = { heat: 0, contour: 1, outside: 2, trails: 3, field: 4, fake: 5, arrow
 const PLOTLY_LIVE = [T.heat, T.contour, T.boundaryBefore, T.boundaryAfter];
 // the painted layers from bottom to top
 const PAINT_ORDER = [T.trails, T.field, T.fake, T.fakeEma, T.arrows, T.real, T.ghostLinks, T.ghost, T.outside, T.drawn];
+/** 2 -> "2nd", 3 -> "3rd", 4 -> "4th", 11 -> "11th", 21 -> "21st". */
+const ordinal = (n) => `${n}${[11, 12, 13].includes(n % 100) ? "th" : ["th", "st", "nd", "rd"][n % 10] || "th"}`;
+
 /** At most this many push arrows are drawn (every k-th fake beyond it; the label says so). */
 export const MAX_ARROWS = 256;
 /** The manifold's two families of lines, coloured from light to dark along their latent coordinate. */
@@ -354,7 +357,7 @@ export function createView2d(div) {
 
   /** The arrow note: what an arrow is, its scale's statistic and, past MAX_ARROWS, how many are drawn. */
   function arrowNote(ctx, pushMedian, meta) {
-    const some = meta && meta.every > 1 ? `${count(meta.shown)} of ${count(meta.of)} shown (every ${meta.every}th fake)` : "";
+    const some = meta && meta.every > 1 ? `${count(meta.shown)} of ${count(meta.of)} shown (every ${ordinal(meta.every)} fake)` : "";
     if (ctx.compact) return `<b style="color:${C.arrow}">━➤</b> push on fakes${some ? `, ${some}` : ""}, median ≈ ${fmt(pushMedian, 2)}`;
     return `<b style="color:${C.arrow}">━➤</b> push on ${some ? `the fakes, ${some}` : "each fake sample"} (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`;
   }
