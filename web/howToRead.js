@@ -60,7 +60,7 @@ export function readingFor({ loss, info, kind }) {
     { key: "colours", term: oneD ? "D(x)" : "D's colours", text: dMeaning(loss, info, kind) },
     {
       key: "arrows", term: "arrows",
-      text: `−∂L<sub>G</sub>/∂x at a fake sample (the gradient of its own term of L<sub>G</sub>): where that sample would move to lower L<sub>G</sub> fastest; G follows only through its weights. One scale for every arrow of a frame: a typical push (the 90th percentile; it rises at once and falls back slowly) is drawn as ${oneD ? "6 % of the axis" : "7 % of the plot's width"}; the note ${oneD ? "under the axis" : "above the plot"} states the median push (L<sub>G</sub> per unit of x).${oneD ? " Drawn at every k-th fake, about two dozen, a row each." : ""}`,
+      text: `−∂L<sub>G</sub>/∂x at a fake sample (the gradient of its own term of L<sub>G</sub>): where that sample would move to lower L<sub>G</sub> fastest; G follows only through its weights. One scale for every arrow of a frame: a typical push (the 90th percentile; it rises at once and falls back slowly) is drawn as ${oneD ? "6 % of the axis" : "7 % of the plot's width"}; the note ${oneD ? "under the axis" : "above the plot"} states the median push (L<sub>G</sub> per unit of x).${oneD ? " Drawn at every k-th fake, about two dozen, a row each." : " At most 256 are drawn (every k-th fake beyond; the note says so)."}`,
     },
     {
       key: "faded", term: "faded points",
@@ -68,11 +68,11 @@ export function readingFor({ loss, info, kind }) {
         ? "After Step, Step D or Step G while paused: the fake density and D(x) before the step (dotted) and the fakes before it (hollow, a line to where each went). Playing drops them."
         : "After Step, Step D or Step G while paused: the fakes before the step, hollow, each with a thin line to where it went; after a step that moved D (Step, Step D) also D's white line before (dotted) and after (solid). Playing drops them.",
     },
-    { key: "samples", term: "dots", text: `Green: real samples; purple: fakes, G(z) for one fixed batch of z, so the same fakes move from frame to frame${oneD ? "" : " (trails: their last positions)"}.` },
+    { key: "samples", term: "dots", text: `Green: real samples; purple: fakes, G(z) for one fixed batch of z, so the same fakes move from frame to frame${oneD ? "" : " (trails: their last positions); samples outside the plot are triangles on its edge"}.` },
   ];
   if (!oneD) {
     items.push(
-      { key: "manifold", term: "manifold lines", text: "G on a grid of the first two latent coordinates (−2 to 2 for Gaussian noise, −1 to 1 for uniform, any others 0), drawn as the grid's rows and columns: where they bunch G squeezes the latent space, where they fold different z land on the same place." },
+      { key: "manifold", term: "manifold lines", text: "G on a grid of the first two latent coordinates (−2 to 2 for Gaussian noise, −1 to 1 for uniform, any others 0), drawn as the grid's lines, z₁ = const in blue and z₂ = const in orange, each from light (its lowest value) to dark (its highest): where they bunch G squeezes the latent space, where they fold different z land on the same place." },
       { key: "field", term: "gradient field", text: "The push −∂L<sub>G</sub>/∂x a fake would get at each point of a grid, against the current fakes, at the arrows' scale (each capped at 0.9 of the grid spacing)." },
     );
   }
