@@ -703,7 +703,7 @@ PRESETS.update(
                 "g_ema": 0.99,
             },
             view={"dirac_grid": 21},
-            charts=("W₁",),
+            charts=(),  # its W1 is w1_ema, which no chart draws; the Dirac view needs the height
             try_next=[
                 TryNext("A shorter average, decay 0.9", patch={"g_ema": 0.9}, lane="start"),
                 TryNext("A longer average, decay 0.999", patch={"g_ema": 0.999}, lane="start"),
