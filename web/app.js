@@ -1231,6 +1231,7 @@ function exposeForTests() {
     selectLane,
     get fit() { return fitter?.state; },            // the stage's fit (layout.js)
     get presetStatus() { return edits.status; },    // "preset", "modified" or "custom"
+    get config() { return selectedLane()?.config ?? null; },
     rates: null,                                    // the readout's numbers (showRates)
     get version() { return version; },
     get playing() { return playing; },

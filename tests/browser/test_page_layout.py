@@ -11,6 +11,7 @@ Screenshots go to tests/artifacts/.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -147,3 +148,98 @@ def shot_dir():
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# every box of the page's own elements (Plotly's SVG insides aside) inside the window's width
+NOTHING_CUT = """() => [...document.querySelectorAll('#topbar *, #stage *, #side *')]
+  .filter((e) => !e.closest('svg') && e.getClientRects().length)
+  .filter((e) => { const r = e.getBoundingClientRect();
+    return r.right > innerWidth + 1 || r.left < -1; })
+  .map((e) => e.id || e.className || e.tagName).slice(0, 10)"""
+
+
+def test_small_screens_show_the_plot_first_and_nothing_wider_than_the_screen(
+    chromium: object, base_url: str
+) -> None:
+    context = chromium.new_context(viewport={"width": 800, "height": 600})
+    p = Page(context, base_url).open({"preset": "mode_collapse_ring"})
+    try:
+        p.wait("window.gandyn.lanes.length === 2 && window.gandyn.lanes.every((l) => l.rendered)")
+        # 800 x 600: the settings start folded, the plots come first and begin on screen
+        assert p.page.locator("#controls").is_hidden()
+        plot = p.page.locator("#view2d").bounding_box()
+        assert plot["y"] + 200 <= 600 and plot["x"] + plot["width"] <= 800, plot
+        assert p.js("document.documentElement.scrollWidth") <= 800
+        p.page.screenshot(path=str(shot_dir() / "layout-800x600.png"))
+        # 390 x 844, a phone: one panel a row, nothing wider than the screen or cut off
+        p.page.set_viewport_size({"width": 390, "height": 844})
+        p.wait("window.gandyn.fit.cols === 1 && document.documentElement.scrollWidth <= 390")
+        for box in p.js(
+            "[...document.querySelectorAll('#view-wrap .plot.view:not([hidden])')]"
+            ".map((d) => d.getBoundingClientRect().toJSON())"
+        ):
+            assert box["left"] >= 0 and box["right"] <= 390 and box["height"] >= 200, box
+        assert p.js(NOTHING_CUT) == []
+        p.page.screenshot(path=str(shot_dir() / "layout-390x844.png"), full_page=True)
+        assert p.errors == []
+    finally:
+        p.close()
+        context.close()
+
+
+def test_the_readout_measures_iterations_and_frames_per_second(lecture: Page) -> None:
+    p = lecture
+    # the meter itself, on made-up times: 30 iterations a second, two draws a second
+    assert p.js(
+        """async () => { const { RateMeter } = await import('/rates.js');
+        const it = new RateMeter(2000), fps = new RateMeter(2000);
+        for (const [t, i] of [[0, 0], [1000, 30], [2000, 60]]) { it.add(t, i); fps.add(t); }
+        const back = new RateMeter(2000); back.add(0, 500); back.add(100, 0); back.add(600, 20);
+        return [it.perSecond(2000), fps.countPerSecond(2400), it.perSecond(4100),
+          back.perSecond(600)]; }"""
+    ) == [30, 1, 0, 40]
+    title = p.page.locator("#rates").get_attribute("title")
+    assert "generator iterations per second" in title and "frames drawn per second" in title
+    # playing: both above 0, measured from the frames; paused: 0 it/s once the window passed
+    p.js("window.gandyn.openPreset('ring8_wgan_gp')")
+    p.wait("window.gandyn.presetInfo?.name === 'ring8_wgan_gp'")
+    p.page.click("#btn-play")
+    p.wait("window.gandyn.rates && window.gandyn.rates.it > 0 && window.gandyn.rates.fps > 0")
+    sync_api.expect(p.page.locator("#rate-it")).to_have_text(re.compile(r"^\d+(\.\d)? it/s$"))
+    p.page.click("#btn-play")
+    p.wait("!window.gandyn.playing")
+    sync_api.expect(p.page.locator("#rate-it")).to_have_text("0 it/s", timeout=20_000)
+
+
+def test_a_changed_preset_says_modified_or_custom(lecture: Page) -> None:
+    p = lecture
+    p.page.set_viewport_size({"width": 1600, "height": 900})  # the settings panel beside
+    p.js("window.gandyn.openPreset('ring8_wgan_gp')")
+    p.wait("window.gandyn.presetInfo?.name === 'ring8_wgan_gp' && window.gandyn.lanes.length === 1")
+    if p.page.locator("#controls").is_hidden():
+        p.page.click("#btn-settings")
+    # a learning rate: the preset stays, marked modified, its note kept
+    lr = p.page.locator(".ctl[data-path='opt_d.lr'] input[type=number]")
+    lr.fill("0.002")
+    lr.press("Enter")
+    p.wait("window.gandyn.presetStatus === 'modified'")
+    sync_api.expect(p.page.locator("#preset-kicker")).to_have_text("preset · modified")
+    sync_api.expect(p.page.locator("#preset-edits")).to_contain_text("opt_d.lr 0.001 → 0.002")
+    sync_api.expect(p.page.locator("#preset-note")).to_be_visible()
+    assert p.page.locator(".gcard.current").get_attribute("data-preset") == "ring8_wgan_gp"
+    p.wait("/preset=ring8_wgan_gp/.test(location.search) && /opt_d.lr=/.test(location.search)")
+    # another dataset: custom, the note gone, no card highlighted, no preset in the address
+    p.page.select_option("select[data-path='dataset']", "grid25")
+    p.wait("window.gandyn.presetStatus === 'custom' && window.gandyn.config.dataset === 'grid25'")
+    sync_api.expect(p.page.locator("#preset-kicker")).to_have_text("custom run")
+    sync_api.expect(p.page.locator("#preset-edits")).to_contain_text("dataset ring8 → grid25")
+    sync_api.expect(p.page.locator("#preset-note")).to_be_hidden()
+    assert p.page.locator(".gcard.current").count() == 0
+    p.wait("!location.search.includes('preset=') && location.search.includes('dataset=grid25')")
+    p.page.screenshot(path=str(shot_dir() / "layout-custom.png"))
+    # back to the preset: as loaded, nothing else in the address
+    p.page.click("#preset-edits button")
+    p.wait("window.gandyn.presetStatus === 'preset' && window.gandyn.config.dataset === 'ring8'")
+    p.wait("location.search === '?preset=ring8_wgan_gp&lecture=1'")
+    sync_api.expect(p.page.locator("#preset-note")).to_be_visible()
+    assert p.errors == []
