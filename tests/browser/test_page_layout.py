@@ -16,9 +16,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import test_page
 from test_page import Page, sync_api
 
 pytestmark = pytest.mark.browser
+base_url = test_page.base_url  # the fixture: the live server, or GANDYN_TEST_URL
 
 SIZES = [(1280, 800), (1280, 720)]
 # The hardest preset of each arrangement the gallery has (kind x panels side by side x charts
@@ -60,12 +62,6 @@ ON_SCREEN = f"""(charts) => {{
     fit: window.gandyn.fit,
   }};
 }}"""
-
-
-@pytest.fixture(scope="module")
-def base_url(request: pytest.FixtureRequest) -> str:
-    url = os.environ.get("GANDYN_TEST_URL")
-    return url.rstrip("/") if url else request.getfixturevalue("live_server")
 
 
 @pytest.fixture(scope="module")
