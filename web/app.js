@@ -644,6 +644,9 @@ function fitStage(kind = shownPanels?.[0], n = shownPanels?.[1]) {
   const side = $("side"), home = low ? $("stage-foot") : $("layout");
   if (side.parentElement !== home) home.append(side);
   document.body.classList.toggle("side-low", low);
+  // in a lecture "more charts" sits at the end of the lane bar: no row of its own over the charts
+  const more = $("metrics-more"), bar = state.lecture && !state.hide.includes("lanes") ? $("lane-bar") : $("metrics-head");
+  if (more.parentElement !== bar) bar.append(more);
   fitter.fit(kind, n, state.lecture);
 }
 

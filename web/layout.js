@@ -10,7 +10,7 @@
 // legible height and the page scrolls.
 
 /** The smallest drawing area (its shorter side, px) worth having the charts on screen for. */
-export const MIN_AREA = 150;
+export const MIN_AREA = 130;
 
 // How each kind of panel uses its box: the axes' margins (mx, my: px across and down,
 // normal and lecture type) and the shape of the drawing area (width over height, a). Lanes

@@ -177,7 +177,7 @@ def test_a_lecture_url_opens_straight_into_the_preset(
     # plot and the charts the note talks about both inside the window (test_page_layout)
     assert page.page.locator("#controls").is_hidden()
     plot = f"#{PLOT[kind]}" if kind != "dirac" or not detail.get("lanes") else "#viewOverlayDirac"
-    page.wait("window.gandyn.fit?.charts !== 'below' && window.gandyn.fit.area >= 150")
+    page.wait("window.gandyn.fit?.charts !== 'below' && window.gandyn.fit.area >= 130")
     box = page.page.locator(plot).bounding_box()
     assert box["y"] + box["height"] <= 720 and box["height"] >= 200, box
     if detail["charts"]:

@@ -128,8 +128,9 @@ def test_more_charts_unfolds_the_others_and_folds_them_again(lecture: Page) -> N
     p = lecture
     p.page.set_viewport_size({"width": 1280, "height": 720})
     p.js("window.gandyn.openPreset('js_blind_to_distance')")
-    p.wait("window.gandyn.presetInfo?.name === 'js_blind_to_distance'")
-    p.wait(f"{AXES} === 2")
+    detail = {"name": "js_blind_to_distance", "lanes": [{}, {}], "charts": ["JS, KL", "W₁"]}
+    opened(p, detail)
+    on_screen(p, detail, (1280, 720))  # settled: the plots and the two charts fitted
     plot_h = p.js("window.gandyn.fit.plotH")
     p.page.click("#metrics-more")
     p.wait(f"{AXES} === 8")
@@ -211,7 +212,7 @@ def test_a_changed_preset_says_modified_or_custom(lecture: Page) -> None:
     p = lecture
     p.page.set_viewport_size({"width": 1600, "height": 900})  # the settings panel beside
     p.js("window.gandyn.openPreset('ring8_wgan_gp')")
-    p.wait("window.gandyn.presetInfo?.name === 'ring8_wgan_gp' && window.gandyn.lanes.length === 1")
+    p.wait("window.gandyn.presetStatus === 'preset' && window.gandyn.session.waiting.size === 0")
     if p.page.locator("#controls").is_hidden():
         p.page.click("#btn-settings")
     # a learning rate: the preset stays, marked modified, its note kept
@@ -236,6 +237,10 @@ def test_a_changed_preset_says_modified_or_custom(lecture: Page) -> None:
     # back to the preset: as loaded, nothing else in the address
     p.page.click("#preset-edits button")
     p.wait("window.gandyn.presetStatus === 'preset' && window.gandyn.config.dataset === 'ring8'")
-    p.wait("location.search === '?preset=ring8_wgan_gp&lecture=1'")
+    p.wait(
+        "(() => { const q = new URLSearchParams(location.search); return q.get('preset')"
+        " === 'ring8_wgan_gp' && [...q.keys()].every((k) => ['preset', 'lecture', 'view']"
+        ".includes(k)); })()"
+    )
     sync_api.expect(p.page.locator("#preset-note")).to_be_visible()
     assert p.errors == []
