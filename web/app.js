@@ -122,7 +122,8 @@ async function boot() {
   // the first panel's views (the page of one lane; tests and export read them)
   views = { "2d": panels.view(0, "2d"), "1d": panels.view(0, "1d"), dirac: panels.view(0, "dirac") };
   metricsChart = metricsModule.createMetrics($("metrics"));
-  fitter = createFit({ stage: $("stage"), wrap: $("view-wrap"), metricsWrap: $("metrics-wrap"), chartsFolded: () => !chartsOpen });
+  // a new size redraws the panels: the 2D view's colour bar and notes are placed at drawing
+  fitter = createFit({ stage: $("stage"), wrap: $("view-wrap"), metricsWrap: $("metrics-wrap"), chartsFolded: () => !chartsOpen, onChange: () => { dirty = true; } });
   window.addEventListener("resize", () => fitStage());
   spectrumView = createViewSpectrum($("spectrum"));
   renderSpectrum();
@@ -577,7 +578,7 @@ function drawLanes() {
       for (const l of lanes) l.rendered = l.latest;
     } else {
       if (fresh.length) shared = shareScales(lanes.map((l) => l.latest).filter((f) => f && f.kind === kind), shared);
-      const cols = lanes.length <= 2 ? lanes.length : 2;
+      const cols = Math.min(lanes.length, fitter.state.cols);
       const centres = lanes.map((l) => (l.latest ? `${l.latest.display}:${l.latest.undecided}` : ""));
       const oneCentre = centres.every((c) => c === centres[0]);
       lanes.forEach((l, i) => {

@@ -59,11 +59,12 @@ const heightOf = (el) => (visible(el) ? el.getBoundingClientRect().height : 0);
  * Fit the panels of #view-wrap and the charts of #metrics-wrap into the window.
  * Returns {fit(kind, n, lecture), state}: call fit after the panels or the charts changed; it
  * also refits itself when the window or any row of the stage changes size.
- * `chartsFolded()` says whether only the featured charts are drawn (then they are fitted).
+ * `chartsFolded()` says whether only the featured charts are drawn (then they are fitted);
+ * `onChange(state)` is called when the panels' height or columns changed.
  * The charts (#metrics-wrap) are the last of the stage's rows that are fitted; the rows
  * above the panels keep their height.
  */
-export function createFit({ stage, wrap, metricsWrap, chartsFolded }) {
+export function createFit({ stage, wrap, metricsWrap, chartsFolded, onChange }) {
   const state = { fits: 0, cols: 1, rows: 1, plotH: 0, area: 0, charts: "none" };
   let last = null;         // the last fit's arguments
   let featuredH = 0;       // the charts' height while folded (kept while they are unfolded)
@@ -102,9 +103,11 @@ export function createFit({ stage, wrap, metricsWrap, chartsFolded }) {
       state.charts = chartsH ? "below" : "none";
     }
     const plotH = Math.max(120, Math.floor(g.plotH));
+    const changed = plotH !== state.plotH || g.cols !== state.cols;
     wrap.style.setProperty("--lane-cols", String(g.cols));
     wrap.style.setProperty("--plot-h", `${plotH}px`);
     Object.assign(state, { fits: state.fits + 1, cols: g.cols, rows: g.rows, plotH, area: Math.round(g.area) });
+    if (changed) onChange?.(state);
     return state;
   }
 
