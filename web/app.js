@@ -761,7 +761,9 @@ function watchSizes() {
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      for (const d of [...panels.all().map((v) => v.div), $("metrics")]) if (d && d._fullLayout && !d.hidden) Plotly.Plots.resize(d);
+      // then a redraw: the 2D view's HTML colour bar and notes follow the plot's new size
+      const resized = [...panels.all().map((v) => v.div), $("metrics")].filter((d) => d && d._fullLayout && !d.hidden).map((d) => Plotly.Plots.resize(d));
+      Promise.all(resized).then(() => { dirty = true; }, () => { dirty = true; });
     });
   });
   ro.observe($("view-wrap"));
