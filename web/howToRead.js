@@ -92,6 +92,7 @@ export function createHowToRead({ toggleIn, before, help }) {
   }
   const toggle = Object.assign(document.createElement("button"), { id: "btn-how-to-read", type: "button", className: "how-to-read-toggle" });
   toggle.setAttribute("aria-controls", "how-to-read");
+  toggle.title = "How to read this: what the colours, arrows, faded points, lines and field show (also in the ? help)";
   const panel = Object.assign(document.createElement("section"), { id: "how-to-read", className: "how-to-read", hidden: true });
   panel.setAttribute("aria-label", "how to read this");
   toggleIn.append(toggle);
@@ -99,7 +100,7 @@ export function createHowToRead({ toggleIn, before, help }) {
   let key = "";
   const show = (open) => {
     panel.hidden = !open;
-    toggle.textContent = open ? "▾ How to read this" : "▸ How to read this";
+    toggle.textContent = open ? "▾ How to read" : "▸ How to read";   // short: it shares the options' row
     toggle.setAttribute("aria-expanded", String(open));
   };
   toggle.addEventListener("click", () => show(panel.hidden));

@@ -101,13 +101,13 @@ export const CHARTS = [
   { title: "coverage", unit: "share", range: [0, 1.05], evaluated: true,
     note: "high-quality: fakes within 3 std of their nearest mode",
     more: "A mode is covered when it is the nearest mode of at least one high-quality fake (for a point mass: within 0.01). Precision, recall: k-NN manifolds, k = 3 (Kynkäänniemi et al. 2019)." },
-  { title: "‖∇ₓD‖", unit: "score per data unit", note: "mean slope of D's raw score at the samples shown", more: "The raw score is the logit for the sigmoid losses." },
+  { title: "‖∇ₓD‖", unit: "score per x", note: "mean slope of D's raw score at the samples shown", more: "The raw score is the logit for the sigmoid losses." },
   { title: "penalties", unit: "loss value", note: "each regularizer's term as added to the loss", more: "Its weight included." },
   { title: "JS, KL", unit: "JS (nats)", evaluated: true, js: true, note: "32-bin histograms (32 × 32 in 2D); JS ≤ log 2",
     more: "KL(real ‖ fake). JS nears log 2 when real and fake do not overlap." },
   { title: "Fréchet", unit: "data units²", log: true, evaluated: true, note: "Gaussians fitted to real and fake: two moments only",
     more: "‖μ<sub>r</sub> − μ<sub>g</sub>‖² + tr(C<sub>r</sub> + C<sub>g</sub> − 2 (C<sub>r</sub> C<sub>g</sub>)<sup>½</sup>): FID without the Inception features." },
-  { title: "Parzen NLL", unit: "nats per sample", evaluated: true, note: "−log p of held-out real under a KDE on the fakes",
+  { title: "Parzen NLL", unit: "nats/sample", evaluated: true, note: "−log p of held-out real under a KDE on the fakes",
     more: "Lower is better; not a likelihood (Theis et al. 2016): how well the fakes, blurred, explain unseen real data." },
 ];
 
@@ -332,7 +332,7 @@ export function createMetrics(div) {
       const logs = p.log ? logAxis(values[p.index], Math.floor(m.plot / (ctx.lecture ? 25 : 24))) : {};
       layout[`yaxis${ax}`] = axis(ctx.lecture, {
         domain: dom.y, anchor: `x${k}`, tickfont: font, nticks: 5, type: "linear", range: p.range, autorange: !p.range,
-        zeroline: true, zerolinecolor: "#ccc", automargin: false, title: { text: p.unit, font: { size: m.font.title }, standoff: 4 },
+        zeroline: true, zerolinecolor: "#ccc", automargin: false, title: { text: p.unit, font: { size: m.font.axis }, standoff: 4 },
         ...(p.js ? { range: [0, JS_TOP], autorange: false, tickmode: "array", tickvals: [0, 0.25, 0.5, LOG2], ticktext: ["0", "0.25", "0.5", "0.69"] } : {}),
         ...logs,
       });
@@ -344,7 +344,7 @@ export function createMetrics(div) {
         layout[`yaxis${rightAxis.get(p.index)}`] = axis(ctx.lecture, {
           overlaying: `y${k}`, side: "right", anchor: `x${k}`, showgrid: false, zeroline: false, mirror: false, automargin: false,
           range: [0, niceCeil((kl > 0 ? kl : 1) * JS_TOP / LOG2)], tickfont: { size: m.font.tick, color: klColor }, tickmode: "auto", nticks: 4,
-          title: { text: "KL (nats)", font: { size: m.font.title, color: klColor }, standoff: 2 },
+          title: { text: "KL (nats)", font: { size: m.font.axis, color: klColor }, standoff: 2 },
         });
       }
       if (p.js) jsReference(layout, k, m);
