@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from gan_core.probes import ViewOptions as ProbeOptions
+from gan_core.view_options import ViewOptions as ProbeOptions
 from server.settings import Limits
 
 PROTOCOL_VERSION = 2

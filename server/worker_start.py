@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
+from typing import Any
 
 PRELOAD = ["server.worker"]  # what the template imports before it forks a worker
 
@@ -35,3 +36,11 @@ def start_template() -> None:
     start waits for that)."""
     worker_context()
     forkserver.ensure_running()
+
+
+def run_worker(*args: Any) -> None:
+    """A worker's entry point, named here so that the web process can start one without
+    importing server.worker (and torch); in the fork, the template has imported it."""
+    from server.worker import serve_worker
+
+    serve_worker(*args)
