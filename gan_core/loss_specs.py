@@ -128,10 +128,13 @@ def implement_loss(name: str) -> Callable[[type], type]:
         for function in ("d_loss", "g_loss"):
             if not callable(getattr(cls, function, None)):
                 raise TypeError(f"loss {name!r}: {cls.__name__} needs a function {function}")
-        declared = LOSSES.get(name).labels is not None
-        if declared != (getattr(cls, "label_loss", None) is not None):
-            has = "has" if declared else "has no"
-            raise TypeError(f"loss {name!r} is declared with labels {has} label_loss")
+        labels = LOSS_CODE.declaration(name).labels
+        if (labels is None) != (getattr(cls, "label_loss", None) is None):
+            has = "a" if labels is None else "no"
+            raise TypeError(
+                f"loss {name!r} is declared with labels={labels!r} and {cls.__name__} has "
+                f"{has} label_loss: make them agree"
+            )
         return LOSS_CODE.add(name, cls)
 
     return decorator

@@ -81,12 +81,17 @@ class Implementations:
         self.module = module
         self._classes: dict[str, type] = {}
 
-    def add(self, name: str, cls: type) -> type:
+    def declaration(self, name: str) -> Any:
+        """The declared entry that ``name`` implements; KeyError if none."""
         if name not in self.declared:
             raise KeyError(
                 f"{self.declared.what} {name!r} is implemented but not declared: declare it "
                 f"first (or use register_{self.declared.what})"
             )
+        return self.declared.get(name)
+
+    def add(self, name: str, cls: type) -> type:
+        self.declaration(name)
         self._classes[name] = cls
         return cls
 
