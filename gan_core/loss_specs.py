@@ -66,55 +66,29 @@ class Loss:
     """
 
     name: str
-    shows_probability: bool
-    undecided: float | None
-    uses_real_in_g: bool
-    optimum_is_ratio: bool
-    g_on_features: bool
-    needs_discriminator: str | None
-    config_params: tuple[str, ...]
-    labels: Labels
     description: str
     formula: str
+    shows_probability: bool = True
+    undecided: float | None = None
+    uses_real_in_g: bool = False
+    optimum_is_ratio: bool = False
+    g_on_features: bool = False
+    needs_discriminator: str | None = None
+    config_params: tuple[str, ...] = ()
+    labels: Labels = None
 
     d_loss = Implemented(LOSS_CODE)
     g_loss = Implemented(LOSS_CODE)
     label_loss = Implemented(LOSS_CODE)
 
 
-def declare_loss(
-    name: str,
-    *,
-    shows_probability: bool = True,
-    undecided: float | None = None,
-    uses_real_in_g: bool = False,
-    optimum_is_ratio: bool = False,
-    g_on_features: bool = False,
-    needs_discriminator: str | None = None,
-    config_params: tuple[str, ...] = (),
-    labels: Labels = None,
-) -> Callable[[type], type]:
+def declare_loss(name: str, **settings: Any) -> Callable[[type], type]:
     """Declare a loss by a class whose docstring's first line is the description and the
-    rest the formula (the settings are those of ``Loss``)."""
+    rest the formula; ``settings`` are the other fields of ``Loss`` (their defaults there)."""
 
     def decorator(cls: type) -> type:
         description, formula = describe(cls)
-        LOSSES.add(
-            name,
-            Loss(
-                name=name,
-                shows_probability=shows_probability,
-                undecided=undecided,
-                uses_real_in_g=uses_real_in_g,
-                optimum_is_ratio=optimum_is_ratio,
-                g_on_features=g_on_features,
-                needs_discriminator=needs_discriminator,
-                config_params=config_params,
-                labels=labels,
-                description=description,
-                formula=formula,
-            ),
-        )
+        LOSSES.add(name, Loss(name, description, formula, **settings))
         return cls
 
     return decorator

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -112,27 +113,14 @@ def implement_regularizer(name: str) -> Callable[[type], type]:
     return decorator
 
 
-def register_regularizer(
-    name: str,
-    *,
-    weight: float,
-    weight_range: tuple[float, float],
-    weight_name: str = "weight",
-    params: type[BaseModel] = NoParams,
-) -> Callable[[type], type]:
-    """Declare and implement a regularizer in one class (a plug-in): its docstring as for
-    ``declare_regularizer``, its hooks as for ``implement_regularizer``, and
-    ``logistic_only = True`` as a class attribute if it needs a logistic loss."""
+def register_regularizer(name: str, **settings: Any) -> Callable[[type], type]:
+    """Declare and implement a regularizer in one class (a plug-in): its docstring and
+    ``settings`` as for ``declare_regularizer``, its hooks as for ``implement_regularizer``,
+    and ``logistic_only = True`` as a class attribute if it needs a logistic loss."""
 
     def decorator(cls: type) -> type:
-        declare_regularizer(
-            name,
-            weight=weight,
-            weight_range=weight_range,
-            weight_name=weight_name,
-            params=params,
-            logistic_only=getattr(cls, "logistic_only", False),
-        )(cls)
+        logistic_only = getattr(cls, "logistic_only", False)
+        declare_regularizer(name, logistic_only=logistic_only, **settings)(cls)
         return implement_regularizer(name)(cls)
 
     return decorator
