@@ -54,8 +54,6 @@ RECIPES: dict[str, int] = {
     "unrolled_ring": 500,  # the collapsed cloud
     "consensus_ring": 500,  # simultaneous steps wandering
     "ema_generator": 300,  # G circling, its average at the data
-    "saturated_1d": 300,
-    "dirac": 60,
     "mode_seeking_vs_covering": 600,  # the Gaussian on one mode
     "mode_covering_forward_kl": 400,  # the Gaussian over both modes
     "frechet_blind_to_modes": 400,  # the blob with the ring's moments
@@ -63,6 +61,11 @@ RECIPES: dict[str, int] = {
     "ebgan": 1000,  # the fakes on the moons
     "packing_and_minibatch_stddev": 1000,  # the fakes spread over the ring
     "minibatch_stddev_ring": 1000,  # the fakes spread over the ring
+    "batchnorm_and_the_penalty": 100,  # the critic with batch norm, content with its penalty
+    "batchnorm_in_g_or_d": 400,  # batch norm in neither: at most one mode
+    "truncation_trades_recall": 20,  # after the warm-up's 300: the blob, untruncated
+    "noisy_labels": 200,  # with label noise the fakes reached the real mode
+    "tanh_output_and_scaling": 400,  # the scaled target learned through tanh
 }
 DEFAULT_ITERATIONS = 300
 READY = "window.gandyn && window.gandyn.ready && window.gandyn.stats.framesRendered > 0"
@@ -71,8 +74,10 @@ READY = "window.gandyn && window.gandyn.ready && window.gandyn.stats.framesRende
 # size, then let the canvas downscale it (markers and lines come out fine and anti-aliased).
 RENDER_JS = """
 async ([w, h, k]) => {
-  const div = window.gandyn.views[window.gandyn.kind].div;
-  const layout = JSON.parse(JSON.stringify(div.layout));
+  const view = window.gandyn.views[window.gandyn.kind], div = view.div;
+  // the 2D view paints most of its layers live: its export figure holds them all
+  const fig = view.exportFigure ? view.exportFigure() : { data: div.data, layout: div.layout };
+  const layout = JSON.parse(JSON.stringify(fig.layout));
   for (const key of Object.keys(layout)) {
     if (/^[xy]axis\\d*$/.test(key)) Object.assign(layout[key], {
       showticklabels: false, ticks: "", title: { text: "" }, linecolor: "#888", showgrid: false });
@@ -80,7 +85,7 @@ async ([w, h, k]) => {
   const m = 6;
   Object.assign(layout, { width: w * k, height: h * k, showlegend: false, annotations: [],
     margin: { l: m, r: m, t: m, b: m } });
-  let data = div.data;
+  let data = fig.data.filter((t) => !t.marker?.showscale);   // no colour bar
   // 2D and Dirac: frame what matters (the samples; the trajectory and the equilibrium) so
   // that it fills the picture, at equal scales on both axes
   const f = window.gandyn.latest;
@@ -142,19 +147,25 @@ def make(
     page.goto(f"{base}/?preset={name}&lecture=1&hide={HIDE}")
     page.wait_for_function(READY, timeout=60_000)
     page.wait_for_function(
-        "(n) => window.gandyn.state.preset === n && window.gandyn.latest.iteration === 0", arg=name
+        "(n) => window.gandyn.state.preset === n && window.gandyn.latest", arg=name
     )
-    done = 0
+    # counted from the first frame: after a warm-up of full iterations it is not 0
+    start = page.evaluate("window.gandyn.latest.iteration")
+    # a step may do fewer iterations than asked (the server's limit on one step's work):
+    # step again from where its ack says the run is
+    at, target = start, start + iterations
     deadline = time.monotonic() + budget
-    while done < iterations:
-        n = min(1000, iterations - done)
-        page.evaluate("(n) => window.gandyn.session.send({type: 'step', n, part: 'both'})", n)
-        done += n
+    while at < target:
+        at = page.evaluate(
+            "(n) => window.gandyn.session.send({type: 'step', n, part: 'both'})"
+            ".then((ack) => ack.iteration)",
+            min(1000, target - at),
+        )
         if time.monotonic() > deadline:
             raise TimeoutError(f"{name}: {iterations} iterations took longer than {budget} s")
     page.wait_for_function(
         "(n) => { const g = window.gandyn; return g.latest.iteration >= n && !g.playing; }",
-        arg=iterations,
+        arg=start + iterations,
         timeout=budget * 1000,
     )
     # the loop draws the newest frame on the next animation frame

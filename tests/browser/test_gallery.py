@@ -99,12 +99,12 @@ def shows_preset(p: Page, detail: dict) -> None:
         assert len(drawn) == 1 + len(detail["lanes"])
         return
     p.wait(
-        "([d, i]) => { const t = document.getElementById(d).data;"
+        "([d, i]) => { const v = document.getElementById(d), t = v.layers || v.data;"
         " return t && t[i] && t[i].x.length > 0; }",
         [div, trace],
     )
     if kind == "2d":
-        p.wait("document.getElementById('view2d').layout.images.length >= 1")  # D's surface
+        p.wait("document.getElementById('view2d').layers[0].meta.surface")  # D's surface
         assert p.trace("view2d", 5)["n"] == p.js("window.gandyn.latest.fake.length / 2")
     elif kind == "1d":
         assert p.trace("view1d", 4)["n"] == p.js("window.gandyn.latest.xs.length")
@@ -173,15 +173,16 @@ def test_a_lecture_url_opens_straight_into_the_preset(
     # the gallery is folded in lecture mode, and a card click away
     assert page.page.locator("#gallery-toggle").is_visible()
     assert page.page.locator("#gallery-grid").is_hidden()
-    # on a 1280 x 720 projector the plot takes the room: settings folded, large type
+    # on a 1280 x 720 projector the plot takes the room: settings folded, large type; the
+    # plot and the charts the note talks about both inside the window (test_page_layout)
     assert page.page.locator("#controls").is_hidden()
-    box = page.page.locator(f"#{PLOT[kind]}").bounding_box()
-    # one plot, or one of two panels side by side (a comparison preset's lanes)
-    side_by_side = len(detail.get("lanes", [])) == 1
-    if kind == "dirac" and detail.get("lanes"):
-        box = page.page.locator("#viewOverlayDirac").bounding_box()
-    wide, high = (420, 320) if side_by_side else (600, 480)
-    assert box["width"] >= wide and box["height"] >= high, box
+    plot = f"#{PLOT[kind]}" if kind != "dirac" or not detail.get("lanes") else "#viewOverlayDirac"
+    page.wait("window.gandyn.fit?.charts !== 'below' && window.gandyn.fit.area >= 130")
+    box = page.page.locator(plot).bounding_box()
+    assert box["y"] + box["height"] <= 720 and box["height"] >= 200, box
+    if detail["charts"]:
+        charts = page.page.locator("#metrics").bounding_box()
+        assert charts["y"] + charts["height"] <= 720, charts
     assert (
         page.js("parseFloat(getComputedStyle(document.getElementById('preset-note')).fontSize)")
         >= 18
@@ -254,7 +255,7 @@ def test_a_step_while_paused_leaves_the_previous_positions_faded(
     page.wait(
         "(i) => window.gandyn.latest.iteration === i + 1 && !!window.gandyn.latest.ghost", it0
     )
-    page.wait("document.getElementById('view2d').data[10].x.length > 0")
+    page.wait("document.getElementById('view2d').layers[10].x.length > 0")
     ghost = page.trace("view2d", 10)
     assert ghost["n"] == len(before) // 2
     assert ghost["x"] == pytest.approx(before[0::2], abs=1e-6)
@@ -267,7 +268,7 @@ def test_a_step_while_paused_leaves_the_previous_positions_faded(
     # while playing there is no faded layer (trails are for that)
     page.page.click("#btn-play")
     page.wait("window.gandyn.latest.playing && window.gandyn.latest.iteration > 3")
-    page.wait("document.getElementById('view2d').data[10].x.length === 0")
+    page.wait("document.getElementById('view2d').layers[10].x.length === 0")
     page.page.click("#btn-play")
     page.wait("!window.gandyn.playing")
 
