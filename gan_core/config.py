@@ -20,8 +20,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from gan_core.losses import LOSSES, bce
-from gan_core.regularizers import REGULARIZERS
+from gan_core.loss_specs import LOSSES
+from gan_core.regularizer_specs import REGULARIZERS
 
 DATASETS_1D = ("gaussian1d", "mixture1d", "separated1d", "dirac", "points1d")
 DATASETS_2D = ("ring8", "grid25", "swissroll", "moons", "spiral", "points")
@@ -415,8 +415,8 @@ class TrainConfig(Strict):
     @classmethod
     def _loss_has_labels(cls, noise: float, info: ValidationInfo) -> float:
         loss = info.data.get("loss")
-        if noise and loss in LOSSES and LOSSES.get(loss).label_loss is None:
-            labelled = ", ".join(spec.name for spec in LOSSES if spec.label_loss is not None)
+        if noise and loss in LOSSES and LOSSES.get(loss).labels is None:
+            labelled = ", ".join(spec.name for spec in LOSSES if spec.labels is not None)
             raise ValueError(
                 f"label_noise flips the real/fake labels of D's loss, and loss {loss!r} has "
                 f"none; use a loss with labels ({labelled}) or set label_noise to 0"
@@ -429,15 +429,15 @@ class TrainConfig(Strict):
         cls, regularizers: list[RegularizerConfig], info: ValidationInfo
     ) -> list[RegularizerConfig]:
         """Regularizers that need a logistic loss (label smoothing) with one: a loss whose
-        D is trained by binary cross-entropy on labels (its ``label_loss`` is ``bce``). Not
+        D is trained by binary cross-entropy on labels (declared ``labels="bce"``). Not
         every loss that shows a probability is one: fgan_reverse_kl's logit is log(p_r/p_g)
         at the optimum, but it is trained by exp(-D) and D, with no label to smooth."""
         loss = info.data.get("loss")  # absent when the loss itself was refused
-        if loss is None or LOSSES.get(loss).label_loss is bce:
+        if loss is None or LOSSES.get(loss).labels == "bce":
             return regularizers
         for i, reg in enumerate(regularizers):
             if REGULARIZERS.get(reg.kind).logistic_only:
-                logistic = ", ".join(spec.name for spec in LOSSES if spec.label_loss is bce)
+                logistic = ", ".join(spec.name for spec in LOSSES if spec.labels == "bce")
                 raise ValueError(
                     f"{reg.kind} (regularizers.{i}) sets the BCE target of a logistic D, and "
                     f"loss {loss!r} has none (with wgan or rsgan it would drive D without "

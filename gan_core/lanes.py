@@ -28,11 +28,9 @@ from typing import Any
 import torch
 
 from gan_core.config import ConfigError, TrainConfig, merge, validate_config
+from gan_core.limits import MAX_LANES
 from gan_core.trainer import Part, Trainer
 
-# At most 4 lanes: the page shows 4 panels legibly at 1920x1080 (lecture mode), and 4 lanes
-# of the default model still train at a useful rate each (bench/bench_lanes.py).
-MAX_LANES = 4
 REPLAY_VERSION = 1
 
 

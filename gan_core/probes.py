@@ -30,29 +30,18 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from gan_core.config import RegularizerConfig, TrainConfig
 from gan_core.datasets import Target
-from gan_core.losses import Loss, probability_or_score
+from gan_core.loss_specs import Loss
+from gan_core.losses import probability_or_score
 from gan_core.models import PACK_COMPANIONS, draw_latent, stddev_with
-from gan_core.regularizers import Regularizer
+from gan_core.regularizer_specs import Regularizer
+from gan_core.view_options import ViewOptions
 
 DISPLAY_SEED = 12345
 DIRAC_NOISE_DRAWS = 64
-
-
-class ViewOptions(BaseModel):
-    """How much of the state a frame carries (see docs/engine-contract.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-    grid: int = Field(64, ge=8, le=256, description="2D: D on grid x grid points")
-    samples: int = Field(256, ge=16, le=4096, description="real and fake samples sent")
-    field: int = Field(0, ge=0, le=64, description="2D: generator push on field x field (0 off)")
-    manifold: int = Field(0, ge=0, le=64, description="2D: z-grid warped by G (0 off)")
-    line: int = Field(200, ge=32, le=2000, description="1D: points on the x line")
-    dirac_grid: int = Field(21, ge=5, le=64, description="Dirac: (theta, psi) field resolution")
 
 
 class Run(Protocol):

@@ -28,12 +28,14 @@ from torch import Tensor
 
 from gan_core.config import ConfigError, TrainConfig, apply_patch, merge, validate_config
 from gan_core.datasets import make_target, tanh_scale
-from gan_core.losses import LOSSES, flipped_label_loss
+from gan_core.loss_specs import LOSSES
+from gan_core.losses import flipped_label_loss
 from gan_core.metrics import evaluator_for
 from gan_core.models import build_models, draw_latent
 from gan_core.optimizers import make_optimizer
 from gan_core.probes import snapshot
-from gan_core.regularizers import REGULARIZERS, Critic
+from gan_core.regularizer_specs import REGULARIZERS
+from gan_core.regularizers import Critic
 from gan_core.unrolled import unrolled_critic
 
 CHECKPOINT_EVERY = 50

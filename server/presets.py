@@ -22,10 +22,13 @@ of the preset's own config (``gandyn run``, ``gandyn compare``) is ``start_run``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from gan_core import ConfigError, Lanes, TrainConfig, Trainer
-from gan_core.lanes import Lane
+from gan_core import ConfigError, TrainConfig
+
+if TYPE_CHECKING:  # the web process reads the presets without torch; runs start in workers
+    from gan_core.lanes import Lane, Lanes
+    from gan_core.trainer import Trainer
 
 LaneMode = Literal["start", "fork"]
 
@@ -1053,6 +1056,8 @@ def start_run(config: TrainConfig | dict[str, Any], preset: str | None = None) -
     """A Trainer of ``config`` (the preset's own, or patched) with the preset's warm-up
     applied, so the run starts where the lesson starts: what ``gandyn run --preset`` and
     ``gandyn compare`` do (a session's worker runs the same warm-up in turns)."""
+    from gan_core.trainer import Trainer
+
     trainer = Trainer(config)
     if preset is not None:
         warm_up(trainer, preset_named(preset))
@@ -1064,6 +1069,8 @@ def start_lanes(config: TrainConfig | dict[str, Any], preset: str | None = None)
     preset's own, or patched) and each other lane the same config with its patch; before
     the warm-up. Then the caller applies the warm-up to every lane (``Lanes.step``, in the
     worker's turns) and ``finish_lanes``."""
+    from gan_core.lanes import Lanes
+
     spec = preset_named(preset) if preset is not None else None
     lanes = Lanes(config, patches=[])
     lanes.add({}, spec.lane_title if spec else "")

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from gan_core.probes import ViewOptions as ProbeOptions
+from gan_core.view_options import ViewOptions as ProbeOptions
 from server.settings import Limits
 
 PROTOCOL_VERSION = 2
@@ -486,19 +486,34 @@ def out_of_range(name: str, value: Any, bounds: tuple[Any, Any]) -> str:
     return f"{name} must be in [{bounds[0]}, {bounds[1]}] on this server, got {value}"
 
 
+# Regularizers that add no double-backward pass over D (constraints, input or label noise,
+# a parameter pull); every other one, plug-ins included, counts as a gradient penalty.
+CHEAP_REGULARIZERS = (
+    "weight_clip",
+    "spectral_norm",
+    "instance_noise",
+    "label_smoothing",
+    "two_sided_label_smoothing",
+    "historical_averaging",
+)
+
+
 def iteration_work(config: Any) -> float:
     """Multiply-adds of one generator iteration, roughly: each D update passes a real and a
     fake batch forward and back (x3) after a G forward pass, a gradient penalty adds about a
-    double-backward pass over D (x3 more); each G update passes G and D forward and back."""
+    double-backward pass over D (x3 more); each G update passes G and D forward and back,
+    and with unroll_steps = k also k differentiable D updates, each kept for the backward
+    through it (x2); extragradient evaluates both players' gradients twice."""
     g_widths = [config.z_dim, *config.g_hidden, 2]
     d_widths = [2, *config.d_hidden, 1]
     g = sum(a * b for a, b in itertools.pairwise(g_widths))
     d = sum(a * b for a, b in itertools.pairwise(d_widths))
-    penalties = sum(1 for r in config.regularizers if r.kind not in ("clip", "spectral_norm"))
+    penalties = sum(1 for r in config.regularizers if r.kind not in CHEAP_REGULARIZERS)
     batch = config.batch_size
     d_update = 3 * 2 * batch * d + batch * g + 3 * penalties * batch * d
-    g_update = 3 * batch * (g + d)
-    return config.d_steps * d_update + config.g_steps * g_update
+    g_update = 3 * batch * (g + d) + config.unroll_steps * 2 * d_update
+    work = config.d_steps * d_update + config.g_steps * g_update
+    return 2 * work if config.update_scheme == "extragradient" else work
 
 
 def check_config_limits(config: Any, limits: Limits, others: list[Any] | tuple = ()) -> None:
@@ -514,6 +529,7 @@ def check_config_limits(config: Any, limits: Limits, others: list[Any] | tuple =
             "g_hidden": config.g_hidden,
             "d_steps": config.d_steps,
             "g_steps": config.g_steps,
+            "unroll_steps": config.unroll_steps,
         }
         shown = ", ".join(f"{name} {value}" for name, value in heavy.items())
         what = "this config"

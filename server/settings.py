@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from gan_core.lanes import MAX_LANES
+from gan_core.limits import MAX_LANES
 
 
 def default_workers() -> int:

@@ -25,8 +25,7 @@ from typing import Any
 from gan_core.registry import LOADED_PLUGINS
 from server.channel import AsyncChannel
 from server.settings import Settings
-from server.worker import serve_worker
-from server.worker_start import worker_context
+from server.worker_start import run_worker, worker_context
 
 log = logging.getLogger("gandyn.workers")
 
@@ -107,7 +106,7 @@ class WorkerPool:
         context = worker_context()
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=serve_worker,
+            target=run_worker,
             args=(theirs, self.settings, [str(path) for path in LOADED_PLUGINS]),
             name=f"{PROCESS_PREFIX}{index}",
             daemon=True,
