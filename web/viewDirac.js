@@ -2,17 +2,17 @@
 // the training dynamics, the trajectory so far and the equilibrium; right, the 1D picture:
 // the real δ₀, the fake δ_θ and the discriminator line D(x) = ψ x. Hover on the line: x, D(x),
 // P(real) where the loss shows one, and the push there; hover on δ_θ: its push and |push|.
-// A point beyond a plotted range is marked on the border. Layers: view.d, real, fake, arrows.
+// Layers: view.d, real, fake, arrows. (Nothing is cut off here: the engine widens the
+// extent to hold the whole trajectory.)
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, fmt } from "./theme.js";
 import { holdBound } from "./scales.js";
 import { createRedraw } from "./redraw.js";
-import { layerOn, outsideTrace } from "./view1d.js";
+import { layerOn } from "./view1d.js";
 
 // ghost*: after a step while paused, (θ, ψ), D(x) = ψ x and δ_θ before the step (faded)
 // fakeEma: the averaged generator δ_θ̄ (g_ema on), dashed
-// nowOutside: (θ, ψ) beyond the plane, on its border; outside: δ_θ beyond the x axis
-const T = { field: 0, traj: 1, start: 2, eq: 3, now: 4, dline: 5, real: 6, fake: 7, push: 8, ghostNow: 9, ghostLine: 10, ghostFake: 11, fakeEma: 12, nowOutside: 13, outside: 14 };
+const T = { field: 0, traj: 1, start: 2, eq: 3, now: 4, dline: 5, real: 6, fake: 7, push: 8, ghostNow: 9, ghostLine: 10, ghostFake: 11, fakeEma: 12 };
 
 const PUSH = "push −∂L<sub>G</sub>/∂x";
 const HOVER = {
@@ -42,15 +42,6 @@ export function createViewDirac(div) {
     data[T.start] = { type: "scatter", mode: "markers", name: "start", x: tx.slice(0, 1), y: ty.slice(0, 1), xaxis: "x", yaxis: "y", hoverinfo: "skip", marker: { symbol: "circle-open", size: s.marker + 6, color: C.fake, line: { width: 2.5, color: C.fake } } };
     data[T.eq] = { type: "scatter", mode: "markers", name: "equilibrium", x: [0], y: [0], xaxis: "x", yaxis: "y", hoverinfo: "skip", marker: { symbol: "star", size: s.marker + 12, color: C.real, line: { color: "#fff", width: 1.5 } } };
     data[T.now] = { type: "scatter", mode: "markers", name: "(θ, ψ) now", x: [f.theta], y: [f.psi], xaxis: "x", yaxis: "y", hovertemplate: "θ = %{x:.4g}, ψ = %{y:.4g}<extra></extra>", marker: { size: s.marker + 10, color: C.fake, line: { color: "#fff", width: 2.5 } } };
-    // (θ, ψ) beyond the plane (a run spiralling out): a triangle on the border, pointing at it
-    const outPlane = Number.isFinite(f.theta) && Number.isFinite(f.psi) && (f.theta < dlo || f.theta > dhi || f.psi < dlo || f.psi > dhi);
-    const clamp = (v) => Math.min(dhi, Math.max(dlo, v));
-    const towards = outPlane ? (Math.abs(f.theta) - dhi > Math.abs(f.psi) - dhi ? (f.theta > 0 ? "triangle-right" : "triangle-left") : (f.psi > 0 ? "triangle-up" : "triangle-down")) : "circle";
-    data[T.nowOutside] = {
-      type: "scatter", mode: "markers", name: "(θ, ψ) beyond the plane", showlegend: false, x: outPlane ? [clamp(f.theta)] : [], y: outPlane ? [clamp(f.psi)] : [],
-      xaxis: "x", yaxis: "y", cliponaxis: false, visible: outPlane, customdata: outPlane ? [`(θ, ψ) = (${fmt(f.theta)}, ${fmt(f.psi)}), beyond the plotted plane`] : [],
-      hovertemplate: "%{customdata}<extra></extra>", marker: { symbol: towards, size: s.marker + 8, color: C.fake, line: { color: "#fff", width: 1.5 } },
-    };
 
     // ---- the 1D picture ----
     const [lo, hi] = f.extent || [-2, 2];
@@ -77,8 +68,6 @@ export function createViewDirac(div) {
     const pa = Math.abs(pl) > 0.02 * (hi - lo) ? [theta, theta + pl, null, theta + pl - Math.sign(pl) * Math.min(Math.abs(pl) * 0.35, 0.08 * (hi - lo)), theta + pl, theta + pl - Math.sign(pl) * Math.min(Math.abs(pl) * 0.35, 0.08 * (hi - lo))] : [];
     const py = h * 0.8 + yR * 0.08;
     data[T.push] = { type: "scatter", mode: "lines", name: "push on θ", x: pa, y: pa.length ? [py, py, null, py + yR * 0.05, py, py - yR * 0.05] : [], xaxis: "x2", yaxis: "y2", hoverinfo: "skip", visible: show.arrows, line: { color: C.arrow, width: s.arrow } };
-    // δ_θ beyond the x axis: marked on its border
-    data[T.outside] = { ...outsideTrace(show.fake ? [{ values: [theta], y: h * 0.4, color: C.fake, what: "fake δ_θ" }] : [], lo, hi, s), xaxis: "x2", yaxis: "y2" };
 
     // ---- the step just made (paused): where (θ, ψ) was, faded ----
     const g = f.ghost && Number.isFinite(f.ghost.theta) && Number.isFinite(f.ghost.psi) ? f.ghost : null;

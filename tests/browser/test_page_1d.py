@@ -1,7 +1,8 @@
 """The 1D and Dirac-GAN views (issue 15) in a real headless Chromium, against the real server:
 hover texts that read the frame's own numbers (D(x), P(real), the push there; a fake's push
 and |push|), round ticks on the critic axis shared by the lane panels, samples beyond the
-plotted range counted on the border, the layer toggles, and frames drawn by Plotly.restyle
+plotted range counted on the border (1D; the Dirac-GAN's extent grows to hold its
+trajectory), the layer toggles, and frames drawn by Plotly.restyle
 while training plays. One page for the module; screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from test_page import SMALL, Page
+from test_page import ARTIFACTS, SMALL, Page
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +53,12 @@ def hover(p: Page, div: str, trace: int, index: int) -> list[str]:
     return p.js(HOVER_LINES)
 
 
+def hover_shot(p: Page, name: str) -> None:
+    """The viewport as it is (a full-page shot would move the mouse off the hover)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    p.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
 def stepped(p: Page, n: int) -> None:
     """Train n iterations while paused and wait until the frame of the last one is drawn."""
     start = p.js("window.gandyn.latest.iteration")
@@ -69,7 +76,7 @@ def line_value(lines: list[str], word: str) -> float:
 def test_hover_on_d_and_on_a_fake_reads_the_frame(page: Page) -> None:
     page.open({"dataset": "separated1d", "loss": "minimax", "reg": "none", **SMALL})
     page.wait("window.gandyn.kind === '1d'")
-    stepped(page, 20)
+    stepped(page, 5)
     f = page.js(
         "(() => { const f = window.gandyn.latest; return {xs: Array.from(f.xs),"
         " d: Array.from(f.d_line), push: Array.from(f.g_grad_line), fake: Array.from(f.fake),"
@@ -83,7 +90,7 @@ def test_hover_on_d_and_on_a_fake_reads_the_frame(page: Page) -> None:
     assert "P(real)" in lines[1]  # minimax: D is a probability
     assert line_value(lines, "P(real)") == pytest.approx(f["d"][i], abs=1e-4)
     assert line_value(lines, "push") == pytest.approx(f["push"][i], rel=5e-3, abs=1e-12)
-    page.shot("1d-hover-d")
+    hover_shot(page, "1d-hover-d")
     # a fake sample: its push and |push|, those of the frame's fake at that x
     shown = page.trace("view1d", 6)
     lines = hover(page, "view1d", 6, len(shown["x"]) // 2)
@@ -92,7 +99,7 @@ def test_hover_on_d_and_on_a_fake_reads_the_frame(page: Page) -> None:
     assert abs(f["fake"][j] - x) < 1e-3
     assert line_value(lines, "push −") == pytest.approx(f["grad"][j], rel=5e-3, abs=1e-12)
     assert line_value(lines, "|push|") == pytest.approx(abs(f["grad"][j]), rel=5e-3, abs=1e-12)
-    page.shot("1d-hover-fake")
+    hover_shot(page, "1d-hover-fake")
     page.page.mouse.move(0, 0)
     # playing, the axes hold still and the frames are restyles of the traces that changed
     restyled = page.js("window.gandyn.views['1d'].redraw.counts.restyle")
@@ -105,8 +112,12 @@ def test_hover_on_d_and_on_a_fake_reads_the_frame(page: Page) -> None:
 
 def test_layer_toggles_hide_the_1d_layers(page: Page) -> None:
     """state.view.d / real / fake / arrows (the page's toggles, web/state.js) hide their traces."""
-    layers = {"d": [2, 4], "real": [0, 5], "fake": [1, 6], "arrows": [7]}
-    visible = "(i) => document.getElementById('view1d').data[i].visible !== false"
+    layers = {"d": [2, 4], "real": [0, -1], "fake": [1, 6], "arrows": [7]}
+    # trace i visible; -1: the real rug (a layout shape)
+    visible = (
+        "(i) => { const gd = document.getElementById('view1d');"
+        " return i < 0 ? gd.layout.shapes.length === 1 : gd.data[i].visible !== false; }"
+    )
     for name, traces in layers.items():
         assert all(page.js(visible, t) for t in traces)
         seq = page.js(
@@ -124,8 +135,14 @@ def test_layer_toggles_hide_the_1d_layers(page: Page) -> None:
 def test_samples_beyond_the_range_are_counted_on_the_border(page: Page) -> None:
     # an unregularised critic with a large step throws the fakes past x = 5 within 10 steps
     page.open(
-        {"dataset": "separated1d", "loss": "wgan", "reg": "none", "opt_g.lr": "0.01",
-         "opt_d.lr": "0.01", **SMALL}
+        {
+            "dataset": "separated1d",
+            "loss": "wgan",
+            "reg": "none",
+            "opt_g.lr": "0.01",
+            "opt_d.lr": "0.01",
+            **SMALL,
+        }
     )
     page.wait("window.gandyn.kind === '1d' && window.gandyn.latest.iteration === 0")
     stepped(page, 10)
@@ -190,33 +207,30 @@ def test_the_critic_axis_has_round_ticks_shared_by_the_lanes(page: Page) -> None
     assert "critic score" in lines[1]
     assert line_value(lines, "critic score") == pytest.approx(f["d"][i], rel=1e-3, abs=1e-3)
     assert line_value(lines, "push") == pytest.approx(f["push"][i], rel=5e-3, abs=1e-12)
-    page.shot("1d-three-lanes-1280x720-lecture")
+    hover_shot(page, "1d-three-lanes-1280x720-lecture-hover")
     page.page.mouse.move(0, 0)
     page.page.set_viewport_size({"width": 1280, "height": 800})
     assert page.errors == []
 
 
-def test_the_dirac_view_hovers_and_marks_a_point_beyond_the_plane(page: Page) -> None:
-    page.open({"dataset": "dirac", "dirac_init": "3,1"})
-    page.wait("window.gandyn.kind === 'dirac' && window.gandyn.latest.theta === 3")
+def test_the_dirac_view_hovers_on_d_and_on_the_fake(page: Page) -> None:
+    page.open({"dataset": "dirac", "loss": "nonsaturating"})
+    page.wait("window.gandyn.kind === 'dirac'")
     f = page.js(
         "(() => { const f = window.gandyn.latest; return {xs: Array.from(f.xs), psi: f.psi,"
-        " d: Array.from(f.d_line), push: Array.from(f.g_grad_line), grad: f.fake_grad[0],"
-        " prob: f.display === 'probability'}; })()"
+        " theta: f.theta, d: Array.from(f.d_line), push: Array.from(f.g_grad_line),"
+        " grad: f.fake_grad[0], prob: f.display === 'probability'}; })()"
     )
-    # (θ, ψ) = (3, 1) is beyond the plane [-2, 2]²: a marker on its right border
-    out = page.trace("viewDirac", 13)
-    assert out["x"] == [2] and out["y"] == [1]
-    beyond = page.trace("viewDirac", 14)  # δ_θ beyond the data-space axis
-    assert beyond["x"] == [2]
+    assert f["prob"]  # nonsaturating: D is shown as a probability too
     lines = hover(page, "viewDirac", 5, len(f["xs"]) // 4)
     i = min(range(len(f["xs"])), key=lambda j: abs(f["xs"][j] - numbers(lines[0])[0]))
     assert line_value(lines, "ψ x") == pytest.approx(f["psi"] * f["xs"][i], abs=1e-3)
-    if f["prob"]:
-        assert line_value(lines, "P(real)") == pytest.approx(f["d"][i], abs=1e-4)
+    assert line_value(lines, "P(real)") == pytest.approx(f["d"][i], abs=1e-4)
     assert line_value(lines, "push") == pytest.approx(f["push"][i], rel=5e-3, abs=1e-12)
-    lines = hover(page, "viewDirac", 14, 0)
-    assert "1 fake δ_θ right of 2" in lines[0]
-    page.shot("dirac-beyond-the-plane")
+    lines = hover(page, "viewDirac", 7, 1)  # the tip of δ_θ
+    assert line_value(lines, "θ") == pytest.approx(f["theta"], rel=1e-3)
+    assert line_value(lines, "push −") == pytest.approx(f["grad"], rel=5e-3, abs=1e-12)
+    assert line_value(lines, "|push|") == pytest.approx(abs(f["grad"]), rel=5e-3, abs=1e-12)
+    hover_shot(page, "dirac-hover-fake")
     page.page.mouse.move(0, 0)
     assert page.errors == []
