@@ -161,7 +161,7 @@ export function eigenText(f) {
   const sev = f.step_eigenvalues;
   const maxMod = Array.isArray(sev) && sev.length ? Math.max(...sev.map(([re, im]) => Math.hypot(re, im))) : NaN;
   const stepVerdict = !Number.isFinite(maxMod) ? "" : maxMod > 1 + 1e-6 ? "the steps spiral out" : maxMod < 1 - 1e-6 ? "the steps spiral in" : "neither in nor out";
-  const stepText = sev === null ? "one step: no fixed map (Adam and RMSprop rescale the step)"
+  const stepText = sev === null ? "one step: no fixed map<br>(Adam and RMSprop rescale the step)"
     : !Number.isFinite(maxMod) ? ""
     : `one step of the update: ${listed(sev)}<br><i>max |λ| = ${maxMod.toFixed(4)}: ${stepVerdict}</i>`;
   return { evText, verdict, stepText, maxMod, stepVerdict };
