@@ -49,7 +49,7 @@ export function outsideTrace(groups, lo, hi, s) {
   }
   return {
     type: "scatter", mode: "markers+text", name: "beyond the plotted range", showlegend: false, x, y, text, customdata: hover,
-    textposition: pos, cliponaxis: false, hovertemplate: HOVER.outside, textfont: { size: s.tick, color: C.ink },
+    textposition: pos, cliponaxis: false, hovertemplate: HOVER.outside, textfont: { size: s.tick, color: C.ink }, visible: x.length > 0,
     marker: { symbol, color, size: s.marker + 5, line: { color: "#fff", width: 1 } },
   };
 }
@@ -130,7 +130,7 @@ export function createView1d(div) {
     let rug = "";
     for (const r of real) if (Number.isFinite(r)) rug += `M${r},${yReal - tick}V${yReal + tick}`;
     const shapes = show.real && rug ? [{ type: "path", path: rug, xref: "x", yref: "y", layer: "above", line: { color: "rgba(17, 122, 58, 0.6)", width: s.markerLine + 1 } }] : [];
-    data[T.realRug] = { type: "scatter", mode: "lines", name: "real samples", showlegend: false, x: [], y: [], hoverinfo: "skip" };
+    data[T.realRug] = { type: "scatter", mode: "lines", name: "real samples", showlegend: false, x: [], y: [], hoverinfo: "skip", visible: false };
     // a subset of fakes, each on its own row so the arrows can be told apart
     const n = fake.length;
     const stride = Math.max(1, Math.floor(n / ARROWS_SHOWN));
