@@ -72,7 +72,7 @@ export function createView1d(div) {
     let m = 0;
     for (const v of fd) if (Number.isFinite(v)) m = Math.max(m, v);
     if (rd) for (const v of rd) if (Number.isFinite(v)) m = Math.max(m, v);
-    // lanes side by side share the axes and the arrows' scale (scales.js); both hold still
+    // lanes side by side share the axes and the arrows' scale (scales.js); the axes hold still
     ymax = ctx.shared ? ctx.shared.density : holdBound(m, ymax);
     const top = ymax;
     const band = top * 0.42;   // room under the axis for samples and arrows
