@@ -3,12 +3,15 @@ the Jacobian of the joint gradient field at the current parameters w = (theta_G,
 
     v(w) = -(grad_G L_G(w), grad_D L_D(w)),   J = dv/dw,
 
-for the run's loss and D penalties on one fixed batch (fixed seeds, so reading never changes
-the run; perturbations such as instance noise are drawn once and held fixed). Near a local
+for the run's own objectives (the trainer's L_D with every penalty, and L_G) on one fixed
+batch, with the models in training mode as a step runs them (fixed seeds, and the models'
+buffers put back, so reading never changes the run; perturbations such as instance noise and
+label noise are drawn once and held fixed). Near a local
 Nash equilibrium the simultaneous-gradient flow converges where every eigenvalue has a
 negative real part; large imaginary parts relative to real ones make gradient steps circle
-(their one-step map I + h J has eigenvalues 1 + h lambda). Joint penalties (consensus),
-historical averaging and constraints are not part of v. With the Dirac-GAN, J is the 2 x 2
+(their one-step map I + h J has eigenvalues 1 + h lambda). Historical averaging's pull is
+part of D's field (L_D includes it) and of G's; joint penalties (consensus) and constraints
+(weight clipping) are not part of v. With the Dirac-GAN, J is the 2 x 2
 matrix whose eigenvalues the Dirac snapshot shows.
 
 Exact (the full Jacobian by batched vector-Jacobian products, numpy's eigvals) up to
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,33 +56,51 @@ class SpectrumTimeout(TimeoutError):
 
 
 def joint_field(trainer: Trainer, n: int) -> tuple[Tensor, list[Tensor]]:
-    """v(w) on a fixed batch of n real and n fake samples, kept in the graph; and w."""
+    """v(w) on a fixed batch of n real and n fake samples, kept in the graph; and w. The
+    objectives are the trainer's own (its loss with its parameters, label noise, packing,
+    feature matching, unrolling, every penalty), with both models in training mode as a step
+    runs them (batch norm on the batch's statistics); the run's RNG, its last values and the
+    models' buffers (batch norm's running statistics, spectral norm's vectors) are put back
+    afterwards, so reading never changes the run."""
     rng = torch.Generator().manual_seed(SPECTRUM_SEED)
-    cfg, d = trainer.config, trainer.D
-    real = trainer.target.sample(n, rng)
-    z = draw_latent(cfg, n, rng)
-    training = d.training
-    d.eval()  # spectral norm keeps its power-iteration vector
-    try:
-        fake = trainer.G(z)
-        for spec, s in trainer.regularizers:
-            if spec.perturb is not None:
-                real = spec.perturb(real, s, trainer.iteration, rng)
-                fake = spec.perturb(fake, s, trainer.iteration, rng)
-        real_scores, fake_scores = d(torch.cat([real, fake])).split(n)
-        d_loss = trainer.loss.d_loss(real_scores, fake_scores)
-        for spec, s in trainer.regularizers:
-            if spec.penalty is not None:
-                d_loss = d_loss + spec.penalty(d, real, fake, s, rng)
-        g_loss = trainer.loss.g_loss(real_scores, fake_scores)
+    with _as_in_a_step(trainer, rng):
+        real = trainer.target.sample(n, rng)
+        fake = trainer.G(draw_latent(trainer.config, n, rng))
+        d_loss = trainer._d_objective(real, fake, record=False)
+        g_loss = trainer._g_objective(fake)
         g_params, d_params = trainer.g_params, trainer.d_params
         g_grads = torch.autograd.grad(g_loss, g_params, create_graph=True)
         d_grads = torch.autograd.grad(d_loss, d_params, create_graph=True)
-    finally:
-        if training:
-            d.train()
     field = -torch.cat([g.reshape(-1) for g in (*g_grads, *d_grads)])
     return field, [*g_params, *d_params]
+
+
+@contextmanager
+def _as_in_a_step(trainer: Trainer, rng: torch.Generator) -> Iterator[None]:
+    """Both models in training mode with ``rng`` as the run's RNG; everything a forward pass
+    or an objective may change is put back on the way out. The buffers are put back as the
+    copies taken before (not copied into), so a graph that saved them stays valid."""
+    models = (trainer.G, trainer.D)
+    modes = [model.training for model in models]
+    buffers = [
+        (module, name, buffer.clone())
+        for model in models
+        for module in model.modules()
+        for name, buffer in module._buffers.items()
+        if buffer is not None
+    ]
+    run_rng, last = trainer.rng, dict(trainer.last)
+    trainer.rng = rng
+    for model in models:
+        model.train()
+    try:
+        yield
+    finally:
+        trainer.rng, trainer.last = run_rng, last
+        for module, name, saved in buffers:
+            module._buffers[name] = saved
+        for model, mode in zip(models, modes, strict=True):
+            model.train(mode)
 
 
 def game_jacobian(trainer: Trainer, n: int = 256) -> np.ndarray:

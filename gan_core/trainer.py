@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,9 +43,13 @@ EXPLODED = 1e10
 # full, every other point is dropped and points are then kept half as often, so that it
 # always spans the whole run (iterations 0, s, 2s, ... for a stride s that doubles).
 TRAJECTORY_POINTS = 1024
-# The command log (for replay) keeps at most this many entries; live edits made at one
-# iteration are merged into one entry (see ``_log``). Past the cap, ``update`` refuses.
+# The command log (for replay) keeps at most this many entries, and patches of at most this
+# many bytes in all (as JSON; a patch may carry a whole target.points list): live edits made at
+# one iteration are merged into one entry. Past either cap, ``update`` refuses. A run's log, and
+# so a lane's part of an export, is then at most about 1.5 MiB (1 MiB of patches, and 10,000
+# entries of some 50 bytes besides).
 MAX_COMMANDS = 10_000
+MAX_COMMAND_BYTES = 2**20
 Part = Literal["both", "d", "g"]
 
 
@@ -93,6 +98,7 @@ class Trainer:
         self.iteration = 0
         self.halt: Halt | None = None
         self.commands: list[tuple[int, str, dict[str, Any]]] = []
+        self._log_bytes = 0  # the JSON bytes of every patch logged (bounded: MAX_COMMAND_BYTES)
         self.last: dict[str, Tensor | float] = {}
         self.trajectory: list[tuple[float, float]] = []
         self.averages: dict[str, Any] | None = None
@@ -128,12 +134,15 @@ class Trainer:
         An update clears a halt, training resumes from the restored finite state.
         """
         new = apply_patch(self.config, patch)
-        if self.commands_full():
+        size = len(json.dumps(patch))
+        if self.commands_full() or self._log_bytes + size > MAX_COMMAND_BYTES:
             raise ConfigError(
                 "patch",
-                f"this run has had {MAX_COMMANDS} changes, as many as its replay keeps; "
-                "reset (or export the run and start again) to change it further",
+                f"this run has had as many changes as its replay keeps ({MAX_COMMANDS} changes, "
+                f"{MAX_COMMAND_BYTES // 2**10} KiB of them in all); reset (or export the run "
+                "and start again) to change it further",
             )
+        self._log_bytes += size
         old = self.config
         self.config = new
         if new.dataset != old.dataset or new.target != old.target:
@@ -234,7 +243,7 @@ class Trainer:
     def commands_full(self) -> bool:
         """The command log holds MAX_COMMANDS entries: ``update`` refuses, and a server
         should refuse part steps too (they are logged)."""
-        return len(self.commands) >= MAX_COMMANDS
+        return len(self.commands) >= MAX_COMMANDS or self._log_bytes >= MAX_COMMAND_BYTES
 
     def _log_part_step(self, kind: str, n: int) -> None:
         """Log a D-only or G-only step; one of the same kind just before, at the same
@@ -580,6 +589,7 @@ class Trainer:
                 "config": self.config.model_dump(mode="json"),
                 "state": self._state(),
                 "commands": self.commands,
+                "log_bytes": self._log_bytes,
                 "halt": self.halt,
                 "last": self.cheap_metrics(),
             },
@@ -596,6 +606,7 @@ class Trainer:
         tr._checkpoint = saved["state"]
         tr._load(saved["state"])
         tr.commands = saved["commands"]
+        tr._log_bytes = saved["log_bytes"]
         tr.halt = saved["halt"]
         tr.last = saved["last"]
         return tr

@@ -8,8 +8,10 @@ gandyn compare --preset ring8_wgan_gp --vary loss=wgan,hinge --vary regularizers
 (``opt_d.lr=1e-3,1e-4``); values are JSON where they parse (numbers, lists) and text
 otherwise. For ``regularizers`` a value is a regularizer name at its default weight, ``name:w``
 at weight w, several joined by ``+`` (``gp+spectral_norm``), or ``none``. Seeds are the base
-config's seed, seed + 1, ...; a preset's warm-up runs on every seed before ``--steps``. A run
-that halts (diverges, or a plug-in fails) is counted in ``diverged`` and left out of the
+config's seed, seed + 1, ...; a preset's warm-up runs on every seed before ``--steps``. A
+preset with lanes (``minimax_vs_nonsaturating``) runs them all from one start on every seed, as
+the page does, and each lane is a row (its title; with ``--vary``, each combination's lanes). A
+run that halts (diverges, or a plug-in fails) is counted in ``diverged`` and left out of the
 means.
 """
 
@@ -33,10 +35,10 @@ from typing import Any
 import torch
 from pydantic import BaseModel
 
-from gan_core import ConfigError, TrainConfig, load_plugin, validate_config
+from gan_core import ConfigError, TrainConfig, Trainer, load_plugin, validate_config
 from gan_core.config import merge
 from server.headless import configured, progress
-from server.presets import preset_named, start_run
+from server.presets import preset_named, start_comparison
 
 METRICS = ("w1", "w1_floor", "modes_covered", "high_quality", "kl", "js")
 SHOWN = {"w1": "W1", "w1_floor": "W1 floor", "modes_covered": "modes", "high_quality": "HQ"}
@@ -177,22 +179,29 @@ def start_worker(plugins: list[str]) -> None:
         load_plugin(path)
 
 
-def run_seed(config: dict[str, Any], preset: str | None, steps: int) -> dict[str, Any]:
-    """Train one seed; its final metrics, or its halt."""
-    trainer = start_run(validate_config(config), preset)
-    trainer.step(steps)
+def run_seed(config: dict[str, Any], preset: str | None, steps: int) -> list[dict[str, Any]]:
+    """Train one seed: the preset's lanes from one start (one lane for a config), ``steps``
+    generator iterations each; per lane its title, config and final metrics, or its halt."""
+    lanes = start_comparison(validate_config(config), preset)
+    lanes.step(steps)
+    return [lane_result(lane.trainer, lane.title or f"lane {lane.id}") for lane in lanes]
+
+
+def lane_result(trainer: Trainer, title: str) -> dict[str, Any]:
+    done = {"title": title, "config": trainer.config.model_dump(mode="json")}
     if trainer.halt is not None:
-        return {"halt": trainer.halt.as_dict()}
+        return done | {"halt": trainer.halt.as_dict()}
     metrics = trainer.evaluate()
     if not metrics:
         what = f"samples not finite at iteration {trainer.iteration}"
-        return {"halt": {"kind": "diverged", "quantity": "samples", "message": what}}
-    return {"metrics": metrics}
+        return done | {"halt": {"kind": "diverged", "quantity": "samples", "message": what}}
+    return done | {"metrics": metrics}
 
 
 # ----- the table ------------------------------------------------------------------------------
-def summarise(label: str, config: TrainConfig, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """A row: mean and sd (over the seeds that did not halt) of every metric."""
+def summarise(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A row: mean and sd (over the seeds that did not halt) of every metric; its config is
+    the first seed's."""
     good = [run["metrics"] for run in runs if "metrics" in run]
     metrics = {}
     for name in METRICS:
@@ -202,7 +211,7 @@ def summarise(label: str, config: TrainConfig, runs: list[dict[str, Any]]) -> di
             metrics[name] = {"mean": statistics.fmean(values), "sd": sd}
     row = {
         "label": label,
-        "config": config.model_dump(mode="json"),
+        "config": runs[0]["config"],
         "seeds": len(runs),
         "metrics": metrics,
         "diverged": len(runs) - len(good),
@@ -264,7 +273,7 @@ def compare(args: argparse.Namespace, configs: list[tuple[str, TrainConfig]]) ->
         for row, (_, config) in enumerate(configs)
         for i in range(args.seeds)
     ]
-    runs: list[list[dict[str, Any]]] = [[] for _ in configs]
+    runs: list[list[list[dict[str, Any]]]] = [[] for _ in configs]  # [row][seed][lane]
     started, bar = time.perf_counter(), None if args.quiet else sys.stderr
     context = get_context("spawn")  # a clean interpreter per worker
     workers = min(args.jobs, len(tasks))
@@ -277,15 +286,25 @@ def compare(args: argparse.Namespace, configs: list[tuple[str, TrainConfig]]) ->
         }
         for done, future in enumerate(as_completed(futures), 1):
             row, seeded = futures[future]
-            runs[row].append(future.result() | {"seed": seeded.seed})
+            runs[row].append([lane | {"seed": seeded.seed} for lane in future.result()])
             if bar is not None:
                 progress(done, len(tasks), started, bar, unit="runs")
     if bar is not None:
         bar.write("\n")
-    return [
-        summarise(label, config, sorted(found, key=lambda run: run["seed"]))
-        for (label, config), found in zip(configs, runs, strict=True)
-    ]
+    rows = []
+    for (label, _), found in zip(configs, runs, strict=True):
+        by_seed = sorted(found, key=lambda lanes: lanes[0]["seed"])
+        for lane in range(len(by_seed[0])):
+            seeds = [lanes[lane] for lanes in by_seed]
+            rows.append(summarise(lane_label(label, seeds[0]["title"], len(by_seed[0])), seeds))
+    return rows
+
+
+def lane_label(label: str, title: str, lanes: int) -> str:
+    """A row's label: the grid's, with the lane's title when the preset has lanes."""
+    if lanes == 1:
+        return label
+    return title if label == "base" else f"{label} · {title}"
 
 
 def main(argv: list[str]) -> int:

@@ -1,7 +1,11 @@
 """`gandyn run`: train without a browser and write the metrics history as JSON.
 
 gandyn run --config run.json --steps 2000 --out history.json
-gandyn run --preset ring8_wgan_gp --steps 1000
+gandyn run --preset minimax_vs_nonsaturating --steps 1000
+
+A preset runs as the page starts it: all its lanes from one start, its warm-up applied
+(``server.presets.start_comparison``). The JSON holds one entry per lane in ``lanes``: its id,
+title, fork point, config, command log and history; a config alone is one lane.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Any, TextIO, TypeVar
 
 import torch
 
-from gan_core import ConfigError, TrainConfig, Trainer, load_plugin, validate_config
+from gan_core import ConfigError, Lanes, TrainConfig, load_plugin, validate_config
+from gan_core.lanes import Lane
 
 T = TypeVar("T")
 
@@ -69,16 +74,27 @@ def summary(record: dict[str, Any]) -> str:
     return " | ".join(parts)
 
 
-def train(trainer: Trainer, steps: int, eval_every: int, bar: TextIO | None) -> list[dict]:
-    """Train for `steps` iterations, recording the metrics every `eval_every`; stops at a halt."""
-    history: list[dict[str, Any]] = []
+def train(lanes: Lanes, steps: int, eval_every: int, bar: TextIO | None) -> dict[int, list]:
+    """Train every lane to generator iteration ``steps``, recording each lane's metrics every
+    ``eval_every``; a lane that halts stops alone (its history ends there), the others go on.
+    The histories by lane id."""
+    history: dict[int, list[dict[str, Any]]] = {lane.id: [] for lane in lanes}
     started = time.perf_counter()
-    while trainer.iteration < steps and trainer.halt is None:
-        trainer.step(min(eval_every, steps - trainer.iteration))
-        record = {"iteration": trainer.iteration, **trainer.cheap_metrics(), **trainer.evaluate()}
-        history.append(record)
+
+    def running() -> list:
+        return [lane for lane in lanes if lane.trainer.halt is None]
+
+    while running() and (at := running()[0].trainer.iteration) < steps:
+        lanes.step(min(eval_every, steps - at))
+        for lane in lanes:
+            trainer, records = lane.trainer, history[lane.id]
+            if records and records[-1]["iteration"] == trainer.iteration:
+                continue  # halted before this piece: nothing new to record
+            records.append(
+                {"iteration": trainer.iteration, **trainer.cheap_metrics(), **trainer.evaluate()}
+            )
         if bar is not None:
-            progress(trainer.iteration, steps, started, bar)
+            progress(max(lane.trainer.iteration for lane in lanes), steps, started, bar)
     if bar is not None:
         bar.write("\n")
     return history
@@ -105,21 +121,37 @@ def configured(
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
-    from server.presets import start_run
+    from server.presets import start_comparison
 
-    trainer = configured(args, "gandyn run", lambda config: start_run(config, args.preset))
-    if trainer is None:
+    lanes = configured(args, "gandyn run", lambda config: start_comparison(config, args.preset))
+    if lanes is None:
         return 2
-    history = train(trainer, args.steps, args.eval_every, None if args.quiet else sys.stderr)
+    history = train(lanes, args.steps, args.eval_every, None if args.quiet else sys.stderr)
     if args.out:
-        result = {
-            "config": trainer.config.model_dump(mode="json"),
-            "commands": [[at, kind, payload] for at, kind, payload in trainer.commands],
-            "history": history,
-        }
+        result = {"lanes": [lane_record(lane, history[lane.id]) for lane in lanes]}
         args.out.write_text(json.dumps(result, indent=1))
-    if trainer.halt is not None:
-        print(f"gandyn run: {trainer.halt.message}", file=sys.stderr)
-        return 1
-    print(summary(history[-1]) if history else "no iterations run")
-    return 0
+    named = len(lanes) > 1
+    for lane in lanes:
+        name = f"lane {lane.id} {lane.title}: ".replace(" :", ":") if named else ""
+        records = history[lane.id]
+        print(name + (summary(records[-1]) if records else "no iterations run"))
+        if lane.trainer.halt is not None:
+            print(f"gandyn run: {name}{lane.trainer.halt.message}", file=sys.stderr)
+    return 1 if any(lane.trainer.halt is not None for lane in lanes) else 0
+
+
+def lane_record(lane: Lane, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """One lane of the JSON output: who it is, where it came from, what it did."""
+    trainer = lane.trainer
+    return {
+        "id": lane.id,
+        "title": lane.title,
+        "forked": lane.forked,
+        "config": trainer.config.model_dump(mode="json"),
+        "commands": [[at, kind, payload] for at, kind, payload in trainer.commands],
+        "history": history,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -7,9 +7,9 @@ a lane's frame never replaces another lane's; at most MAX_LANES frames wait). JS
 are never dropped; they are bounded instead: a client that leaves more than
 ``max_text_bytes`` of them unread is not reading, and its connection is closed with 4008
 (docs/protocol.md §9) rather than buffered without limit. The bound is
-Settings.max_unread_bytes (8 MiB; the largest reply is an export of at most MAX_COMMANDS log
-entries of a few hundred bytes per lane, about 2 MiB a lane). Its session is kept for the
-grace period, as after any drop.
+Settings.max_unread_bytes (8 MiB; the largest reply is an export of 4 lanes, each log at most
+MAX_COMMANDS entries and MAX_COMMAND_BYTES of patches: at most about 1.5 MiB a lane, 6 MiB in
+all). Its session is kept for the grace period, as after any drop.
 """
 
 from __future__ import annotations

@@ -98,7 +98,9 @@ def test_a_preset_warm_up_is_applied_to_every_seed_as_the_page_applies_it() -> N
     assert trainer.iteration == 0
 
 
-def test_a_preset_base_records_its_warm_up(tmp_path: Path) -> None:
+def test_a_preset_with_lanes_gives_a_row_per_lane_from_one_start(tmp_path: Path) -> None:
+    """js_blind_to_distance: three lanes (real data at 4, 2.5, 1) after the same 100 D-only
+    steps; each lane is a row, and W1 falls with the distance as the lesson says."""
     out = tmp_path / "results.json"
     done = compare(
         "--preset", "js_blind_to_distance", "--seeds", "1", "--steps", "5", "--out", str(out)
@@ -106,7 +108,12 @@ def test_a_preset_base_records_its_warm_up(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result["warmup"] == [["d", 100]]
-    (row,) = result["rows"]
-    assert row["label"] == "base" and row["config"]["dataset"] == "separated1d"
-    assert set(row["metrics"]) == METRICS and row["modes_total"] == 1  # N(4, 0.25^2)
-    assert done.stdout.splitlines()[2].startswith("| base | 1 | 0 | ")
+    rows = result["rows"]
+    titles = [lane.title for lane in PRESETS["js_blind_to_distance"].lanes]
+    assert [row["label"] for row in rows] == ["real data at 4", *titles]
+    assert all(row["config"]["dataset"] == "separated1d" for row in rows)
+    assert [row["config"]["target"]["separation"] for row in rows] == [4.0, 2.5, 1.0]
+    assert all(set(row["metrics"]) == METRICS and row["modes_total"] == 1 for row in rows)
+    w1 = [row["metrics"]["w1"]["mean"] for row in rows]
+    assert w1[0] > w1[1] > w1[2]
+    assert done.stdout.splitlines()[2].startswith("| real data at 4 | 1 | 0 | ")

@@ -25,28 +25,35 @@ def test_run_from_a_config_writes_history_and_prints_a_summary(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert "iteration 60" in done.stdout and "modes" in done.stdout and "W1" in done.stdout
     assert "60/60" in done.stderr  # the progress bar
-    result = json.loads(out.read_text())
-    assert [r["iteration"] for r in result["history"]] == [20, 40, 60]
-    assert result["config"]["g_hidden"] == [32, 32]
-    assert {"w1", "w1_floor", "modes_covered", "d_loss", "g_loss"} <= set(result["history"][-1])
+    (lane,) = json.loads(out.read_text())["lanes"]  # a config alone is one lane
+    assert [r["iteration"] for r in lane["history"]] == [20, 40, 60]
+    assert lane["config"]["g_hidden"] == [32, 32] and lane["forked"] is None
+    assert {"w1", "w1_floor", "modes_covered", "d_loss", "g_loss"} <= set(lane["history"][-1])
 
 
-def test_run_a_preset_quietly() -> None:
+def test_run_a_preset_quietly_runs_every_lane() -> None:
     done = gandyn("run", "--preset", "dirac_gan", "--steps", "20", "--quiet")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("iteration 20") and done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4 and done.stderr == ""  # plain, R1, instance noise, WGAN
+    assert lines[0].startswith("lane 1 ") and all("iteration 20" in line for line in lines)
 
 
-def test_a_preset_run_starts_with_the_presets_warm_up(tmp_path: Path) -> None:
-    """saturated_discriminator trains D alone 300 times first, as the page does: after one
-    iteration D's loss is about 3e-7 (1.18 without the warm-up)."""
+def test_a_preset_run_starts_its_lanes_as_the_page_does(tmp_path: Path) -> None:
+    """saturated_discriminator trains D alone 300 times first, then forks the WGAN-GP lane
+    from that state: after one iteration lane 1's D loss is about 3e-7 (1.18 without the
+    warm-up), and lane 2 carries the same warm-up and its patch in its log."""
     out = tmp_path / "history.json"
     args = ["--steps", "1", "--eval-every", "1", "--quiet", "--out", str(out)]
     done = gandyn("run", "--preset", "saturated_discriminator", *args)
     assert done.returncode == 0, done.stderr
-    result = json.loads(out.read_text())
-    assert result["commands"] == [[0, "step_d", {"n": 300}]]
-    assert result["history"][-1]["d_loss"] < 1e-3
+    minimax, wgan_gp = json.loads(out.read_text())["lanes"]
+    assert minimax["commands"] == [[0, "step_d", {"n": 300}]]
+    assert minimax["history"][-1]["d_loss"] < 1e-3
+    assert wgan_gp["forked"]["lane"] == 1 and wgan_gp["forked"]["at"] == 0
+    assert wgan_gp["commands"][0] == [0, "step_d", {"n": 300}]
+    assert wgan_gp["config"]["loss"] == "wgan" and wgan_gp["history"][-1]["iteration"] == 1
+    assert "lane 2 WGAN-GP, lambda 10: iteration 1" in done.stdout
 
 
 def test_bad_config_names_the_field_and_exits_non_zero(tmp_path: Path) -> None:

@@ -91,3 +91,26 @@ def test_a_live_spectrum_past_its_seconds_raises_spectrum_timeout() -> None:
     tr = Trainer({**SMALL, "regularizers": []})
     with pytest.raises(spectrum.SpectrumTimeout):
         spectrum.game_eigenvalues(tr, k=4, n=64, exact_limit=10, seconds=0.0)
+
+
+def test_reading_the_spectrum_of_a_run_with_batch_norm_and_label_noise_changes_nothing() -> None:
+    """The field is taken as a step takes it (batch norm on batch statistics, label noise,
+    spectral norm's power iteration), on its own RNG: the run, its running statistics and
+    its spectral-norm vectors go on bit for bit as if nobody had looked."""
+    config = {
+        **SMALL,
+        "g_norm": "batch",
+        "d_norm": "batch",
+        "label_noise": 0.1,
+        "regularizers": [{"kind": "spectral_norm"}],
+    }
+    tr = Trainer(config)
+    tr.step(3)
+    twin = Trainer.restore(tr.save())
+    values = spectrum.game_eigenvalues(tr)
+    assert np.isfinite(values).all() and len(values) == spectrum.parameter_count(tr)
+    tr.step(5)
+    twin.step(5)
+    np.testing.assert_array_equal(tr.sample(200), twin.sample(200))
+    for mine, theirs in zip(tr.D.buffers(), twin.D.buffers(), strict=True):
+        assert torch.equal(mine, theirs)

@@ -219,6 +219,25 @@ def test_the_command_log_is_capped_with_an_error_that_says_what_to_do(monkeypatc
     tr.update({"opt_d": {"lr": 3e-4}})  # a reset starts a new log
 
 
+def test_the_command_log_is_bounded_in_bytes_too(monkeypatch) -> None:
+    """Patches carrying a whole points target are large: the log's bytes are capped as well,
+    and a restored run keeps counting from where it was."""
+    monkeypatch.setattr(trainer_module, "MAX_COMMAND_BYTES", 2000)
+    tr = Trainer(small(dataset="points", target={"points": [[0.0, 0.0]]}))
+    points = {"target": {"points": [[0.125 * i, 0.25] for i in range(60)]}}  # 879 bytes as JSON
+    tr.update(points)
+    tr.step(1)
+    again = Trainer.restore(tr.save())
+    for run in (tr, again):
+        run.update(points)
+        run.step(1)
+        with pytest.raises(ConfigError) as error:
+            run.update(points)
+        assert error.value.field == "patch" and "KiB" in error.value.message
+        assert run.commands_full() is False  # a small edit still fits
+        run.update({"opt_d": {"lr": 3e-4}})
+
+
 def test_spectral_norm_bounds_the_critic_slope() -> None:
     tr = Trainer(small(loss="wgan", regularizers=[{"kind": "spectral_norm"}]))
     tr.step(30)
