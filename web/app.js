@@ -472,6 +472,7 @@ function ctx(lane = selectedLane()) {
 
 function showKind(kind) {
   currentKind = kind;
+  document.body.dataset.kind = kind;   // styles.css: the legend row stays in lecture mode for 1D
   updateLanes();   // the "one plot" box and the legend depend on the kind
   for (const id of ["opt-contours", "opt-field", "opt-manifold"]) $(id).parentElement.hidden = kind !== "2d";
   $("opt-trails").parentElement.hidden = kind !== "2d";
