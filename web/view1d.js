@@ -231,7 +231,7 @@ export function createView1d(div) {
       ...baseLayout(ctx.lecture),
       margin: { l: ctx.lecture ? 80 : 60, r: ctx.lecture ? 90 : 70, t: ctx.compact ? (ctx.lecture ? 34 : 24) : ctx.lecture ? 44 : 34, b: ctx.lecture ? 60 : 46 },
       // the page's legend row names the curves (app.js); exportFigure puts a legend in the file
-      hoverlabel: { font: { size: s.tick } },   // lecture mode: large enough to read
+      hoverlabel: { font: { size: s.tick }, align: "left" },   // lecture mode: large enough to read
       showlegend: false,
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: s.tick }, bgcolor: "rgba(255,255,255,0)" },
       xaxis: axis(ctx.lecture, { range: [lo, hi], zeroline: false, tickvals: niceTicks(lo, hi, 6), title: { text: "x", font: { size: s.title }, standoff: 4 } }),

@@ -58,7 +58,7 @@ export function createView1dLanes(div) {
     const layout = {
       ...baseLayout(ctx.lecture),
       margin: { l: ctx.lecture ? 80 : 60, r: ctx.lecture ? 90 : 70, t: 10, b: ctx.lecture ? 60 : 46 },
-      hoverlabel: { font: { size: s.tick } },   // lecture mode: large enough to read
+      hoverlabel: { font: { size: s.tick }, align: "left" },   // lecture mode: large enough to read
       showlegend: true,
       legend: { orientation: "h", x: 0, y: -0.14, yanchor: "top", font: { size: s.tick }, bgcolor: "rgba(255,255,255,0)" },
       xaxis: axis(ctx.lecture, { range: [lo, hi], zeroline: false, title: { text: "x", font: { size: s.title }, standoff: 2 } }),

@@ -87,7 +87,7 @@ export function createViewDirac(div) {
 
     const layout = {
       ...baseLayout(ctx.lecture),
-      hoverlabel: { font: { size: s.tick } },   // lecture mode: large enough to read
+      hoverlabel: { font: { size: s.tick }, align: "left" },   // lecture mode: large enough to read
       showlegend: true,
       legend: { orientation: "h", x: 0.5, xanchor: "center", y: 0.01, yanchor: "bottom", yref: "container", font: { size: s.tick } },
       margin: { l: ctx.lecture ? 80 : 60, r: 25, t: ctx.lecture ? 150 : 120, b: ctx.lecture ? 150 : 110 },
