@@ -62,7 +62,8 @@ def run(quick: bool = False) -> dict[str, Any]:
             f"Default config (ring of 8, WGAN-GP 0.1, 3x64 MLPs, batch 256, 2 critic steps) in "
             f"every lane; {iterations} iterations per lane, {repeats} interleaved runs of each "
             "count. Lanes are stepped in turn (gan_core.Lanes.step), so n lanes share one "
-            "core: 1/n of one lane's rate is what running them in turn can give. Load "
+            "core: 1/n of one lane's rate is what running them in turn can give (why not "
+            "as one stack: docs/engine-contract.md, Lanes). Load "
             f"average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after: other "
             "work on the machine skews every figure."
         ),

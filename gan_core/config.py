@@ -18,11 +18,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from gan_core.losses import LOSSES, bce
 from gan_core.regularizers import REGULARIZERS
 
-DATASETS_1D = ("gaussian1d", "mixture1d", "separated1d", "dirac")
+DATASETS_1D = ("gaussian1d", "mixture1d", "separated1d", "dirac", "points1d")
 DATASETS_2D = ("ring8", "grid25", "swissroll", "moons", "spiral", "points")
 DatasetName = Literal[DATASETS_1D + DATASETS_2D]  # type: ignore[valid-type]
 
@@ -30,6 +31,13 @@ Width = Annotated[int, Field(ge=1, le=1024)]
 Coord = Annotated[float, Field(ge=-10.0, le=10.0)]
 Std = Annotated[float, Field(ge=0.01, le=5.0)]
 Norm = Literal["none", "batch", "layer"]
+
+# The most points (2D) or values (1D) a config holds as the user's own target. Bound by the
+# link: the address writes a point as at most 14 characters (x_y, 3 decimals), so 500 of them
+# take at most 7,000 of a link's 8,000 (web/link.js MAX_LINK_CHARS).
+MAX_POINTS = 500
+# The user's own targets and the field that holds their data.
+OWN_DATA = {"points": "points", "points1d": "values"}
 
 # The D optimizers whose step unroll_steps differentiates through (gan_core.unrolled).
 UNROLLABLE = ("sgd", "adam", "optimistic")
@@ -76,9 +84,18 @@ class TargetConfig(Strict):
         4.0, ge=0.0, le=8.0, description="separated1d: distance of the real N(d, 0.25) from 0"
     )
     points: list[tuple[Coord, Coord]] = Field(
-        default_factory=list, max_length=500, description="points: user-drawn 2D points"
+        default_factory=list,
+        max_length=MAX_POINTS,
+        description="points: your 2D points, 1 to 500 (drawn on the plot or uploaded)",
     )
-    point_std: float = Field(0.05, ge=0.0, le=2.0, description="points: Gaussian blur of each")
+    values: list[Coord] = Field(
+        [],  # a default the schema shows (the page's address omits it)
+        max_length=MAX_POINTS,
+        description="points1d: your 1D values, 1 to 500 (uploaded)",
+    )
+    point_std: float = Field(
+        0.05, ge=0.0, le=2.0, description="points, points1d: Gaussian blur of each"
+    )
 
     @model_validator(mode="after")
     def _mixture_lengths_agree(self) -> TargetConfig:
@@ -259,6 +276,21 @@ class TrainConfig(Strict):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     dirac_init: tuple[Coord, Coord] = Field((1.0, 1.0), description="dirac: initial (theta, psi)")
 
+    @model_validator(mode="after")
+    def _own_data_given(self) -> TrainConfig:
+        """The user's own target (points, points1d) needs 1 to MAX_POINTS of its data; the
+        error names the field that holds it (target.points, target.values)."""
+        field = OWN_DATA.get(self.dataset)
+        if field and not getattr(self.target, field):
+            raise nested_error(
+                ("target", field),
+                f"the {self.dataset} target needs 1 to {MAX_POINTS} {field}, got none; "
+                + ("draw them on the plot or " if self.dataset == "points" else "")
+                + "upload a CSV or JSON file of them",
+                [],
+            )
+        return self
+
     @field_validator("loss")
     @classmethod
     def _known_loss(cls, loss: str, info: ValidationInfo) -> str:
@@ -426,6 +458,15 @@ class ConfigError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def nested_error(loc: tuple[str, ...], message: str, value: Any) -> ValidationError:
+    """A validation error at ``loc``, a path inside the model being validated: a validator's
+    own errors sit at the field or model it validates, this one names the field inside."""
+    return ValidationError.from_exception_data(
+        "TrainConfig",
+        [InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)],
+    )
 
 
 def first_error(error: ValidationError) -> ConfigError:

@@ -3,7 +3,7 @@
 Two shapes serve every dataset:
 
 - ``GaussianMixture``: sum_k w_k N(mu_k, s_k^2 I). gaussian1d, mixture1d, separated1d,
-  dirac (one mode, s = 0), ring8, grid25 and points. Modes and exact density are known.
+  dirac (one mode, s = 0), points1d, ring8, grid25 and points. Modes and exact density are known.
 - ``NoisyCurve``: x = f(u) + s * eps, u ~ U(0, 1), eps ~ N(0, I), for a parametric curve f.
   swissroll, moons and spiral. Modes and density are unknown (None).
 
@@ -25,7 +25,7 @@ import torch
 from numpy.typing import ArrayLike
 from scipy.spatial.distance import cdist
 
-from gan_core.config import ConfigError, TargetConfig, TrainConfig
+from gan_core.config import TargetConfig, TrainConfig
 
 REFERENCE_SEED = 1234  # seed of every target's fixed reference sample
 
@@ -64,9 +64,9 @@ class Target(ABC):
 class GaussianMixture(Target):
     """p(x) = sum_k w_k N(x; mu_k, s_k^2 I), weights normalised to sum to 1.
 
-    A mode with s_k = 0 is a point mass (dirac, points with point_std 0); the density is then
-    None. The extent, unless given, is [min(-2, mu - 4 s), max(2, mu + 4 s)] over all modes and
-    axes, rounded outward to a multiple of 0.5.
+    A mode with s_k = 0 is a point mass (dirac; points and points1d with point_std 0); the
+    density is then None. The extent, unless given, is [min(-2, mu - 4 s), max(2, mu + 4 s)]
+    over all modes and axes, rounded outward to a multiple of 0.5.
     """
 
     def __init__(
@@ -181,10 +181,14 @@ def grid25() -> GaussianMixture:
 
 
 def points(t: TargetConfig) -> GaussianMixture:
-    """The user's points, each blurred by N(0, point_std^2 I), equally weighted."""
-    if not t.points:
-        raise ConfigError("target.points", "the points dataset needs at least one point")
+    """The user's 2D points, each blurred by N(0, point_std^2 I), equally weighted (the
+    config holds 1 to MAX_POINTS of them: TrainConfig._own_data_given)."""
     return GaussianMixture("points", np.array(t.points), t.point_std)
+
+
+def points1d(t: TargetConfig) -> GaussianMixture:
+    """The user's 1D values, each blurred by N(0, point_std^2), equally weighted."""
+    return GaussianMixture("points1d", np.array(t.values)[:, None], t.point_std)
 
 
 TARGETS: dict[str, Callable[[TargetConfig], Target]] = {
@@ -195,6 +199,7 @@ TARGETS: dict[str, Callable[[TargetConfig], Target]] = {
     # WGAN paper, figure 2: the real N(d, 0.25) sits far from the generator's start near 0.
     "separated1d": lambda t: GaussianMixture("separated1d", [[t.separation]], 0.25),
     "dirac": lambda t: GaussianMixture("dirac", [[0.0]], 0.0),  # Dirac-GAN: delta_0
+    "points1d": points1d,
     "ring8": lambda t: ring8(),
     "grid25": lambda t: grid25(),
     "swissroll": lambda t: NoisyCurve("swissroll", swiss_roll, 0.25 / 7.5, (-2.5, 2.5)),

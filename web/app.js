@@ -17,7 +17,9 @@ import { createMetrics } from "./metrics.js";
 import { Lane, LANE_COLORS, laneTitle, forkWords } from "./lanes.js";
 import { createPanels } from "./panels.js";
 import { encodeReplay, decodeReplay, linkReplay, fromStart, MAX_LINK_CHARS } from "./link.js";
-import { exportImage, exportMetrics } from "./export.js";
+import { exportImage, exportMetrics, exportRecording } from "./export.js";
+import { wireRecording } from "./record.js";
+import { readDataFile, uploadLimits } from "./upload.js";
 import { createGallery } from "./gallery.js";
 import { ReplayKeeper, rebuildReset } from "./rebuild.js";
 
@@ -95,6 +97,7 @@ async function boot() {
     onPending: (path, value) => setPending(path, value),
     onDataset: (name) => changeDataset(name),
     onClearPoints: () => startDrawing([]),
+    onUpload: uploadData,
   });
   addMomentsToggle();
   applyVisibility();
@@ -380,9 +383,11 @@ async function sendUpdate(patch, info = {}) {
   try {
     const ack = await send({ type: "update", patch, reset_moments: !!$("reset-moments")?.checked, lane: selectedLane()?.id ?? 1 });
     afterConfigAck(ack);
+    return ack;
   } catch (err) {
     showConfigError(err, info, patch);
     refreshControls();
+    return null;
   }
 }
 
@@ -425,8 +430,10 @@ function setPending(path, value) {
 
 function changeDataset(name) {
   const cur = state.config?.dataset;
-  if (name === "points" && !((state.config?.target?.points || []).length && cur === "points")) {
-    startDrawing(state.config?.target?.points || []);
+  if (name === "points" && cur !== "points") { startDrawing([]); return; }   // an empty canvas
+  if (name === "points1d" && cur !== "points1d") {
+    refreshControls();   // the select goes back: values come from a file
+    controls.showError("target.upload", "Your own 1D values come from a file: upload a CSV or JSON of them here.");
     return;
   }
   stopDrawing();
@@ -437,27 +444,55 @@ function changeDataset(name) {
   }
 }
 
+// ---------------------------------------------------------------- your own data (upload.js)
+/** A picked file becomes the target (a live change within 2D or 1D, else a reset of every
+ * lane); a bad file's reason shows under the upload button and nothing is sent. */
+async function uploadData(file) {
+  let got;
+  try { got = await readDataFile(file, uploadLimits(schemaInfo.config)); } catch (e) {
+    controls.showError("target.upload", `${file.name}: ${e.message}.`);
+    return;
+  }
+  stopDrawing();
+  const live = kindOfDataset(got.patch.dataset) === kindOfDataset(state.config?.dataset) && !Object.keys(state.pending).length;
+  const ack = live ? await sendUpdate(got.patch, { path: "target.upload" }) : await sendReset(resetBody(got.patch));
+  if (ack) toast(`${file.name}: ${got.count} ${got.dim === 2 ? "points" : "values"} are the target now.`);
+}
+
 // ---------------------------------------------------------------- drawing your own points
+// An empty canvas (choosing "draw your own points", or "clear") hides the run's frames and
+// pauses it until the first stroke: there is nothing to train on yet (the points target needs
+// at least one point). The first stroke makes the points the target, and a run that was
+// playing plays on.
+let blankCanvas = null;     // {resume} while drawing starts from nothing, else null
+
 function startDrawing(points) {
   $("draw-hint").hidden = false;
   if (currentKind !== "2d") showKind("2d");
   const latest = lanes[0]?.latest;
-  if (!latest || latest.kind !== "2d") {
-    // nothing 2D to draw over yet: an empty canvas over the default extent
+  if (!points.length || !latest || latest.kind !== "2d") {
+    if (!points.length && !blankCanvas) {
+      blankCanvas = { resume: playing };
+      if (playing) togglePlay();
+    }
     const blank = { kind: "2d", extent: [-2, 2], display: "probability", undecided: 0.5, shapes: {}, seq: -1 };
-    views["2d"].render(blank, ctx());
+    views["2d"].render(blank, { ...ctx(), colorbar: false });   // no D yet: no colour bar
   }
-  views["2d"].setDrawing(points, (pts) => {
+  views["2d"].setDrawing(points, async (pts) => {
     const cfg = state.config || {};
     if (!pts.length) return;
-    if (kindOfDataset(cfg.dataset) === "2d") sendUpdate({ dataset: "points", target: { points: pts } }, { path: "target.points" });
-    else sendReset(resetBody({ dataset: "points", target: { points: pts } }));
+    const resume = blankCanvas?.resume;
+    blankCanvas = null;
+    const patch = { dataset: "points", target: { points: pts } };
+    const ack = kindOfDataset(cfg.dataset) === "2d" ? await sendUpdate(patch, { path: "target.points" }) : await sendReset(resetBody(patch));
+    if (ack && resume && !playing) togglePlay();
   });
 }
 
 function stopDrawing() {
   $("draw-hint").hidden = true;
   views?.["2d"].setDrawing(null);
+  if (blankCanvas) { blankCanvas = null; dirty = true; }
 }
 
 // ---------------------------------------------------------------- render loop
@@ -566,7 +601,7 @@ const metricSources = () => lanes.map((l) => ({ history: l.history, color: laneC
 
 function loop() {
   requestAnimationFrame(loop);
-  if (lanes[0]?.latest && (dirty || lanes.some((l) => l.latest && l.latest !== l.rendered))) drawLanes();
+  if (!blankCanvas && lanes[0]?.latest && (dirty || lanes.some((l) => l.latest && l.latest !== l.rendered))) drawLanes();
   const now = performance.now();
   if (metricsChart && now - lastMetricsDraw > (playing ? 1000 : 100)) {
     lastMetricsDraw = now;
@@ -639,6 +674,10 @@ function wireUi() {
     try { replay = (await send({ type: "export" })).replay; } catch { /* offline: metrics only */ }
     exportMetrics(selectedLane().history, "json", state, { lane: selectedLane().id, replay, link: shareUrl() });
   });
+  window.gandyn.recorder = wireRecording($("view-wrap"), {
+    toggle: $("export-webm"), badge: $("rec-badge"), time: $("rec-time"), fps: $("rec-fps"), stopButton: $("rec-stop"),
+    save: (blob) => exportRecording(blob, state, iteration), say: toast,
+  });
   $("btn-link").addEventListener("click", copyLink);
   wireLanes();
   $("btn-help").addEventListener("click", () => toggleHelp(true));
@@ -697,6 +736,7 @@ function onKey(e) {
 function toggleHelp(show) { $("help").hidden = !show; if (show) $("help-close").focus(); }
 
 async function togglePlay() {
+  if (blankCanvas && !playing) { notice("Draw a point or more on the plot first: the points target needs at least one."); return; }
   try {
     const ack = await send({ type: playing ? "pause" : "play" });
     playing = ack.playing;
@@ -903,6 +943,8 @@ async function copyLink() {
     const link = await lanesLink();
     if (link) { state.replayParam = link.param; keeps = link.says; url = shareUrl(); syncUrl(); }
   }
+  // your own points make the longest links (at most 7,000 characters for 500: upload.js)
+  if (url.length > MAX_LINK_CHARS) keeps += `; it is ${url.length.toLocaleString("en-US")} characters long, over the ${MAX_LINK_CHARS.toLocaleString("en-US")} that every browser and chat tool keeps whole, so it may arrive cut`;
   let ok = false;
   try { await navigator.clipboard.writeText(url); ok = true; } catch { /* fall back below */ }
   if (!ok) {

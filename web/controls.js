@@ -4,6 +4,7 @@
 // so that ?hide=... / ?show=... can strip the page down for a lecture.
 
 import { getPath, patchOf, clone } from "./state.js";
+import { uploadLimits } from "./upload.js";
 
 
 const LABELS = {
@@ -12,13 +13,14 @@ const LABELS = {
   g_hidden: "G hidden layers", d_hidden: "D hidden layers", activation: "Activation", seed: "Seed",
   dirac_init: "Start (θ, ψ)", name: "Optimizer", lr: "Learning rate", betas: "Adam β1, β2", momentum: "Momentum",
   mean: "Mean", std: "Std", means: "Means", stds: "Stds", weights: "Weights", separation: "Separation",
-  point_std: "Blur of each point", points: "Points", discriminator: "D shape", ebgan_margin: "EBGAN margin m",
+  point_std: "Blur of each point", points: "Points", values: "Values", discriminator: "D shape", ebgan_margin: "EBGAN margin m",
   pack: "PacGAN: samples per D input", minibatch_stddev: "Minibatch stddev",
 };
 const DATASET_LABELS = {
   gaussian1d: "1D · Gaussian", mixture1d: "1D · mixture of Gaussians", separated1d: "1D · far-apart Gaussian",
   dirac: "Dirac-GAN (θ, ψ)", ring8: "2D · ring of 8 Gaussians", grid25: "2D · grid of 25 Gaussians",
   swissroll: "2D · swiss roll", moons: "2D · two moons", spiral: "2D · spiral", points: "2D · draw your own points",
+  points1d: "1D · your own values (upload)",
 };
 
 /** Accept the few shapes /api/schema may take and return one. */
@@ -131,7 +133,8 @@ let uid = 0;
 /**
  * Build the panel into `container`.
  * cb.onPatch(patch, info) — a live change; cb.onPending(path, value) — a reset-only change;
- * cb.onDataset(name) — a change of target; cb.onClearPoints()
+ * cb.onDataset(name) — a change of target; cb.onClearPoints(); cb.onUpload(file) — a data
+ * file picked (upload.js reads it)
  */
 export function buildControls(container, schemaInfo, cb) {
   const schema = schemaInfo.config;
@@ -192,6 +195,20 @@ export function buildControls(container, schemaInfo, cb) {
     };
     finish(s);
     return register({ path, names, root: s.root, error: s.error, set, input: select });
+  }
+
+  // --- your own data from a file (upload.js): a button over a file input ---
+  function uploadControl() {
+    const path = "target.upload";
+    const { maxPoints, lo, hi } = uploadLimits(schema);
+    const s = ctlShell(path, "Your own data", new Set(["target", "upload", "data"]), {
+      help: `A CSV of 2D points (x,y a line) or 1D values (one a line), or JSON [[x, y], …] / [x, …]: up to ${maxPoints}, each in [${lo}, ${hi}], kept to 3 decimals.`,
+    });
+    const input = el("input", { id: "upload-file", type: "file", accept: ".csv,.json,.txt,text/csv,application/json,text/plain", hidden: true });
+    input.addEventListener("change", () => { const f = input.files[0]; input.value = ""; if (f) cb.onUpload(f); });
+    s.root.append(input, el("button", { type: "button", id: "upload-button", text: "Upload CSV / JSON…", onclick: () => input.click() }));
+    finish(s);
+    return register({ path, names: new Set(["target", "upload"]), root: s.root, error: s.error, set: () => {} });
   }
 
   // --- a yes/no option: a checkbox ---
@@ -289,24 +306,28 @@ export function buildControls(container, schemaInfo, cb) {
   const gTarget = group("Target", ["target", "dataset", "data"]);
   const datasetNode = resolve(schema, props.dataset);
   gTarget.append(selectControl("dataset", datasetNode, new Set(["dataset", "target"]), { labels: DATASET_LABELS, help: "" }).root);
+  gTarget.append(uploadControl().root);
   const targetNode = resolve(schema, props.target);
   const targetCtls = [];
   for (const [k, p0] of Object.entries(targetNode.properties || {})) {
     const p = resolve(schema, p0);
-    const m = /^([a-z0-9_]+):\s*(.*)$/i.exec(p.description || "");
-    const only = m ? m[1] : null;
+    const m = /^([a-z0-9_, ]+):\s*(.*)$/i.exec(p.description || "");
+    const only = m ? m[1].split(/,\s*/) : null;   // the datasets that read this field
     const help = m ? m[2] : p.description;
     const path = `target.${k}`;
     const names = new Set(["target", path, k]);
-    if (k === "points") {
-      const s = ctlShell(path, "Your points", names, { help: "Click or drag on the plot to add points, then press Play." });
+    if (k === "points" || k === "values") {
+      const drawn = k === "points";
+      const s = ctlShell(path, drawn ? "Your points" : "Your values", names, {
+        help: drawn ? "Click or drag on the plot to add points, then press Play." : "Upload a file of values (above) to change them.",
+      });
       const count = el("span", { class: "count" });
-      const clear = el("button", { type: "button", text: "Clear points", onclick: () => cb.onClearPoints() });
+      const clear = drawn ? el("button", { type: "button", text: "Clear points", onclick: () => cb.onClearPoints() }) : null;
       s.root.append(el("div", { class: "subtle-buttons" }, count, clear));
       finish(s);
       const ctl = register({ path, names, root: s.root, error: s.error, set: (cfg) => {
         const n = (getPath(cfg, path) || []).length;
-        count.textContent = `${n} point${n === 1 ? "" : "s"}`;
+        count.textContent = `${n} ${drawn ? "point" : "value"}${n === 1 ? "" : "s"}`;
       } });
       targetCtls.push({ ctl, only });
       gTarget.append(ctl.root);
@@ -323,7 +344,7 @@ export function buildControls(container, schemaInfo, cb) {
   let diracCtl = null;
   if (props.dirac_init) {
     diracCtl = listControl("dirac_init", resolve(schema, props.dirac_init), new Set(["dirac_init", "target"]), { help: "where (θ, ψ) start" });
-    targetCtls.push({ ctl: diracCtl, only: "dirac" });
+    targetCtls.push({ ctl: diracCtl, only: ["dirac"] });
     gTarget.append(diracCtl.root);
   }
 
@@ -524,7 +545,7 @@ export function buildControls(container, schemaInfo, cb) {
     // a control showing an error keeps the value the student typed until the next change
     for (const c of controls) if (!c.root.classList.contains("invalid")) c.set(view);
     // target fields only for their dataset
-    for (const { ctl, only } of targetCtls) ctl.root.hidden = !!only && only !== view.dataset;
+    for (const { ctl, only } of targetCtls) ctl.root.hidden = !!only && !only.includes(view.dataset);
     // optimizer extras only for their optimizer
     for (const c of controls) {
       if (!c.onlyFor) continue;

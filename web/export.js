@@ -1,5 +1,5 @@
 // Export: the current view as PNG or SVG (Plotly.downloadImage), the metrics history as
-// CSV or JSON (a Blob and a download link).
+// CSV or JSON, a recording of the plots as WebM (record.js) (a Blob and a download link).
 
 function stamp(state) {
   const c = state.config || {};
@@ -22,7 +22,10 @@ export function exportImage(view, format, state, iteration) {
 }
 
 export function downloadText(text, filename, mime) {
-  const blob = new Blob([text], { type: mime });
+  downloadBlob(new Blob([text], { type: mime }), filename);
+}
+
+function downloadBlob(blob, filename) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
@@ -37,4 +40,8 @@ export function exportMetrics(history, format, state, extra = {}) {
   const name = `${stamp(state)}-metrics`;
   if (format === "csv") downloadText(history.toCSV(), `${name}.csv`, "text/csv");
   else downloadText(history.toJSON({ config: state.config, ...extra }), `${name}.json`, "application/json");
+}
+
+export function exportRecording(blob, state, iteration) {
+  downloadBlob(blob, `${stamp(state)}-to-it${iteration ?? 0}.webm`);
 }

@@ -6,16 +6,26 @@ import torch
 from scipy.integrate import trapezoid
 from scipy.spatial.distance import cdist
 
-from gan_core.config import DATASETS_1D, DATASETS_2D, ConfigError, TrainConfig
+from gan_core.config import (
+    DATASETS_1D,
+    DATASETS_2D,
+    MAX_POINTS,
+    ConfigError,
+    TrainConfig,
+    validate_config,
+)
 from gan_core.datasets import make_target
 
 ALL = DATASETS_1D + DATASETS_2D
 POINTS = [(0.5, 1.0), (-1.0, 0.0), (1.5, -1.5)]
+VALUES = [-1.5, 0.25, 3.0]
 
 
 def target(dataset: str, **params):
     if dataset == "points":
         params.setdefault("points", POINTS)
+    if dataset == "points1d":
+        params.setdefault("values", VALUES)
     return make_target(TrainConfig(dataset=dataset, target=params))
 
 
@@ -216,7 +226,34 @@ def test_points_target():
     assert target("points", point_std=0.0).density(np.zeros((1, 2))) is None
 
 
-def test_points_without_points_raises():
+def test_points1d_target_is_a_1d_mixture_of_the_values():
+    t = target("points1d", point_std=0.1)
+    assert t.dim == 1 and TrainConfig(dataset="points1d", target={"values": VALUES}).dim == 1
+    assert np.allclose(t.modes[:, 0], VALUES) and t.mode_std == pytest.approx(0.1)
+    assert t.extent == (-2.0, 3.5)
+    x = draw(t, 3000)
+    nearest = np.abs(x - np.array(VALUES)[None, :]).min(1)
+    assert (nearest < 0.5).all()  # 5 std: every sample sits by one of the values
+
+
+@pytest.mark.parametrize(("dataset", "field"), [("points", "points"), ("points1d", "values")])
+def test_own_data_needs_one_to_max_points(dataset, field):
     with pytest.raises(ConfigError) as err:
-        make_target(TrainConfig(dataset="points"))
-    assert err.value.field == "target.points"
+        validate_config({"dataset": dataset})
+    assert err.value.field == f"target.{field}"
+    assert f"1 to {MAX_POINTS} {field}" in err.value.message and "upload" in err.value.message
+    one = [0.5, 0.5] if dataset == "points" else 0.5
+    validate_config({"dataset": dataset, "target": {field: [one] * MAX_POINTS}})
+    with pytest.raises(ConfigError) as err:
+        validate_config({"dataset": dataset, "target": {field: [one] * (MAX_POINTS + 1)}})
+    assert err.value.field == f"target.{field}"
+    assert f"at most {MAX_POINTS}" in err.value.message
+
+
+def test_own_data_coordinates_are_bounded():
+    with pytest.raises(ConfigError) as err:
+        validate_config({"dataset": "points", "target": {"points": [[0.0, 0.0], [0.0, 11.0]]}})
+    assert err.value.field == "target.points.1.1" and "10" in err.value.message
+    with pytest.raises(ConfigError) as err:
+        validate_config({"dataset": "points1d", "target": {"values": [1.0, -12.0]}})
+    assert err.value.field == "target.values.1"

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gan_core import MAX_LANES, LaneError, Lanes, Trainer, replay
+from gan_core.config import merge
 
 SMALL = {"g_hidden": [32, 32], "d_hidden": [32, 32], "batch_size": 64}
 WILD = {  # diverges within 200 iterations (tests/core/test_trainer.py)
@@ -70,6 +71,18 @@ def test_lanes_step_together_one_generator_iteration_each_and_draw_the_same_batc
     lanes.step(2, part="d")
     assert [lane.trainer.iteration for lane in lanes] == [3, 3, 3]
     assert all(lane.trainer.commands[-1] == (3, "step_d", {"n": 2}) for lane in lanes)
+
+
+def test_a_lane_trains_bit_for_bit_as_the_same_run_alone_whatever_lanes_it_shares() -> None:
+    # The promise a stacked population broke (docs/engine-contract.md, Lanes): there a
+    # nonsaturating lane beside a WGAN-GP one was 1 ulp off its lone self after one D step.
+    patches = [{}, {"loss": "nonsaturating", "regularizers": []}, {"loss": "lsgan"}]
+    lanes = Lanes(SMALL, patches)
+    lanes.step(8)
+    for lane, patch in zip(lanes, patches, strict=True):
+        alone = Trainer(merge(Lanes(SMALL).base.model_dump(), patch))
+        alone.step(8)
+        assert same_state(lane.trainer, alone)
 
 
 def test_a_diverging_lane_halts_alone_and_the_others_go_on() -> None:
