@@ -3,8 +3,9 @@
 Starts `gandyn serve` on a free port, opens the default page (the 2D view of the default
 preset) in Debian's chromium, presses Play and reads the page's own counters
 (window.gandyn.stats) over a window of 10 s (3 s when quick). Rendered frames are the ones
-drawn with Plotly.react; skipped frames are the ones replaced by a newer frame before they
-could be drawn (the page never queues frames).
+drawn (in 2D: the D surface and the painted layers; in 1D a Plotly.react); skipped frames
+are the ones replaced by a newer frame before they could be drawn (the page never queues
+frames).
 """
 
 from __future__ import annotations
@@ -183,9 +184,11 @@ def run(quick: bool = False) -> dict[str, Any]:
             "from the page's own counters while training plays; page-only capacity is the same "
             "page redrawing the last frame on every animation frame with training paused, i.e. "
             "what the browser side could do if frames came fast enough. Chromium runs with "
-            "--disable-gpu (software raster) on the same cores as the training worker; one "
-            "render is one Plotly.react of the whole figure (SVG fakes and arrows; the D surface "
-            "and the unchanging real samples as images)."
+            "--disable-gpu (software raster) on the same cores as the training worker. A 2D "
+            "frame is D's grid put into a small canvas stretched under the axes and the samples, "
+            "arrows, field, trails and manifold painted on a canvas over them (web/paint2d.js); "
+            "Plotly redraws only when the axes or the contours change. 1D: one Plotly.react of "
+            "the figure."
         ),
     }
 

@@ -71,8 +71,10 @@ READY = "window.gandyn && window.gandyn.ready && window.gandyn.stats.framesRende
 # size, then let the canvas downscale it (markers and lines come out fine and anti-aliased).
 RENDER_JS = """
 async ([w, h, k]) => {
-  const div = window.gandyn.views[window.gandyn.kind].div;
-  const layout = JSON.parse(JSON.stringify(div.layout));
+  const view = window.gandyn.views[window.gandyn.kind], div = view.div;
+  // the 2D view paints most of its layers live: its export figure holds them all
+  const fig = view.exportFigure ? view.exportFigure() : { data: div.data, layout: div.layout };
+  const layout = JSON.parse(JSON.stringify(fig.layout));
   for (const key of Object.keys(layout)) {
     if (/^[xy]axis\\d*$/.test(key)) Object.assign(layout[key], {
       showticklabels: false, ticks: "", title: { text: "" }, linecolor: "#888", showgrid: false });
@@ -80,7 +82,7 @@ async ([w, h, k]) => {
   const m = 6;
   Object.assign(layout, { width: w * k, height: h * k, showlegend: false, annotations: [],
     margin: { l: m, r: m, t: m, b: m } });
-  let data = div.data;
+  let data = fig.data.filter((t) => !t.marker?.showscale);   // no colour bar
   // 2D and Dirac: frame what matters (the samples; the trajectory and the equilibrium) so
   // that it fills the picture, at equal scales on both axes
   const f = window.gandyn.latest;

@@ -171,7 +171,7 @@ function fillSpeedSelect() {
 }
 
 // names of ?hide= that are parts of the page, not settings
-const PAGE_PARTS = ["play", "step", "reset", "speed", "export", "link", "lanes", "view", "contours", "field", "trails", "manifold", "arrows", "spectrum", "metrics", "notes", "gallery", "side", "settings"];
+const PAGE_PARTS = ["play", "step", "reset", "speed", "export", "link", "lanes", "view", ...Object.keys(VIEW_DEFAULTS), "metrics", "notes", "gallery", "side", "settings"];
 
 function applyVisibility() {
   const anyGroup = controls ? controls.applyVisibility(state.hide, state.show) : true;
@@ -502,15 +502,14 @@ function ctx(lane = selectedLane()) {
   // shift-invariant critics (wgan, rsgan): the engine's `undecided` is the midpoint of D's
   // mean scores on real and fake samples (the schema's `undecided` is null for them)
   const midpoint = !!loss && "undecided" in loss ? loss.undecided === null : ["wgan", "rsgan"].includes(cfg?.loss);
-  return { lecture: state.lecture, view: state.view, midpoint };
+  return { lecture: state.lecture, view: state.view, midpoint, noise: cfg?.noise };
 }
 
 function showKind(kind) {
   currentKind = kind;
   document.body.dataset.kind = kind;   // styles.css: the legend row stays in lecture mode for 1D
   updateLanes();   // the "one plot" box and the legend depend on the kind
-  for (const id of ["opt-contours", "opt-field", "opt-manifold"]) $(id).parentElement.hidden = kind !== "2d";
-  $("opt-trails").parentElement.hidden = kind !== "2d";
+  for (const el of document.querySelectorAll("#view-options [data-kinds]")) el.hidden = !el.dataset.kinds.split(" ").includes(kind);
   window.dispatchEvent(new Event("resize"));
 }
 
@@ -713,9 +712,8 @@ function legend(kind = currentKind, panels = false) {
     ? `<span><b>━</b> D(x)</span><span><b style="color:#1f5fbf">╍</b> optimal D</span><span><b style="color:#777">┈</b> undecided</span>` : "";
   const ema = kind !== "dirac" && lanes.some((l) => (l.config?.g_ema || 0) > 0)
     ? `<span><b style="color:#7a1fa2">${kind === "1d" ? "△" : "○"}</b> averaged G (EMA)</span>` : "";
-  $("legend").innerHTML = `<span><i class="sw" style="background:#117a3a"></i>real</span>
-    <span><i class="sw" style="background:#7a1fa2"></i>fake</span>${ema}
-    <span><b style="color:#e85d04">━➤</b> push on fakes</span>${curves}`;
+  // real, fake and the arrows have their colours on their layer toggles
+  $("legend").innerHTML = `${ema}${curves}`;
 }
 
 function onKey(e) {

@@ -1,7 +1,8 @@
 // Record the plots (every lane's panel, where there are several) to a WebM file, for slides.
 //
 // Each recorded frame copies the page's own drawing into one canvas: every Plotly SVG layer
-// of each visible plot (the painted D surface is an image inside it) as an image, then the
+// and canvas of each visible plot in the page's order (the 2D view's D surface and its painted
+// samples and arrows are canvases under and over its SVG), then the
 // little HTML the views add on top (the lane heads, the notes over a plot, the D colour bar)
 // as canvas text and gradients. canvas.captureStream(0) + MediaRecorder make the WebM; a frame
 // goes in only when one is copied, so the video keeps real time at whatever rate the copies
@@ -89,10 +90,13 @@ export function createRecorder(root, { onTick, onStop } = {}) {
     g.fillRect(0, 0, canvas.width, canvas.height);
     for (const div of root.querySelectorAll(".lane-panel:not([hidden]) .plot.view:not([hidden])")) {
       const r = at(div.getBoundingClientRect());
-      for (const svg of div.querySelectorAll("svg.main-svg")) g.drawImage(await svgImage(svg), r.x, r.y, r.w, r.h);
+      // in the page's order: the 2D view's D surface (a canvas under the SVG), the SVG, its painted layers (a canvas over it)
+      for (const el of div.querySelectorAll("canvas:not([hidden]), svg.main-svg")) {
+        if (el.tagName === "CANVAS") { const c = at(el.getBoundingClientRect()); g.drawImage(el, c.x, c.y, c.w, c.h); } else g.drawImage(await svgImage(el), r.x, r.y, r.w, r.h);
+      }
     }
     // in the page's order, so that what is drawn over what stays so
-    for (const el of root.querySelectorAll(".lane-head:not([hidden]) span, .ov-note, .ov-ghost, .cbar-grad, .cbar-ticks span, .cbar-title")) {
+    for (const el of root.querySelectorAll(".lane-head:not([hidden]) span, .ov-note, .ov-ghost, .ov-edge, .ov-manifold, .cbar-grad, .cbar-ticks span, .cbar-title")) {
       (el.classList.contains("cbar-grad") ? drawGradient : drawText)(g, el, at);
     }
     if (cur.stopping) return;   // stopped while copying: the recorder is done

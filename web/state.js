@@ -6,8 +6,13 @@
 //   &pts=0.5_1.25,-1_0.3   (target.points)   &view=contours,trails   &lecture=1&hide=optimizer,seed
 // Config keys are dotted paths of TrainConfig; lists of numbers are comma-joined.
 
-export const VIEW_FLAGS = ["contours", "field", "trails", "manifold", "arrows", "spectrum"];
-export const VIEW_DEFAULTS = { contours: false, field: false, trails: false, manifold: false, arrows: true, spectrum: false };
+/** The view's layers and options, on or off (GAN Lab's layer toggles): the one list of them.
+ * Each is a checkbox `#opt-NAME` in the #view-options row and, where it differs from this
+ * default, a word of `view=` in the URL. d: the D surface (2D) or the D(x) line (1D);
+ * real / fake: the samples; arrows: the push on the fakes; field, trails, manifold,
+ * contours: 2D only; spectrum: the spectrum panel. */
+export const VIEW_DEFAULTS = { d: true, real: true, fake: true, arrows: true, field: false, trails: false, manifold: false, contours: false, spectrum: false };
+export const VIEW_FLAGS = Object.keys(VIEW_DEFAULTS);
 /** Speeds: the pace command each one sends (protocol §4). */
 export const SPEEDS = {
   motion: { label: "slow motion", pace: { slow_motion: 0.5, fps: 2, steps_per_frame: 0 } },

@@ -1,14 +1,37 @@
 // The 2D view: D as a heatmap (probability or raw score, diverging around `undecided`),
-// optional contours, real and fake samples, the generator's push on each fake as arrows
-// (one trace), optional push field on a grid, trails and the generator manifold.
-// Also the drawing surface for the "points" target.
+// optional contours, real and fake samples (those outside the plot marked at its edge), the
+// generator's push on each fake as arrows (at most MAX_ARROWS of them), optional push field
+// on a grid, trails and the generator manifold (its latent grid coloured by coordinate);
+// what is under the pointer (hover2d.js). Also the drawing surface for the "points" target.
+//
+// Drawing: Plotly draws the axes, contours and D's white lines; the D surface is a small
+// canvas stretched under the plot area and the scatter layers (samples, arrows, field,
+// trails, manifold) are painted on a canvas over it (paint2d.js) from the same trace
+// objects an export hands to Plotly. A new frame therefore costs no Plotly redraw unless
+// the axes or the contours change.
 
 import { C, DIVERGING, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, quantileLength, ArrowScale, fmt, pushLabel } from "./theme.js";
 import { dSpread } from "./scales.js";
+import { paintTraces } from "./paint2d.js";
+import { surfaceLines, fakeLines, nearestFake } from "./hover2d.js";
 
 // ghost*: the fakes before the last step while paused (faded), thin lines to where they went,
-// and D's decision line (white level) before and after a D step
-const T = { heat: 0, contour: 1, manifold: 2, trails: 3, field: 4, fake: 5, arrows: 6, real: 7, drawn: 8, ghostLinks: 9, ghost: 10, boundaryBefore: 11, boundaryAfter: 12, fakeEma: 13 };
+// and D's decision line (white level) before and after a D step. outside: samples beyond the
+// plotted range, marked at its edge. manifold: the first of its lines (one trace each).
+const T = { heat: 0, contour: 1, outside: 2, trails: 3, field: 4, fake: 5, arrows: 6, real: 7, drawn: 8, ghostLinks: 9, ghost: 10, boundaryBefore: 11, boundaryAfter: 12, fakeEma: 13, manifold: 14 };
+// what Plotly draws live; every other layer is painted
+const PLOTLY_LIVE = [T.heat, T.contour, T.boundaryBefore, T.boundaryAfter];
+// the painted layers from bottom to top
+const PAINT_ORDER = [T.trails, T.field, T.fake, T.fakeEma, T.arrows, T.real, T.ghostLinks, T.ghost, T.outside, T.drawn];
+/** 2 -> "2nd", 3 -> "3rd", 4 -> "4th", 11 -> "11th", 21 -> "21st". */
+const ordinal = (n) => `${n}${[11, 12, 13].includes(n % 100) ? "th" : ["th", "st", "nd", "rd"][n % 10] || "th"}`;
+
+/** At most this many push arrows are drawn (every k-th fake beyond it; the label says so). */
+export const MAX_ARROWS = 256;
+/** The manifold's two families of lines, coloured from light to dark along their latent coordinate. */
+const MANIFOLD_RAMPS = { z1: ["#9ecae1", "#08306b"], z2: ["#f6c88f", "#7f2704"] };
+const HOVER_RADIUS = 8;   // pixels: the pointer is "on" a fake sample this close to it
+const EDGE_PAD = 10;      // pixels the painted layers reach beyond the plot area (edge markers)
 
 function niceTicks(lo, hi) {
   const span = hi - lo;
@@ -22,12 +45,11 @@ function niceTicks(lo, hi) {
   return out;
 }
 
-/** A cheap fingerprint of a sample array (same samples -> same key). */
-function sampleKey(a) {
-  if (!a || !a.length) return "none";
-  let h = 0;
-  for (let i = 0; i < a.length; i++) h = (h * 31 + Math.round(a[i] * 1e4)) | 0;
-  return `${a.length}:${h}`;
+/** [min, max] of the finite values of a. */
+function finiteRange(a) {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of a) if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  return [lo, hi];
 }
 
 /** 256 RGB triples interpolated along a Plotly-style colour scale. */
@@ -51,25 +73,71 @@ function rescale(stops, fu) {
   return stops.map(([p, c]) => [p <= 0.5 ? (p / 0.5) * fu : fu + ((p - 0.5) / 0.5) * (1 - fu), c]);
 }
 
+const empty = () => ({ type: "scatter", mode: "lines", x: [], y: [], hoverinfo: "skip", visible: false });
+const mix = ([a, b], t) => {
+  const rgb = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+  const A = rgb(a), B = rgb(b);
+  return `rgb(${A.map((v, i) => Math.round(v + (B[i] - v) * t)).join(",")})`;
+};
+const count = (n) => n.toLocaleString("en-US");
+
+/** The samples of `arr` outside [lo, hi]², each moved onto the border it crossed, with a
+ * triangle pointing out of the plot there. */
+function outsideMarks(arr, lo, hi, color, out) {
+  for (let i = 0; arr && i + 1 < arr.length; i += 2) {
+    const x = arr[i], y = arr[i + 1];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+    const ex = x < lo ? lo - x : x > hi ? x - hi : 0, ey = y < lo ? lo - y : y > hi ? y - hi : 0;
+    if (!ex && !ey) continue;
+    out.x.push(Math.min(hi, Math.max(lo, x)));
+    out.y.push(Math.min(hi, Math.max(lo, y)));
+    out.symbol.push(ex >= ey ? (x < lo ? "triangle-left" : "triangle-right") : (y < lo ? "triangle-down" : "triangle-up"));
+    out.color.push(color);
+  }
+}
+
+/** "3 fakes and 1 real sample" outside the plot, or "" (meta of the outside layer). */
+const outsideWords = ({ real, fake }) => [real && `${count(real)} real sample${real > 1 ? "s" : ""}`, fake && `${count(fake)} fake${fake > 1 ? "s" : ""}`].filter(Boolean).join(" and ");
+/** How far the manifold's latent grid reaches: [−2, 2] for Gaussian noise, [−1, 1] uniform (probes.manifold). */
+const latentReach = (ctx) => (ctx.noise === "uniform" ? 1 : 2);
+
+/** The manifold as one line per latent grid line: z₁ constant (columns) and z₂ constant (rows),
+ * each coloured by its coordinate. manifold[(i * m + j)] = G(z₁ = a[j], z₂ = a[i]). */
+function manifoldTraces(f, width, on) {
+  if (!on || !f.manifold || !f.shapes?.manifold) return [];
+  const m = f.shapes.manifold[0];
+  const at = (i, j, c) => f.manifold[(i * m + j) * 2 + c];
+  const line = (pts, color) => ({ type: "scatter", mode: "lines", x: pts.map(([i, j]) => at(i, j, 0)), y: pts.map(([i, j]) => at(i, j, 1)), hoverinfo: "skip", line: { color, width } });
+  const idx = Array.from({ length: m }, (_, k) => k);
+  return [
+    ...idx.map((j) => line(idx.map((i) => [i, j]), mix(MANIFOLD_RAMPS.z1, j / (m - 1)))),
+    ...idx.map((i) => line(idx.map((j) => [i, j]), mix(MANIFOLD_RAMPS.z2, i / (m - 1)))),
+  ];
+}
+
 export function createView2d(div) {
   const scale = new ArrowScale(0.05);
   let lowR = 0, highR = 0; // colour range below / above `undecided` for raw scores, smoothed
-  let image = null;        // data URL of the painted D surface
   let bar = null;          // colour bar: {zmin, zmax, fu, prob, title}
   let colorbarTrace = null;
-  let lastFigure = null;
-  let sprite = null;       // {key, size, url}: the real samples painted once
-  let spriteOn = false;
-  let realKeyNow = "";
-  let lastRealKey = "";
-  window.addEventListener("resize", () => { sprite = null; });
-  const canvas = document.createElement("canvas");
+  let lastFigure = null;   // {data: every layer (T), layout, pushMedian, notes}
+  let plotKey = "";        // what the Plotly part was last drawn for
+  let geometry = "";       // where the canvases were last placed
   const lut = makeLut(DIVERGING);
+  // the D surface: one pixel per grid point, stretched by CSS (the browser smooths it)
+  const heat = document.createElement("canvas");
+  heat.className = "d-surface";
+  heat.style.cssText = "position:absolute;pointer-events:none;";
+  // the painted layers, at the screen's pixel density
+  const layer = document.createElement("canvas");
+  layer.className = "layers2d";
+  layer.style.cssText = "position:absolute;pointer-events:none;";
+  div.style.background = "#ffffff";
 
-  /** D on the grid -> an image, white at u, purple below, green above (row 0 = top = y max). */
+  /** D on the grid -> the heat canvas, white at u, purple below, green above (row 0 = top = y max). */
   function paint(grid, g, zmin, zmax, u) {
-    if (canvas.width !== g) { canvas.width = g; canvas.height = g; }
-    const c2 = canvas.getContext("2d");
+    if (heat.width !== g) { heat.width = g; heat.height = g; }
+    const c2 = heat.getContext("2d");
     const img = c2.createImageData(g, g);
     const px = img.data;
     const lo = u - zmin, hi = zmax - u;
@@ -86,7 +154,6 @@ export function createView2d(div) {
       }
     }
     c2.putImageData(img, 0, 0);
-    return canvas.toDataURL("image/png");
   }
   let renders = 0;         // datarevision of each Plotly.react
   let ghostInfo = null;    // what the faded "before the step" layer shows, for the caption
@@ -95,22 +162,23 @@ export function createView2d(div) {
   let lastCtx = null;
   let plotted = false;
   let dragging = false;
+  let pointer = null;      // {px, py}: the pointer over the plot area, in CSS pixels
 
-  function split(arr, dim = 2) {
-    const n = arr ? arr.length / dim : 0;
+  function split(arr, dim = 2, stride = 1) {
+    const n = arr ? Math.ceil(arr.length / dim / stride) : 0;
     const x = new Array(n), y = new Array(n);
-    for (let i = 0; i < n; i++) { x[i] = arr[i * dim]; y[i] = arr[i * dim + 1]; }
+    for (let i = 0; i < n; i++) { x[i] = arr[i * stride * dim]; y[i] = arr[i * stride * dim + 1]; }
     return { x, y };
   }
 
   function traces(f, ctx) {
     const s = sizes(ctx.lecture);
+    const v = ctx.view;
     const [lo, hi] = f.extent || [-2, 2];
     const span = hi - lo;
     const out = [];
 
-    // ---- heatmap of D: painted into a small canvas and laid under the axes as an image
-    // (much cheaper per frame than a heatmap trace; the browser smooths it when scaling) ----
+    // ---- D on the grid: painted into the heat canvas laid under the axes ----
     const g = f.shapes?.d_grid ? f.shapes.d_grid[0] : 0;
     // white is the frame's `undecided`: where D cannot tell real from fake. For the
     // shift-invariant critics (wgan, rsgan) the engine sends the midpoint of D's mean scores
@@ -131,10 +199,11 @@ export function createView2d(div) {
       zmin = u - lowR; zmax = u + highR;
     }
     const fu = Math.min(Math.max((u - zmin) / (zmax - zmin), 0.02), 0.98);
-    image = g ? paint(f.d_grid, g, zmin, zmax, u) : null;
+    const surface = !!g && v.d !== false;
+    if (surface) paint(f.d_grid, g, zmin, zmax, u);
     const cbTitle = f.display === "probability" ? "D(x) = P(real)" : `critic score D(x)<br><span style="font-size:0.9em">${centreNote}</span>`;
     const prob = f.display === "probability";
-    bar = { zmin, zmax, fu, prob, title: cbTitle, u };
+    bar = surface ? { zmin, zmax, fu, prob, title: cbTitle, u } : null;
     colorbarTrace = {
       // for export only: carries the colour bar (one invisible point outside the axes)
       type: "scatter", mode: "markers", x: [lo - 10 * span], y: [lo - 10 * span], hoverinfo: "skip",
@@ -151,44 +220,40 @@ export function createView2d(div) {
     };
     // live, the colour bar is HTML beside the plot (a Plotly colour bar costs a third of a frame)
     // (its meta says what the colours mean, for a reader of the figure: D at the two ends)
-    out[T.heat] = { type: "scatter", mode: "markers", x: [], y: [], hoverinfo: "skip", meta: { colorRange: [zmin, zmax], undecided: u, lane: f.lane ?? null } };
-    const axisPts = g && ctx.view.contours ? Array.from({ length: g }, (_, i) => lo + (span * i) / (g - 1)) : [];
+    out[T.heat] = { type: "scatter", mode: "markers", x: [], y: [], hoverinfo: "skip", meta: { colorRange: [zmin, zmax], undecided: u, lane: f.lane ?? null, surface } };
+    const axisPts = g && v.contours ? Array.from({ length: g }, (_, i) => lo + (span * i) / (g - 1)) : [];
     const z = [];
-    if (ctx.view.contours) for (let i = 0; i < g; i++) z.push(Array.from(f.d_grid.subarray(i * g, (i + 1) * g)));
-    out[T.contour] = ctx.view.contours && g ? {
-      type: "contour", x: axisPts, y: axisPts, z, showscale: false, hoverinfo: "skip",
-      contours: { coloring: "none", showlabels: true, labelfont: { size: s.tick - 1, color: "#222" } },
-      ncontours: 12, line: { color: "rgba(30,30,30,0.6)", width: ctx.lecture ? 2 : 1 },
-    } : { type: "scatter", mode: "lines", x: [], y: [], hoverinfo: "skip" };
-
-    // ---- manifold: rows and columns of the warped z-grid ----
-    const man = { x: [], y: [] };
-    if (ctx.view.manifold && f.manifold && f.shapes.manifold) {
-      const m = f.shapes.manifold[0];
-      const at = (i, j, c) => f.manifold[(i * m + j) * 2 + c];
-      for (let i = 0; i < m; i++) { for (let j = 0; j < m; j++) { man.x.push(at(i, j, 0)); man.y.push(at(i, j, 1)); } man.x.push(null); man.y.push(null); }
-      for (let j = 0; j < m; j++) { for (let i = 0; i < m; i++) { man.x.push(at(i, j, 0)); man.y.push(at(i, j, 1)); } man.x.push(null); man.y.push(null); }
-    }
-    out[T.manifold] = { type: "scatter", mode: "lines", x: man.x, y: man.y, hoverinfo: "skip", line: { color: C.manifold, width: ctx.lecture ? 1.8 : 1 }, visible: !!ctx.view.manifold };
+    if (v.contours) for (let i = 0; i < g; i++) z.push(Array.from(f.d_grid.subarray(i * g, (i + 1) * g)));
+    // the levels: round numbers over this frame's D (Plotly's own levels stay those of the
+    // first frame it contoured, however far D moves)
+    const levels = v.contours && g ? niceTicks(...finiteRange(f.d_grid)) : [];
+    out[T.contour] = levels.length > 1 ? {
+      type: "contour", x: axisPts, y: axisPts, z, showscale: false, hoverinfo: "skip", autocontour: false,
+      contours: { coloring: "none", showlabels: true, labelfont: { size: s.tick - 1, color: "#222" }, start: levels[0], end: levels[levels.length - 1], size: levels[1] - levels[0] },
+      line: { color: "rgba(30,30,30,0.6)", width: ctx.lecture ? 2 : 1 },
+    } : empty();
 
     // ---- trails: each fake's earlier positions (server sends (k, samples, 2), oldest first) ----
     const tr = { x: [], y: [] };
-    if (ctx.view.trails && f.trails && f.shapes.trails && f.fake) {
+    if (v.trails && f.trails && f.shapes.trails && f.fake) {
       const [k, n] = f.shapes.trails;
       for (let i = 0; i < n; i++) {
         for (let t = 0; t < k; t++) { tr.x.push(f.trails[(t * n + i) * 2]); tr.y.push(f.trails[(t * n + i) * 2 + 1]); }
         tr.x.push(f.fake[i * 2], null); tr.y.push(f.fake[i * 2 + 1], null);
       }
     }
-    out[T.trails] = { type: "scatter", mode: "lines", x: tr.x, y: tr.y, hoverinfo: "skip", line: { color: C.trail, width: s.trail }, visible: !!ctx.view.trails };
+    out[T.trails] = { type: "scatter", mode: "lines", x: tr.x, y: tr.y, hoverinfo: "skip", line: { color: C.trail, width: s.trail }, visible: !!v.trails };
 
     // ---- arrows: fakes' push (and the optional field) share one scale ----
     const fake = split(f.fake);
-    const grad = split(f.fake_grad);
+    const n = fake.x.length;
+    const stride = Math.max(1, Math.ceil(n / MAX_ARROWS));
+    const tails = split(f.fake, 2, stride);
+    const grad = split(f.fake_grad, 2, stride);
     const ref = ctx.shared ? ctx.shared.push : scale.update(quantileLength(grad.x, grad.y, 0.9));
     const k = (0.07 * span) / ref;   // a typical push is drawn as 7 % of the plot width
     const fieldArrows = { x: [], y: [] };
-    if (ctx.view.field && f.field && f.shapes.field) {
+    if (v.field && f.field && f.shapes.field) {
       const m = f.shapes.field[0];
       const fs = span / m;
       const fx = [], fy = [], fu = [], fv = [];
@@ -201,36 +266,41 @@ export function createView2d(div) {
       }
       Object.assign(fieldArrows, arrowPath(fx, fy, fu, fv, { head: 0.35, maxHead: 0.03 * span, minLen: 1e-4 * span }));
     }
-    out[T.field] = { type: "scatter", mode: "lines", x: fieldArrows.x, y: fieldArrows.y, hoverinfo: "skip", line: { color: C.field, width: s.fieldLine }, visible: !!ctx.view.field };
+    out[T.field] = { type: "scatter", mode: "lines", x: fieldArrows.x, y: fieldArrows.y, hoverinfo: "skip", line: { color: C.field, width: s.fieldLine }, visible: !!v.field };
 
-    // the real samples rarely change between frames: once they have been the same for two
-    // frames they are drawn as one cached image above the traces (512 SVG markers per frame
-    // are most of a frame's cost); the trace keeps the data and comes back for export
-    const key = `${sampleKey(f.real)}|${ctx.lecture}|${lo}|${hi}`;
-    const fl = div._fullLayout;
-    const dpr = Math.max(1, window.devicePixelRatio || 1);
-    const sizeNow = fl && fl.xaxis ? `${Math.round(fl.xaxis._length * dpr)}x${Math.round(fl.yaxis._length * dpr)}` : "";
-    const useSprite = !!(sprite && sprite.key === `${key}|${sizeNow}`);
-    realKeyNow = key;
+    const realOn = v.real !== false, fakeOn = v.fake !== false;
     out[T.real] = {
-      type: "scatter", mode: "markers", name: "real", ...split(f.real), hoverinfo: "skip", visible: !useSprite,
+      type: "scatter", mode: "markers", name: "real", ...split(f.real), hoverinfo: "skip", visible: realOn,
       marker: { color: C.real, size: s.marker, line: { color: C.realLine, width: s.markerLine }, opacity: 0.95 },
     };
-    spriteOn = useSprite;
     out[T.fake] = {
-      type: "scatter", mode: "markers", name: "fake", x: fake.x, y: fake.y, hoverinfo: "skip",
+      type: "scatter", mode: "markers", name: "fake", x: fake.x, y: fake.y, hoverinfo: "skip", visible: fakeOn,
       marker: { color: C.fake, size: s.marker, line: { color: C.fakeLine, width: s.markerLine }, opacity: 0.95 },
     };
     // the averaged generator (g_ema > 0): the same latent batch through G's moving average
     const ema = f.fake_ema ? split(f.fake_ema) : { x: [], y: [] };
     out[T.fakeEma] = {
-      type: "scatter", mode: "markers", name: "averaged G (EMA)", x: ema.x, y: ema.y, hoverinfo: "skip", visible: ema.x.length > 0,
+      type: "scatter", mode: "markers", name: "averaged G (EMA)", x: ema.x, y: ema.y, hoverinfo: "skip", visible: fakeOn && ema.x.length > 0,
       marker: { symbol: "circle-open", color: C.fake, size: s.marker + 2, line: { width: s.markerLine + 1.5 } },
     };
-    const arrows = ctx.view.arrows ? arrowPath(fake.x, fake.y, grad.x.map((v) => v * k), grad.y.map((v) => v * k), {
+    // samples beyond the plotted range: a triangle on the border, pointing where they went
+    const edge = { x: [], y: [], symbol: [], color: [] };
+    if (realOn) outsideMarks(f.real, lo, hi, C.real, edge);
+    const realOut = edge.x.length;
+    if (fakeOn) outsideMarks(f.fake, lo, hi, C.fake, edge);
+    out[T.outside] = {
+      type: "scatter", mode: "markers", name: "outside the plot", x: edge.x, y: edge.y, hoverinfo: "skip", cliponaxis: false,
+      marker: { symbol: edge.symbol, color: edge.color, size: s.marker + 2, line: { color: "#ffffff", width: s.markerLine } },
+      meta: { real: realOut, fake: edge.x.length - realOut },
+    };
+    const arrowsOn = v.arrows !== false;
+    const arrows = arrowsOn ? arrowPath(tails.x, tails.y, grad.x.map((q) => q * k), grad.y.map((q) => q * k), {
       head: 0.32, maxHead: 0.035 * span, minLen: 0.004 * span,
     }) : { x: [], y: [] };
-    out[T.arrows] = { type: "scatter", mode: "lines", name: "push on fakes", x: arrows.x, y: arrows.y, hoverinfo: "skip", line: { color: C.arrow, width: s.arrow, simplify: false }, visible: ctx.view.arrows !== false };
+    out[T.arrows] = {
+      type: "scatter", mode: "lines", name: "push on fakes", x: arrows.x, y: arrows.y, hoverinfo: "skip", line: { color: C.arrow, width: s.arrow, simplify: false }, visible: arrowsOn,
+      meta: { shown: tails.x.length, of: n, every: stride },
+    };
 
     ghostTraces(f, ctx, out, fake, g, lo, span, u);
 
@@ -239,6 +309,7 @@ export function createView2d(div) {
       type: "scatter", mode: "markers", name: "your points", x: pts.map((p) => p[0]), y: pts.map((p) => p[1]), hoverinfo: "skip",
       marker: { color: "#ffffff", size: s.marker + 5, symbol: "circle", line: { color: C.real, width: 3 } }, visible: !!drawing,
     };
+    out.push(...manifoldTraces(f, ctx.lecture ? 1.8 : 1.1, !!v.manifold));
     return { data: out, lo, hi, pushMedian: quantileLength(grad.x, grad.y, 0.5) };
   }
 
@@ -284,36 +355,45 @@ export function createView2d(div) {
     ghostInfo = gh ? { moved: show, boundary: onBoundary, part: f.part } : null;
   }
 
-  function notesFor(ctx, pushMedian) {
-    const s = sizes(ctx.lecture);
-    const notes = [];
-    if (ctx.view.arrows !== false) {
-      notes.push({
-        xref: "paper", yref: "paper", x: 0, y: 1.0, xanchor: "left", yanchor: "bottom", showarrow: false,
-        text: `<span style="color:${C.arrow}">━➤</span> push on each fake sample (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`,
-        font: { size: s.tick }, yshift: 4,
-      });
-    }
-    return notes;
+  /** The arrow note: what an arrow is, its scale's statistic and, past MAX_ARROWS, how many are drawn. */
+  function arrowNote(ctx, pushMedian, meta) {
+    const some = meta && meta.every > 1 ? `${count(meta.shown)} of ${count(meta.of)} shown (every ${ordinal(meta.every)} fake)` : "";
+    if (ctx.compact) return `<b style="color:${C.arrow}">━➤</b> push on fakes${some ? `, ${some}` : ""}, median ≈ ${fmt(pushMedian, 2)}`;
+    return `<b style="color:${C.arrow}">━➤</b> push on ${some ? `the fakes, ${some}` : "each fake sample"} (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`;
   }
 
-  function layout(f, ctx, lo, hi) {
+  /** The notes of an exported figure: the arrows' (above the plot), the samples outside it
+   * and the manifold's key (in its corners), as the page shows them. */
+  function notesFor(ctx, pushMedian) {
     const s = sizes(ctx.lecture);
-    const pad = 0.0;
+    const { data } = lastFigure;
+    const note = (text, x, y, xanchor, yanchor, extra = {}) => ({ xref: "paper", yref: "paper", x, y, xanchor, yanchor, showarrow: false, text, font: { size: s.tick }, bgcolor: "rgba(255,255,255,0.85)", ...extra });
+    const out = [];
+    if (ctx.view.arrows !== false) out.push(note(arrowNote(ctx, pushMedian, data[T.arrows].meta), 0, 1, "left", "bottom", { yshift: 4, bgcolor: undefined }));
+    const said = outsideWords(data[T.outside].meta);
+    if (said) out.push(note(`▸ ${said} outside the plot, marked at its edge`, 1, 0, "right", "bottom"));
+    if (data.length > T.manifold) {
+      const zr = latentReach(ctx);
+      out.push(note(`manifold G(z₁, z₂, 0…), z from −${zr} (light) to ${zr} (dark):<br><span style="color:${MANIFOLD_RAMPS.z1[1]}">━</span> z₁ = const, <span style="color:${MANIFOLD_RAMPS.z2[1]}">━</span> z₂ = const`, 1, 1, "right", "top"));
+    }
+    return out;
+  }
+
+  function layout(ctx, lo, hi) {
+    const s = sizes(ctx.lecture);
     return {
       ...baseLayout(ctx.lecture),
+      // the canvases under and over the plot show through (export puts the white back)
+      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      hovermode: false,   // the hover text is ours (hover2d.js)
       // lanes side by side keep the colour bar's room in every panel (one bar a row): the same
       // plot size in each, as small multiples should be
       margin: { l: ctx.lecture ? 70 : 55, r: ctx.lecture ? 150 : 120, t: ctx.lecture ? 44 : 34, b: ctx.lecture ? 56 : 44 },
-      xaxis: axis(ctx.lecture, { range: [lo - pad, hi + pad], constrain: "domain", zeroline: false, showgrid: false, title: { text: "x₁", font: { size: s.title } } }),
-      yaxis: axis(ctx.lecture, { range: [lo - pad, hi + pad], scaleanchor: "x", scaleratio: 1, constrain: "domain", zeroline: false, showgrid: false, title: { text: "x₂", font: { size: s.title } } }),
+      xaxis: axis(ctx.lecture, { range: [lo, hi], constrain: "domain", zeroline: false, showgrid: false, title: { text: "x₁", font: { size: s.title } } }),
+      yaxis: axis(ctx.lecture, { range: [lo, hi], scaleanchor: "x", scaleratio: 1, constrain: "domain", zeroline: false, showgrid: false, title: { text: "x₂", font: { size: s.title } } }),
       annotations: [],
-      images: [
-        ...(image ? [{ source: image, xref: "x", yref: "y", x: lo, y: hi, sizex: hi - lo, sizey: hi - lo, sizing: "stretch", layer: "below", xanchor: "left", yanchor: "top" }] : []),
-        ...(spriteOn ? [{ source: sprite.url, xref: "x", yref: "y", x: lo, y: hi, sizex: hi - lo, sizey: hi - lo, sizing: "stretch", layer: "above", xanchor: "left", yanchor: "top" }] : []),
-      ],
-      // new on every render: a redraw of the same frame (new options, a lane's new title) must
-      // recompute, or Plotly keeps stale contour data for the new trace objects and throws
+      // new on every Plotly render: a redraw of the same frame (new options, a lane's new
+      // title) must recompute, or Plotly keeps stale contour data for the new trace objects
       datarevision: ++renders,
     };
   }
@@ -321,114 +401,222 @@ export function createView2d(div) {
   function render(f, ctx) {
     lastFrame = f; lastCtx = ctx;
     const { data, lo, hi, pushMedian } = traces(f, ctx);
-    lastFigure = { data, layout: layout(f, ctx, lo, hi), pushMedian };
-    Plotly.react(div, data, lastFigure.layout, PLOT_CONFIG);
-    if (!plotted) { plotted = true; attachDrawing(); }
-    drawOverlay(ctx, pushMedian);
-    // same real samples as last frame: paint them once for the next frames
-    if (!spriteOn && f.real && realKeyNow === lastRealKey) makeSprite(f, ctx, lo, hi);
-    lastRealKey = realKeyNow;
-  }
-
-  function makeSprite(f, ctx, lo, hi) {
-    const fl = div._fullLayout;
-    if (!fl || !fl.xaxis) return;
-    const dpr = Math.max(1, window.devicePixelRatio || 1);
-    const W = Math.round(fl.xaxis._length * dpr), H = Math.round(fl.yaxis._length * dpr);
-    if (W < 10 || H < 10) return;
-    const s = sizes(ctx.lecture);
-    const cv = document.createElement("canvas");
-    cv.width = W; cv.height = H;
-    const c2 = cv.getContext("2d");
-    const r = (s.marker / 2) * dpr, span = hi - lo;
-    c2.globalAlpha = 0.95;
-    c2.fillStyle = C.real;
-    c2.strokeStyle = C.realLine;
-    c2.lineWidth = s.markerLine * dpr;
-    for (let i = 0; i + 1 < f.real.length; i += 2) {
-      const x = ((f.real[i] - lo) / span) * W, y = ((hi - f.real[i + 1]) / span) * H;
-      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-      c2.beginPath();
-      c2.arc(x, y, r, 0, 2 * Math.PI);
-      c2.fill();
-      c2.stroke();
+    // Plotly only when what it draws changed: the axes, the contours, D's white lines
+    const contoured = PLOTLY_LIVE.some((i) => data[i].type === "contour");
+    const key = JSON.stringify([lo, hi, ctx.lecture]);
+    if (contoured || key !== plotKey) {
+      plotKey = contoured ? "" : key;   // contours change with every frame (and must go when off)
+      const live = data.slice(0, T.manifold).map((t, i) => (PLOTLY_LIVE.includes(i) ? t : empty()));
+      Plotly.react(div, live, layout(ctx, lo, hi), PLOT_CONFIG);
+      geometry = "";
     }
-    const size = `${W}x${H}`;
-    sprite = { key: `${realKeyNow}|${size}`, size, url: cv.toDataURL("image/png") };
+    lastFigure = { data, lo, hi, pushMedian };
+    div.layers = data;   // for tests and readers of the page: every layer, as an export has them
+    if (!plotted) { plotted = true; attachPointer(); div.on("plotly_afterplot", () => { geometry = ""; place(); paintLayers(); }); }
+    place();
+    paintLayers();
+    drawOverlay(ctx, pushMedian);
+    if (pointer) showHover();
   }
 
+  /** The plot area in CSS pixels, relative to the div. */
+  function plotArea() {
+    const fl = div._fullLayout;
+    return fl && fl.xaxis ? { x0: fl.xaxis._offset, w: fl.xaxis._length, y0: fl.yaxis._offset, h: fl.yaxis._length } : null;
+  }
 
+  /** Put the heat canvas under the plot's SVG and the layer canvas over it, on the plot area. */
+  function place() {
+    const a = plotArea();
+    const box = div.querySelector(".svg-container");
+    if (!a || !box) return;
+    if (heat.parentNode !== box) box.prepend(heat);
+    if (layer.parentNode !== box || (box.lastChild !== layer && box.lastChild !== ov)) box.append(layer);
+    // the notes, colour bar and hover text over everything, on the same box
+    if (ov && (ov.parentNode !== box || box.lastChild !== ov)) box.append(ov);
+    const dpr = Math.max(1, window.devicePixelRatio || 1);
+    const key = `${a.x0},${a.y0},${a.w},${a.h},${dpr}`;
+    if (key === geometry) return;
+    geometry = key;
+    Object.assign(heat.style, { left: `${a.x0}px`, top: `${a.y0}px`, width: `${a.w}px`, height: `${a.h}px` });
+    // the layers reach EDGE_PAD beyond the plot area: the edge markers sit on its border
+    Object.assign(layer.style, { left: `${a.x0 - EDGE_PAD}px`, top: `${a.y0 - EDGE_PAD}px`, width: `${a.w + 2 * EDGE_PAD}px`, height: `${a.h + 2 * EDGE_PAD}px` });
+    layer.width = Math.round((a.w + 2 * EDGE_PAD) * dpr); layer.height = Math.round((a.h + 2 * EDGE_PAD) * dpr);
+    layer.dataset.dpr = String(dpr);
+  }
 
-  // ---------- HTML colour bar and arrow note, placed beside the plot area ----------
+  function paintLayers() {
+    if (!lastFigure) return;
+    const { data, lo, hi } = lastFigure;
+    heat.hidden = !data[T.heat].meta.surface;
+    const dpr = Number(layer.dataset.dpr) || 1, pad = EDGE_PAD * dpr;
+    const W = layer.width - 2 * pad, H = layer.height - 2 * pad, span = hi - lo;
+    const c2 = layer.getContext("2d");
+    c2.clearRect(0, 0, layer.width, layer.height);
+    const toPx = (x, y) => [pad + ((x - lo) / span) * W, pad + ((hi - y) / span) * H];
+    paintTraces(c2, [...data.slice(T.manifold), ...PAINT_ORDER.map((i) => data[i])], toPx, dpr, [pad, pad, W, H]);
+  }
+
+  // ---------- HTML colour bar, notes and hover text, placed beside the plot area ----------
   let ov = null;
+  const written = new WeakMap();   // element -> what was last written into it (no rewrite, no relayout)
+  const put = (el, prop, value) => {
+    const m = written.get(el) || {};
+    if (m[prop] === value) return;
+    m[prop] = value; written.set(el, m);
+    if (prop === "html") el.innerHTML = value; else if (prop === "hidden") el.hidden = value; else el.style[prop] = value;
+  };
   function drawOverlay(ctx, pushMedian) {
     if (!ov) {
       ov = document.createElement("div");
       ov.className = "ov2d";
-      ov.innerHTML = `<div class="ov-note"></div><div class="ov-ghost"></div><div class="cbar"><div class="cbar-grad"></div><div class="cbar-ticks"></div><div class="cbar-title"></div></div>`;
-      div.after(ov);
+      ov.innerHTML = `<div class="ov-note"></div><div class="ov-ghost"></div><div class="ov-edge"></div><div class="ov-manifold"></div><div class="cbar"><div class="cbar-grad"></div><div class="cbar-ticks"></div><div class="cbar-title"></div></div><div class="ov-hover" role="tooltip" hidden></div><div class="ov-ring" hidden></div>`;
+      Object.assign(ov.querySelector(".ov-ring").style, { position: "absolute", width: "16px", height: "16px", margin: "-8px 0 0 -8px", border: `2px solid ${C.ink}`, borderRadius: "50%", zIndex: 4 });
+      Object.assign(ov.querySelector(".ov-hover").style, { position: "absolute", background: "rgba(255,255,255,0.94)", border: "1px solid #888", borderRadius: "4px", padding: "3px 6px", fontSize: "var(--fs-small, 12px)", whiteSpace: "nowrap", lineHeight: "1.35", fontVariantNumeric: "tabular-nums", zIndex: 5 });
+      // the edge and manifold keys sit in the plot's bottom-right and top-right corners
+      const corner = { position: "absolute", fontSize: "var(--fs-small, 12px)", transform: "translateX(-100%)", width: "max-content", background: "rgba(255,255,255,0.85)", padding: "1px 5px", borderRadius: "3px" };
+      Object.assign(ov.querySelector(".ov-edge").style, corner, { transform: "translate(-100%, -100%)" });
+      Object.assign(ov.querySelector(".ov-manifold").style, corner);
+      place();
     }
-    const fl = div._fullLayout;
-    if (!fl || !fl.xaxis || !bar) return;
-    const x0 = fl.xaxis._offset, w = fl.xaxis._length, y0 = fl.yaxis._offset, h = fl.yaxis._length;
+    const a = plotArea();
+    if (!a) return;
+    // ov lies on the plot's own box (place()): positions are the plot area's, no DOM reads
+    const { x0, w, y0, h } = a;
+    const { data } = lastFigure;
     const note = ov.querySelector(".ov-note");
-    note.style.left = `${div.offsetLeft + x0}px`;
-    note.style.top = `${div.offsetTop + y0}px`;
-    note.hidden = ctx.view.arrows === false;
-    note.innerHTML = ctx.compact
-      ? `<b style="color:${C.arrow}">━➤</b> push on fakes, median ≈ ${fmt(pushMedian, 2)}`
-      : `<b style="color:${C.arrow}">━➤</b> push on each fake sample (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`;
+    put(note, "left", `${x0}px`);
+    put(note, "top", `${y0}px`);
+    put(note, "hidden", ctx.view.arrows === false);
+    // a narrow plot (a phone) gets the short note, wrapped within the plot's width
+    put(note, "html", arrowNote(w < 480 ? { ...ctx, compact: true } : ctx, pushMedian, data[T.arrows].meta));
+    put(note, "whiteSpace", w < 480 ? "normal" : "");
+    put(note, "maxWidth", `${Math.round(w + 40)}px`);
     const gn = ov.querySelector(".ov-ghost");
     const parts = [];
     if (ghostInfo?.moved) parts.push(`<span class="gh-dot"></span> faded: the fakes before this step`);
     if (ghostInfo?.boundary) parts.push(`<span class="gh-line dotted"></span> D's white line before, <span class="gh-line"></span> after`);
-    gn.hidden = !parts.length;
-    gn.innerHTML = parts.join("<br>");
-    gn.style.left = `${div.offsetLeft + x0 + 8}px`;
-    gn.style.top = `${div.offsetTop + y0 + h - 8}px`;
+    put(gn, "hidden", !parts.length);
+    put(gn, "html", parts.join("<br>"));
+    put(gn, "left", `${x0 + 8}px`);
+    put(gn, "top", `${y0 + h - 8}px`);
+    // samples beyond the plotted range: how many, in the plot's bottom-right corner
+    const edge = ov.querySelector(".ov-edge");
+    const { real, fake } = data[T.outside].meta;
+    const said = outsideWords(data[T.outside].meta);
+    put(edge, "hidden", !said);
+    put(edge, "html", said ? `<b style="color:${fake ? C.fake : C.real}">▸</b> ${said} outside the plot, marked at its edge` : "");
+    put(edge, "maxWidth", `${Math.round(w - 28)}px`);   // wraps on a narrow plot, inside it
+    put(edge, "left", `${x0 + w - 14}px`);
+    put(edge, "top", `${y0 + h - 14}px`);
+    // the manifold's key: which lines are which latent coordinate, and its range
+    const man = ov.querySelector(".ov-manifold");
+    const zr = latentReach(ctx);
+    const ramp = ([c0, c1]) => `<i style="display:inline-block;width:3.2em;height:0.6em;vertical-align:middle;background:linear-gradient(to right, ${c0}, ${c1})"></i>`;
+    const onMan = data.length > T.manifold;
+    put(man, "hidden", !onMan);
+    put(man, "html", onMan ? `manifold G(z₁, z₂, 0…): lines of z₁ = const −${zr} ${ramp(MANIFOLD_RAMPS.z1)} ${zr}, of z₂ = const −${zr} ${ramp(MANIFOLD_RAMPS.z2)} ${zr}` : "");
+    put(man, "maxWidth", `${Math.round(w - 28)}px`);
+    put(man, "left", `${x0 + w - 14}px`);
+    put(man, "top", `${y0 + 14}px`);
     const cb = ov.querySelector(".cbar");
-    cb.hidden = ctx.colorbar === false;
+    put(cb, "hidden", ctx.colorbar === false || !bar);
+    if (!bar) return;
     cb.classList.toggle("prob", !!bar.prob || !!ctx.relative);   // wider tick labels ("0.5 unsure", "0 white"): title further out
-    cb.style.left = `${div.offsetLeft + x0 + w + 18}px`;
-    cb.style.top = `${div.offsetTop + y0}px`;
-    cb.style.height = `${h}px`;
+    put(cb, "left", `${x0 + w + 18}px`);
+    put(cb, "top", `${y0}px`);
+    put(cb, "height", `${h}px`);
     const stops = rescale(DIVERGING, bar.fu).map(([p, c]) => `${c} ${(p * 100).toFixed(2)}%`).join(", ");
-    cb.querySelector(".cbar-grad").style.background = `linear-gradient(to top, ${stops})`;
+    put(cb.querySelector(".cbar-grad"), "background", `linear-gradient(to top, ${stops})`);
     // lanes whose white levels differ share one bar: its ticks are D(x) minus each panel's white
     const sign = (t) => (t > 0 ? `+${fmt(t, 3)}` : t < 0 ? `−${fmt(-t, 3)}` : "0 white");
     const ticks = bar.prob
       ? [[0, "0 fake"], [0.25, "0.25"], [0.5, "0.5 unsure"], [0.75, "0.75"], [1, "1 real"]]
       : ctx.relative ? niceTicks(bar.zmin - bar.u, bar.zmax - bar.u).map((t) => [t + bar.u, sign(t)])
       : niceTicks(bar.zmin, bar.zmax).map((t) => [t, fmt(t, 3)]);
-    cb.querySelector(".cbar-ticks").innerHTML = ticks.map(([t, label]) => {
+    put(cb.querySelector(".cbar-ticks"), "html", ticks.map(([t, label]) => {
       const p = ((t - bar.zmin) / (bar.zmax - bar.zmin)) * 100;
       return `<span style="bottom:${p.toFixed(2)}%">${label}</span>`;
-    }).join("");
-    cb.querySelector(".cbar-title").innerHTML = ctx.relative && !bar.prob
-      ? "critic score D(x) − its panel's white" : bar.title;
+    }).join(""));
+    put(cb.querySelector(".cbar-title"), "html", ctx.relative && !bar.prob
+      ? "critic score D(x) − its panel's white" : bar.title);
   }
 
-  /** The figure as a file should show it: with a Plotly colour bar and the arrow note. */
+  /** The hover text at the pointer: the fake sample under it, else the D surface there. */
+  function showHover() {
+    const tip = ov?.querySelector(".ov-hover");
+    const a = plotArea();
+    if (!tip || !a || !lastFrame || !pointer) return;
+    const f = lastFrame;
+    const [lo, hi] = f.extent || [-2, 2];
+    const span = hi - lo;
+    const { px, py } = pointer;
+    const toPx = (x, y) => [((x - lo) / span) * a.w, ((hi - y) / span) * a.h];
+    const i = lastCtx.view.fake !== false && f.fake_grad ? nearestFake(f, toPx, px, py, HOVER_RADIUS) : -1;
+    const x = lo + (px / a.w) * span, y = hi - (py / a.h) * span;
+    const lines = i >= 0 ? fakeLines(f, i) : f.d_grid ? surfaceLines(f, x, y) : [];
+    tip.hidden = !lines.length;
+    Object.assign(tip.dataset, { x: String(x), y: String(y) });   // the pointer in data units, unrounded
+    tip.dataset.kind = i >= 0 ? "fake" : "surface";
+    tip.dataset.index = String(i);
+    tip.innerHTML = lines.map((l) => `<div>${l.replace(/L_G/g, "L<sub>G</sub>")}</div>`).join("");
+    // beside the pointer, on the side of the plot with more room
+    const left = px > a.w * 0.55, up = py > a.h * 0.6;
+    tip.style.left = `${a.x0 + px + (left ? -12 : 12)}px`;
+    tip.style.top = `${a.y0 + py + (up ? -12 : 12)}px`;
+    tip.style.transform = `translate(${left ? "-100%" : "0"}, ${up ? "-100%" : "0"})`;
+    // a ring on the fake sample the text is about
+    const ring = ov.querySelector(".ov-ring");
+    ring.hidden = i < 0;
+    if (i >= 0) {
+      const [qx, qy] = toPx(f.fake[2 * i], f.fake[2 * i + 1]);
+      Object.assign(ring.style, { left: `${a.x0 + qx}px`, top: `${a.y0 + qy}px` });
+    }
+  }
+
+  function hideHover() {
+    pointer = null;
+    for (const el of ov ? ov.querySelectorAll(".ov-hover, .ov-ring") : []) el.hidden = true;
+  }
+
+  /** The figure as a file should show it: the D surface as an image, a Plotly colour bar, the
+   * painted layers as vector traces (in the order they are painted) and the arrow note. */
   function exportFigure() {
     if (!lastFigure) return null;
-    const data = lastFigure.data.slice();
-    if (colorbarTrace) data[T.heat] = colorbarTrace;
-    data[T.real] = { ...data[T.real], visible: true };   // vector markers in the file
-    const images = (lastFigure.layout.images || []).filter((im) => !sprite || im.source !== sprite.url);
-    const layout = { ...lastFigure.layout, images, margin: { ...lastFigure.layout.margin, r: 40 }, annotations: notesFor(lastCtx, lastFigure.pushMedian) };
-    return { data, layout };
+    const { data: all, lo, hi } = lastFigure;
+    const data = all.slice(0, T.manifold);
+    if (colorbarTrace && bar) data[T.heat] = colorbarTrace;
+    const ordered = [...PLOTLY_LIVE.map((i) => data[i]), ...all.slice(T.manifold), ...PAINT_ORDER.map((i) => data[i])];
+    const base = layout(lastCtx, lo, hi);
+    const images = bar ? [{ source: heat.toDataURL("image/png"), xref: "x", yref: "y", x: lo, y: hi, sizex: hi - lo, sizey: hi - lo, sizing: "stretch", layer: "below", xanchor: "left", yanchor: "top" }] : [];
+    const white = baseLayout(lastCtx.lecture);
+    return { data: ordered, layout: { ...base, paper_bgcolor: white.paper_bgcolor, plot_bgcolor: white.plot_bgcolor, images, margin: { ...base.margin, r: 40 }, annotations: notesFor(lastCtx, lastFigure.pushMedian) } };
   }
 
-  // ---------- drawing your own target ----------
+  // ---------- the pointer: hover text, and drawing your own target ----------
+  /** The pointer in plot-area pixels, or null outside the plot area. */
+  function areaPoint(ev) {
+    // the layer canvas is always shown (the heat canvas hides with D) and reaches EDGE_PAD beyond the area
+    const r = layer.getBoundingClientRect(), a = plotArea();
+    if (!a || !r.width) return null;
+    const px = ev.clientX - r.left - EDGE_PAD, py = ev.clientY - r.top - EDGE_PAD;
+    return px >= 0 && py >= 0 && px <= a.w && py <= a.h ? { px, py } : null;
+  }
+
   function toData(ev) {
-    const fl = div._fullLayout;
-    if (!fl || !fl.xaxis) return null;
-    const r = div.querySelector(".nsewdrag")?.getBoundingClientRect() || div.getBoundingClientRect();
-    const xa = fl.xaxis, ya = fl.yaxis;
-    const px = ev.clientX - r.left, py = ev.clientY - r.top;
-    if (px < 0 || py < 0 || px > r.width || py > r.height) return null;
-    const x = xa.p2d(px), y = ya.p2d(py);
-    return Number.isFinite(x) && Number.isFinite(y) ? [x, y] : null;
+    const p = areaPoint(ev), a = plotArea();
+    if (!p || !lastFigure) return null;
+    const { lo, hi } = lastFigure, span = hi - lo;
+    return [lo + (p.px / a.w) * span, hi - (p.py / a.h) * span];
+  }
+
+  function attachPointer() {
+    div.addEventListener("pointermove", (ev) => {
+      const p = areaPoint(ev);
+      if (p && !drawing) { pointer = p; showHover(); } else hideHover();
+    });
+    div.addEventListener("pointerleave", hideHover);
+    attachDrawing();
   }
 
   function attachDrawing() {

@@ -99,12 +99,12 @@ def shows_preset(p: Page, detail: dict) -> None:
         assert len(drawn) == 1 + len(detail["lanes"])
         return
     p.wait(
-        "([d, i]) => { const t = document.getElementById(d).data;"
+        "([d, i]) => { const v = document.getElementById(d), t = v.layers || v.data;"
         " return t && t[i] && t[i].x.length > 0; }",
         [div, trace],
     )
     if kind == "2d":
-        p.wait("document.getElementById('view2d').layout.images.length >= 1")  # D's surface
+        p.wait("document.getElementById('view2d').layers[0].meta.surface")  # D's surface
         assert p.trace("view2d", 5)["n"] == p.js("window.gandyn.latest.fake.length / 2")
     elif kind == "1d":
         assert p.trace("view1d", 4)["n"] == p.js("window.gandyn.latest.xs.length")
@@ -254,7 +254,7 @@ def test_a_step_while_paused_leaves_the_previous_positions_faded(
     page.wait(
         "(i) => window.gandyn.latest.iteration === i + 1 && !!window.gandyn.latest.ghost", it0
     )
-    page.wait("document.getElementById('view2d').data[10].x.length > 0")
+    page.wait("document.getElementById('view2d').layers[10].x.length > 0")
     ghost = page.trace("view2d", 10)
     assert ghost["n"] == len(before) // 2
     assert ghost["x"] == pytest.approx(before[0::2], abs=1e-6)
@@ -267,7 +267,7 @@ def test_a_step_while_paused_leaves_the_previous_positions_faded(
     # while playing there is no faded layer (trails are for that)
     page.page.click("#btn-play")
     page.wait("window.gandyn.latest.playing && window.gandyn.latest.iteration > 3")
-    page.wait("document.getElementById('view2d').data[10].x.length === 0")
+    page.wait("document.getElementById('view2d').layers[10].x.length === 0")
     page.page.click("#btn-play")
     page.wait("!window.gandyn.playing")
 

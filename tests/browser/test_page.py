@@ -72,7 +72,8 @@ class Page:
 
     def trace(self, div: str, index: int) -> dict:
         return self.js(
-            "([id, i]) => { const t = document.getElementById(id).data[i];"
+            # the 2D view's layers (view2d.js paints most of them: div.layers), else Plotly's traces
+            "([id, i]) => { const d = document.getElementById(id), t = (d.layers || d.data)[i];"
             " return {x: Array.from(t.x || []), y: Array.from(t.y || []),"
             " n: (t.x || []).length}; }",
             [div, index],
@@ -109,8 +110,8 @@ def test_loads_without_console_errors_and_shows_the_2d_view(page: Page) -> None:
     page.open({"dataset": "ring8", **SMALL})
     settled(page, dataset="ring8")
     page.wait("window.gandyn.kind === '2d' && window.gandyn.latest.kind === '2d'")
-    page.wait("document.getElementById('view2d').layout.images.length === 1")
-    # the D surface is an image under the axes, with a colour bar; samples and arrows are traces
+    page.wait("document.getElementById('view2d').layers[0].meta.surface === true")
+    # the D surface is an image under the axes, with a colour bar; samples and arrows are layers
     fake = page.trace("view2d", 5)
     real = page.trace("view2d", 7)
     arrows = page.trace("view2d", 6)
@@ -298,7 +299,7 @@ def test_lecture_mode_and_hidden_controls(page: Page) -> None:
     page.wait("window.gandyn.latest.iteration > 30")
     page.page.click("#btn-play")
     page.wait("!window.gandyn.playing")
-    size = page.js("document.getElementById('view2d').data[5].marker.size")
+    size = page.js("document.getElementById('view2d').layers[5].marker.size")
     assert size >= 10  # thick markers
     page.shot("view-lecture")
     # ?show= keeps one knob only
@@ -524,9 +525,10 @@ def test_the_averaged_generator_is_drawn_beside_the_raw_one(page: Page) -> None:
         page.open(query)
         page.wait("window.gandyn.latest && window.gandyn.latest.fake_ema")
         want = page.js("window.gandyn.latest.fake_ema.length") // dim
-        page.wait(f"document.getElementById('{div}').data[{index}].x.length === {want}")
+        shown = f"((d) => d.layers || d.data)(document.getElementById('{div}'))[{index}]"
+        page.wait(f"{shown}.x.length === {want}")
         ema = page.trace(div, index)
         assert ema["n"] == want > 0
-        assert page.js(f"document.getElementById('{div}').data[{index}].visible") is True
+        assert page.js(f"{shown}.visible") is True
         assert "averaged G (EMA)" in page.js("document.getElementById('legend').textContent")
     assert page.errors == []

@@ -124,11 +124,10 @@ def test_drawing_starts_empty_and_clear_clears(page: object) -> None:
     page.wait_for_function("!document.getElementById('draw-hint').hidden")
     # an empty canvas: no points, no D surface, no samples of the old target; the run waits
     page.wait_for_function("!window.gandyn.playing")
-    shown = "document.getElementById('view2d').data"
+    shown = "document.getElementById('view2d').layers"  # what the 2D view draws (view2d.js)
     assert page.evaluate("window.gandyn.views['2d'].drawingPoints") == []
     assert page.evaluate(f"{shown}[5].x.length + {shown}[7].x.length") == 0
-    images = "(document.getElementById('view2d').layout.images || []).length"
-    assert page.evaluate(images) == 0  # neither D's painted surface nor the real samples
+    assert page.evaluate(f"{shown}[0].meta.surface") is False  # no D surface painted
     page.click("#btn-play")  # nothing to train on: it says so and stays paused
     page.wait_for_function("document.getElementById('notice').textContent.includes('Draw a point')")
     assert page.evaluate("window.gandyn.playing") is False

@@ -92,7 +92,7 @@ def test_lanes_from_the_lane_bar_reach_the_server_and_change_the_panels(page: Pa
     ranges = page.js(
         "Array.from(document.querySelectorAll("
         "'.lane-panel:not([hidden]) .plot.view[data-kind=\"2d\"]'))"
-        ".map((d) => [d.data[0].meta.colorRange, d.data[0].meta.undecided])"
+        ".map((d) => [d.layers[0].meta.colorRange, d.layers[0].meta.undecided])"
     )
     assert len(ranges) == 2
     (lo1, hi1), u1 = ranges[0]

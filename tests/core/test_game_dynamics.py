@@ -203,6 +203,19 @@ def test_step_eigenvalues_give_the_growth_rate_of_a_run_near_the_equilibrium(con
 def test_step_eigenvalues_are_none_where_the_step_is_not_linear() -> None:
     for name in ("adam", "rmsprop", "optimistic_adam"):
         opt = {"name": name, "lr": 0.01}
-        tr = Trainer({"dataset": "dirac", "opt_d": opt})
+        tr = Trainer({"dataset": "dirac", "opt_d": opt, "regularizers": []})
         snap = tr.snapshot()
         assert snap["step_eigenvalues"] is None and len(snap["eigenvalues"]) == 2
+
+
+def test_wgan_gp_has_no_jacobian_at_the_dirac_equilibrium_and_says_so() -> None:
+    """lambda (|psi| - 1)^2 makes the field jump by 4 lambda at psi = 0: no eigenvalues there
+    (a central difference across the jump read 699 for lambda 0.35); a smooth field's stay."""
+    sgd = {"name": "sgd", "lr": 0.1}
+    base = {"dataset": "dirac", "loss": "wgan", "opt_g": sgd, "opt_d": sgd}
+    gp = Trainer({**base, "regularizers": [{"kind": "gp", "weight": 0.35}]}).snapshot()
+    assert gp["eigenvalues"] is None and gp["step_eigenvalues"] is None
+    r1 = Trainer({**base, "regularizers": [{"kind": "r1", "weight": 1.0}]}).snapshot()
+    flow = sorted(r1["eigenvalues"], key=lambda e: e[1])  # [re, im]: -1/2 -+ i sqrt(3)/2
+    np.testing.assert_allclose(flow, [[-0.5, -(0.75**0.5)], [-0.5, 0.75**0.5]], atol=1e-5)
+    assert len(r1["step_eigenvalues"]) == 2
