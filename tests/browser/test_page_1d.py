@@ -111,7 +111,7 @@ def test_hover_on_d_and_on_a_fake_reads_the_frame(page: Page) -> None:
 
 
 def test_layer_toggles_hide_the_1d_layers(page: Page) -> None:
-    """state.view.d / real / fake / arrows (the page's toggles, web/state.js) hide their traces."""
+    """The page's toggles (state.view d / real / fake / arrows) hide their 1D traces."""
     layers = {"d": [2, 4], "real": [0, -1], "fake": [1, 6], "arrows": [7]}
     # trace i visible; -1: the real rug (a layout shape)
     visible = (
@@ -120,15 +120,12 @@ def test_layer_toggles_hide_the_1d_layers(page: Page) -> None:
     )
     for name, traces in layers.items():
         assert all(page.js(visible, t) for t in traces)
-        seq = page.js(
-            f"(() => {{ const g = window.gandyn; g.state.view['{name}'] = false;"
-            " const s = g.latest.seq + 0.5; g.render({...g.latest, seq: s}); return s; })()"
-        )
-        page.wait(f"window.gandyn.lanes[0].rendered.seq === {seq}")
-        assert not any(page.js(visible, t) for t in traces), name
+        page.page.click(f"#opt-{name}")  # the page's toggle (web/index.html, #view-options)
+        page.wait(f"(ts) => ts.every((t) => !({visible})(t))", traces)
         others = [t for k, ts in layers.items() if k != name for t in ts]
         assert all(page.js(visible, t) for t in others), name
-        page.js(f"window.gandyn.state.view['{name}'] = true")
+        page.page.click(f"#opt-{name}")
+        page.wait(f"(ts) => ts.every((t) => ({visible})(t))", traces)
     # the page names the curves in its legend row; an exported image carries a Plotly legend
     svg = page.js(
         "Plotly.toImage(window.gandyn.views['1d'].exportFigure(),"
