@@ -115,6 +115,9 @@ class PresetDetail(PresetSummary):
     lanes: list[dict[str, Any]] = Field(
         description="the lanes beside lane 1: {title, patch, after_warmup} (protocol §11)"
     )
+    charts: list[str] = Field(
+        description="the metric charts its note talks about, by title (web/metrics.js CHARTS)"
+    )
 
 
 def normal_origin(origin: str) -> str | None:
@@ -208,6 +211,7 @@ def preset_detail(name: str) -> PresetDetail:
         {"name", "title", "note", "config": <partial TrainConfig, lane 1>, "view": {...},
          "overlay": bool, "warmup": [[part, n], ...], "lane_title": "minimax",
          "lanes": [{"title": "non-saturating", "patch": {...}, "after_warmup": false}],
+         "charts": ["W₁", "‖∇ₓD‖"],
          "try_next": [{"label", "patch": {...}, "lane": "start" | "fork"}
                       | {"label", "preset": "name"}]}
 
@@ -228,6 +232,7 @@ def preset_detail(name: str) -> PresetDetail:
         warmup=preset.warmup,
         lane_title=preset.lane_title,
         lanes=[vars(lane) for lane in preset.lanes],
+        charts=list(preset.charts),
     )
 
 

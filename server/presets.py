@@ -74,7 +74,11 @@ class Preset:
     beside lane 1 (at most 3: a session holds 4), ``lane_title`` lane 1's title when there
     are any. ``overlay``: the lanes are meant to be drawn in one plot, not one panel each
     (1D: the D curves and samples of every lane on one axis; Dirac-GAN: every lane's
-    trajectory in one (theta, psi) plane); only for 1D and Dirac-GAN presets with lanes."""
+    trajectory in one (theta, psi) plane); only for 1D and Dirac-GAN presets with lanes.
+    ``charts``: the metric charts the note talks about, by their titles in web/metrics.js's
+    ``CHARTS`` ("JS stays at log 2": ``"JS, KL"``); the page draws them beside the plot,
+    within the window, and folds the others behind "more charts". Empty when the note
+    points at the view alone (the Dirac-GAN plane, the D curves)."""
 
     title: str
     note: str
@@ -85,6 +89,7 @@ class Preset:
     lanes: list[LaneSpec] = field(default_factory=list)
     lane_title: str = ""  # lane 1's title when the preset has lanes
     overlay: bool = False
+    charts: tuple[str, ...] = ()
 
 
 ADAM = {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.9]}
@@ -140,6 +145,7 @@ PRESETS: dict[str, Preset] = {
             "d_steps": 2,
         },
         view={"grid": 64, "samples": 256},
+        charts=("‖∇ₓD‖",),
         try_next=[
             TryNext("No gradient penalty", patch={"regularizers": []}, lane="start"),
             TryNext(
@@ -168,6 +174,7 @@ PRESETS: dict[str, Preset] = {
             "opt_g": {"name": "sgd", "lr": 0.02},
         },
         view=VIEW_1D,
+        charts=("‖∇ₓD‖", "W₁"),
         warmup=[("d", 300)],
         lane_title="minimax",
         lanes=[LaneSpec("WGAN-GP, lambda 10", WGAN_GP_10, after_warmup=True)],
@@ -198,6 +205,7 @@ PRESETS: dict[str, Preset] = {
             "opt_g": {"name": "sgd", "lr": 0.005},
         },
         view=VIEW_1D,
+        charts=("JS, KL", "W₁"),
         warmup=[("d", 100)],
         lane_title="real data at 4",
         lanes=[
@@ -233,6 +241,7 @@ PRESETS: dict[str, Preset] = {
             "opt_g": {"name": "sgd", "lr": 0.02},
         },
         view=VIEW_1D,
+        charts=("W₁", "‖∇ₓD‖"),
         warmup=[("d", 100)],
         lane_title="minimax",
         lanes=[LaneSpec("non-saturating", {"loss": "nonsaturating"})],
@@ -265,6 +274,7 @@ PRESETS: dict[str, Preset] = {
             "opt_d": RMSPROP,
         },
         view=VIEW_2D,
+        charts=("‖∇ₓD‖", "W₁"),
         lane_title="weight clipping, 0.01",
         lanes=[LaneSpec("gradient penalty, 0.1 (Adam)", GRADIENT_PENALTY)],
         try_next=[
@@ -299,6 +309,7 @@ PRESETS: dict[str, Preset] = {
             "seed": 0,
         },
         view=VIEW_2D,
+        charts=("coverage",),
         lane_title="non-saturating, slow D",
         lanes=[LaneSpec("+ R1 gamma 1, D as fast, 2 D steps", STRONGER_D)],
         try_next=[
@@ -329,6 +340,7 @@ PRESETS: dict[str, Preset] = {
             "opt_d": ADAM,
         },
         view=VIEW_2D,
+        charts=("coverage",),
         try_next=[
             TryNext("No penalty", patch={"regularizers": []}, lane="start"),
             TryNext("Minimax loss", patch={"loss": "minimax", "regularizers": []}, lane="start"),
@@ -353,6 +365,7 @@ PRESETS: dict[str, Preset] = {
             "opt_d": ADAM,
         },
         view=VIEW_2D,
+        charts=("W₁",),
         try_next=[
             TryNext(
                 "Weight clipping", patch={"regularizers": [{"kind": "weight_clip"}]}, lane="start"
@@ -386,6 +399,7 @@ PRESETS: dict[str, Preset] = {
             "dirac_init": [1.0, 1.0],
         },
         view={"dirac_grid": 21},
+        charts=(),
         lane_title="GAN (non-saturating)",
         lanes=[
             LaneSpec("+ R1, gamma 1", r1(1.0)),
@@ -425,6 +439,7 @@ PRESETS: dict[str, Preset] = {
             "opt_g": {"name": "sgd", "lr": 0.001},
         },
         view=VIEW_1D,
+        charts=(),
         warmup=[("d", 200)],
         lane_title="GAN",
         lanes=[LaneSpec("LSGAN", {"loss": "lsgan"}), LaneSpec("hinge", {"loss": "hinge"})],
@@ -455,6 +470,7 @@ PRESETS: dict[str, Preset] = {
             "opt_g": {"name": "sgd", "lr": 0.005},
         },
         view=VIEW_1D,
+        charts=("‖∇ₓD‖",),
         lane_title="spectral norm",
         lanes=[LaneSpec("no spectral norm", {"regularizers": []})],
         try_next=[
@@ -480,6 +496,7 @@ PRESETS: dict[str, Preset] = {
             "opt_g": {"name": "sgd", "lr": 0.02},
         },
         view=VIEW_1D,
+        charts=("W₁",),
         warmup=[("d", 100)],
         try_next=[
             TryNext("No noise", patch={"regularizers": []}, lane="start"),
@@ -533,6 +550,7 @@ PRESETS.update(
                 "update_scheme": "simultaneous",
             },
             view={"dirac_grid": 21},
+            charts=(),
             lane_title="simultaneous",
             lanes=[
                 LaneSpec("alternating", {"update_scheme": "alternating"}),
@@ -561,6 +579,7 @@ PRESETS.update(
             ),
             config={**DIRAC_SGD, **minimax_with(), "update_scheme": "simultaneous"},
             view={"dirac_grid": 21},
+            charts=(),
             lane_title="GAN",
             lanes=[
                 LaneSpec(
@@ -622,6 +641,7 @@ PRESETS.update(
             ),
             config={**RING_COLLAPSE, "seed": 1},
             view=VIEW_2D,
+            charts=("coverage",),
             lane_title="no unrolling",
             lanes=[LaneSpec("unrolled D, k = 5", {"unroll_steps": 5})],
             try_next=[
@@ -649,6 +669,7 @@ PRESETS.update(
                 "seed": 1,
             },
             view=VIEW_2D,
+            charts=("W₁", "coverage"),
             lane_title="no consensus",
             lanes=[
                 LaneSpec(
@@ -682,6 +703,7 @@ PRESETS.update(
                 "g_ema": 0.99,
             },
             view={"dirac_grid": 21},
+            charts=(),  # its W1 is w1_ema, which no chart draws; the Dirac view needs the height
             try_next=[
                 TryNext("A shorter average, decay 0.9", patch={"g_ema": 0.9}, lane="start"),
                 TryNext("A longer average, decay 0.999", patch={"g_ema": 0.999}, lane="start"),
@@ -728,6 +750,7 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         ),
         config={**TWO_MODES, "loss": "fgan_reverse_kl"},
         view=VIEW_1D,
+        charts=(),
         lane_title="reverse KL",
         lanes=[LaneSpec("forward KL", {"loss": "fgan_kl"})],
         overlay=True,
@@ -746,6 +769,7 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         ),
         config={**TWO_MODES, "loss": "fgan_kl"},
         view=VIEW_1D,
+        charts=(),
         try_next=[
             TryNext("Reverse KL, same start", patch={"loss": "fgan_reverse_kl"}, lane="start"),
             TryNext("Pearson chi-squared", patch={"loss": "fgan_pearson"}, lane="start"),
@@ -773,6 +797,7 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
             "opt_d": {"name": "adam", "lr": 2e-3, "betas": [0.5, 0.9]},
         },
         view=VIEW_2D,
+        charts=("Fréchet", "coverage"),
         try_next=[
             TryNext("An MLP generator (WGAN-GP)", preset="ring8_wgan_gp"),
             TryNext("Mode seeking in 1D", preset="mode_seeking_vs_covering"),
@@ -789,6 +814,7 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         ),
         config={**PRESETS["mode_collapse_ring"].config, "loss": "feature_matching"},
         view=VIEW_2D,
+        charts=("coverage",),
         try_next=[
             TryNext("The GAN loss, from this moment", patch={"loss": "nonsaturating"}, lane="fork"),
             TryNext("The GAN loss from the start", patch={"loss": "nonsaturating"}, lane="start"),
@@ -817,6 +843,7 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
             "opt_d": ADAM,
         },
         view=VIEW_2D,
+        charts=(),
         try_next=[
             TryNext("A wider margin, m = 4", patch={"ebgan_margin": 4.0}, lane="start"),
             TryNext("Hinge loss on the same autoencoder", patch={"loss": "hinge"}, lane="start"),
@@ -834,6 +861,7 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         ),
         config=PRESETS["mode_collapse_ring"].config,
         view=VIEW_2D,
+        charts=("coverage",),
         lane_title="the plain GAN",
         lanes=[
             LaneSpec("packing, m = 2", {"pack": 2}),
@@ -855,6 +883,7 @@ LOSS_AND_METRIC_PRESETS: dict[str, Preset] = {
         ),
         config={**PRESETS["mode_collapse_ring"].config, "minibatch_stddev": True},
         view=VIEW_2D,
+        charts=("coverage",),
         try_next=[
             TryNext("Packing instead", patch={"minibatch_stddev": False, "pack": 2}, lane="start"),
             TryNext("Neither: the plain GAN", patch={"minibatch_stddev": False}, lane="start"),
@@ -895,6 +924,7 @@ TRICK_PRESETS: dict[str, Preset] = {
             "allow_batch_norm_penalty": True,
         },
         view=VIEW_2D,
+        charts=("‖∇ₓD‖",),
         lanes=[LaneSpec("layer norm", {"d_norm": "layer", "allow_batch_norm_penalty": False})],
         lane_title="batch norm, penalty forced",
         try_next=[
@@ -914,6 +944,7 @@ TRICK_PRESETS: dict[str, Preset] = {
         ),
         config=PRESETS["mode_collapse_ring"].config,
         view=VIEW_2D,
+        charts=("coverage", "W₁"),
         lanes=[
             LaneSpec("batch norm in G", {"g_norm": "batch"}),
             LaneSpec("batch norm in D", {"d_norm": "batch"}),
@@ -935,6 +966,7 @@ TRICK_PRESETS: dict[str, Preset] = {
         ),
         config={**WGAN_GP_RING, **ONE_BLOB, "regularizers": WGAN_GP},
         view=VIEW_2D,
+        charts=("coverage",),
         warmup=[("both", 300)],
         lanes=[
             LaneSpec("truncation 1", {"truncation": 1.0}, after_warmup=True),
@@ -964,6 +996,7 @@ TRICK_PRESETS: dict[str, Preset] = {
             "label_noise": 0.1,
         },
         view=VIEW_1D,
+        charts=("‖∇ₓD‖", "W₁"),
         warmup=[("d", 300)],
         lanes=[LaneSpec("no label noise", {"label_noise": 0.0})],
         lane_title="label noise 0.1",
@@ -994,6 +1027,7 @@ TRICK_PRESETS: dict[str, Preset] = {
         ),
         config=TANH_TWO_MODES,
         view=VIEW_1D,
+        charts=("W₁",),
         lanes=[LaneSpec("tanh, no scaling", {"scale_target": False})],
         lane_title="tanh, target / 3.32",
         try_next=[

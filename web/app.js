@@ -13,7 +13,7 @@ import { createViewDirac } from "./viewDirac.js";
 import { createViewSpectrum } from "./viewSpectrum.js";
 import { createView1dLanes } from "./view1dLanes.js";
 import { createViewDiracLanes } from "./viewDiracLanes.js";
-import { createMetrics } from "./metrics.js";
+import * as metricsModule from "./metrics.js";
 import { Lane, LANE_COLORS, laneTitle, forkWords } from "./lanes.js";
 import { createPanels } from "./panels.js";
 import { encodeReplay, decodeReplay, linkReplay, fromStart, MAX_LINK_CHARS } from "./link.js";
@@ -22,6 +22,9 @@ import { wireRecording } from "./record.js";
 import { readDataFile, uploadLimits } from "./upload.js";
 import { createGallery } from "./gallery.js";
 import { ReplayKeeper, rebuildReset } from "./rebuild.js";
+import { createFit } from "./layout.js";
+import { RateMeter, formatRate, RATES_TITLE } from "./rates.js";
+import { PresetEdits } from "./presetEdits.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -66,6 +69,16 @@ let gallery = null;
 // (set when the step's ack arrives: docs/protocol.md §3-4, ack, then one frame per lane).
 let ghostNext = new Set();
 let resetToast = null;    // what to announce for the reset being sent (a preset, the lanes)
+let fitter = null;        // the stage fitted into the window (layout.js)
+let fitKey = "";          // what the last fit was for (kind, panels, lecture)
+let chartsOpen = false;   // "more charts": every chart, not only the preset's
+// the readout beside the counter (rates.js): lane 1's frames' iterations, the draws, the frames in
+const meters = { it: new RateMeter(), drawn: new RateMeter(), received: new RateMeter() };
+let lastRates = 0;
+// the loaded preset, kept while the run is custom ("custom": its note no longer applies), and
+// the changes made to its settings since (presetEdits.js)
+let origin = null;        // {name, base}
+const edits = new PresetEdits();
 
 const laneById = (id) => lanes.find((l) => l.id === id) || null;
 const selectedLane = () => laneById(selectedId) || lanes[0] || null;
@@ -108,7 +121,10 @@ async function boot() {
   }, { onSelect: selectLane });
   // the first panel's views (the page of one lane; tests and export read them)
   views = { "2d": panels.view(0, "2d"), "1d": panels.view(0, "1d"), dirac: panels.view(0, "dirac") };
-  metricsChart = createMetrics($("metrics"));
+  metricsChart = metricsModule.createMetrics($("metrics"));
+  // a new size redraws the panels: the 2D view's colour bar and notes are placed at drawing
+  fitter = createFit({ stage: $("stage"), wrap: $("view-wrap"), metricsWrap: $("metrics-wrap"), chartsFolded: () => !chartsOpen, onChange: () => { dirty = true; } });
+  window.addEventListener("resize", () => fitStage());
   spectrumView = createViewSpectrum($("spectrum"));
   renderSpectrum();
   gallery = createGallery($("gallery-slot"), { onPick: pickPreset, collapsed: state.lecture });
@@ -154,9 +170,13 @@ function applyPageOptions(p) {
   // a lecture on a small screen (a 1280 x 720 projector) starts with the plot and the note
   // only; the settings stay one click (or s) away. Not when the address chose settings.
   const curated = state.show.length > 0 || state.hide.some((n) => !PAGE_PARTS.includes(n));
-  setSettingsOpen(!(state.lecture && !curated && window.innerWidth < 1500));
+  setSettingsOpen(curated || window.innerWidth >= (state.lecture ? 1500 : NARROW));
   for (const f of Object.keys(VIEW_DEFAULTS)) { const box = $(`opt-${f}`); if (box) box.checked = !!state.view[f]; }
 }
+
+/** Below this width the settings start folded, so that the plot comes first (styles.css stacks
+ * the panels there). */
+const NARROW = 1100;
 
 function setSettingsOpen(open) {
   document.body.classList.toggle("settings-closed", !open);
@@ -201,9 +221,9 @@ function onHello(msg, resumed) {
   firstHello = false;
   startConfig = clone(lanes[0]?.config || msg.config);
   if (wasFirst && state.linkReplay) {
-    // a link with lanes: rebuild exactly what it holds (docs/protocol.md §11, reset.replay)
-    state.preset = state.linkReplay.preset || null;
-    state.base = null;
+    // a link with lanes: rebuild exactly what it holds (docs/protocol.md §11, reset.replay);
+    // a custom run's link names no preset (the replay may still name the session's)
+    presetLoaded(state.preset ? state.linkReplay.preset || state.preset : null, null);
     startConfig = null;   // lane 1's start is in the replay's base; lane_add sends whole configs
     sendReset({ replay: state.linkReplay }, { quiet: true }).then((ack) => {
       if (!ack) { state.linkReplay = null; state.replayParam = null; syncUrl(); return; }
@@ -217,13 +237,13 @@ function onHello(msg, resumed) {
     const patch = state.urlPatch || {};
     if (state.preset || !Object.keys(patch).length) {
       // a preset (asked for, or the server's default): the URL is a diff against it
-      state.preset = state.preset || msg.preset || null;
-      state.base = clone(msg.config);
-      if (Object.keys(patch).length) sendReset({ preset: state.preset, patch }, { quiet: true });
+      presetLoaded(state.preset || msg.preset || null, msg.config);
+      if (Object.keys(patch).length) {
+        sendReset({ preset: state.preset, patch }, { quiet: true }).then((ack) => { if (ack) noteEdit(patch, msg.config, lanes[0]?.id); });
+      }
     } else {
       // no preset: the URL is a diff against TrainConfig's defaults
-      state.preset = null;
-      state.base = clone(state.defaults);
+      presetLoaded(null, null);
       sendReset({ config: merge(state.defaults, patch) }, { quiet: true }).then((ack) => {
         // fields without a default in the JSON Schema (pydantic default_factory, e.g.
         // regularizers) take the server's default: learn it from what the server ran
@@ -277,6 +297,9 @@ function onFrame(f) {
   const lane = laneById(f.lane ?? lanes[0]?.id);
   if (!lane) return;   // a lane closed meanwhile, or one the next ack will name
   lane.received++;
+  const now = performance.now();
+  meters.received.add(now);
+  if (lane === lanes[0]) meters.it.add(now, f.iteration);
   const before = lane.latest;
   if (ghostNext.has(lane.id) && f.playing === false && before && before.kind === f.kind) f.ghost = ghostOf(before);
   ghostNext.delete(lane.id);
@@ -380,8 +403,10 @@ function showCommandError(err) {
 
 async function sendUpdate(patch, info = {}) {
   controls.clearErrors();
+  const lane = selectedLane(), before = clone(lane?.config);
   try {
-    const ack = await send({ type: "update", patch, reset_moments: !!$("reset-moments")?.checked, lane: selectedLane()?.id ?? 1 });
+    const ack = await send({ type: "update", patch, reset_moments: !!$("reset-moments")?.checked, lane: lane?.id ?? 1 });
+    noteEdit(patch, before, lane?.id);
     afterConfigAck(ack);
     return ack;
   } catch (err) {
@@ -393,8 +418,11 @@ async function sendUpdate(patch, info = {}) {
 
 async function sendReset(body, { quiet = false } = {}) {
   controls.clearErrors();
+  const before = clone(lanes[0]?.config);
   try {
     const ack = await send({ type: "reset", ...body });
+    // a reset with new settings (the dataset, changes waiting for a reset) changes the preset's
+    if (!body.preset && !body.replay && before) noteEdit(body.patch ?? diffPatch(before, body.config || before), before, lanes[0]?.id);
     state.pending = {};
     clearNotice(PENDING_NOTICE);  // the changes it spoke of are applied now
     if ("preset" in ack && ack.preset !== undefined) {
@@ -518,7 +546,7 @@ function showKind(kind) {
 function overlayOn(kind) {
   if (lanes.length < 2 || (kind !== "1d" && kind !== "dirac")) return false;
   if (overlayChoice !== null) return overlayChoice;
-  return kind === "dirac" || !!(presetInfo && presetInfo.name === state.preset && presetInfo.overlay);
+  return kind === "dirac" || !!originInfo()?.overlay;
 }
 
 const SCALE_SLACK = 0.15;   // while playing, a panel is redrawn for the shared scale alone past 15 %
@@ -538,7 +566,9 @@ function drawLanes() {
   const overlay = overlayOn(kind);
   const multi = lanes.length > 1;
   const heads = lanes.map((l) => ({ lane: l.id, color: laneColor(l), title: laneTitle(l, lanes[0]), detail: laneDetail(l), selected: multi && l.id === selectedId }));
-  const vs = panels.arrange(overlay ? (kind === "1d" ? "overlay1d" : "overlayDirac") : kind, heads);
+  const shownKind = overlay ? (kind === "1d" ? "overlay1d" : "overlayDirac") : kind;
+  const vs = panels.arrange(shownKind, heads);
+  fitStage(shownKind, overlay ? 1 : lanes.length);
   const t0 = performance.now();
   const fresh = lanes.filter((l) => l.latest && l.latest !== l.rendered);
   try {
@@ -548,7 +578,7 @@ function drawLanes() {
       for (const l of lanes) l.rendered = l.latest;
     } else {
       if (fresh.length) shared = shareScales(lanes.map((l) => l.latest).filter((f) => f && f.kind === kind), shared);
-      const cols = lanes.length <= 2 ? lanes.length : 2;
+      const cols = Math.min(lanes.length, fitter.state.cols);
       const centres = lanes.map((l) => (l.latest ? `${l.latest.display}:${l.latest.undecided}` : ""));
       const oneCentre = centres.every((c) => c === centres[0]);
       lanes.forEach((l, i) => {
@@ -574,6 +604,7 @@ function drawLanes() {
     console.error("gandyn: render failed", e);
   }
   for (const l of fresh) { l.drawn++; stats.framesRendered++; }
+  if (fresh.length) meters.drawn.add(performance.now());
   const dt = performance.now() - t0;
   stats.lastRenderMs = dt;
   stats.avgRenderMs = stats.avgRenderMs ? 0.9 * stats.avgRenderMs + 0.1 * dt : dt;
@@ -598,10 +629,44 @@ function shownView() {
 
 const metricSources = () => lanes.map((l) => ({ history: l.history, color: laneColor(l), name: laneName(l), lane: l.id }));
 
+/** Fit the panels (and the preset's charts) into the window when what is shown changed; the
+ * fitter refits by itself when the window or a row of the stage changes size. In lecture
+ * mode, three panels or more side by side on a screen narrower than SIDE_LOW_BELOW take the
+ * stage's whole width, and the side panel moves beside the charts. */
+const SIDE_LOW_BELOW = 1500;
+let shownPanels = null;   // [kind, panels side by side] of the last draw
+function fitStage(kind = shownPanels?.[0], n = shownPanels?.[1]) {
+  if (!kind) return;
+  shownPanels = [kind, n];
+  const low = state.lecture && n >= 3 && window.innerWidth < SIDE_LOW_BELOW;
+  const key = `${kind}:${n}:${state.lecture}:${low}`;
+  if (key === fitKey) return;
+  fitKey = key;
+  const side = $("side"), home = low ? $("stage-foot") : $("layout");
+  if (side.parentElement !== home) home.append(side);
+  document.body.classList.toggle("side-low", low);
+  // in a lecture "more charts" sits at the end of the lane bar: no row of its own over the charts
+  const more = $("metrics-more"), bar = state.lecture && !state.hide.includes("lanes") ? $("lane-bar") : $("metrics-head");
+  if (more.parentElement !== bar) bar.append(more);
+  fitter.fit(kind, n, state.lecture);
+}
+
+/** The readout beside the counter, four times a second. */
+function showRates(now) {
+  if (now - lastRates < 250) return;
+  lastRates = now;
+  const it = meters.it.perSecond(now), fps = meters.drawn.countPerSecond(now), got = meters.received.countPerSecond(now);
+  $("rate-it").textContent = formatRate(it, "it/s");
+  $("rate-fps").textContent = formatRate(fps, "fps");
+  $("rates").title = `${RATES_TITLE} Now: ${formatRate(it, "iterations per second")}; ${formatRate(got, "frames received")} and ${formatRate(fps, "drawn")} per second.`;
+  window.gandyn.rates = { it, fps, received: got };
+}
+
 function loop() {
   requestAnimationFrame(loop);
   if (!blankCanvas && lanes[0]?.latest && (dirty || lanes.some((l) => l.latest && l.latest !== l.rendered))) drawLanes();
   const now = performance.now();
+  showRates(now);
   if (metricsChart && now - lastMetricsDraw > (playing ? 1000 : 100)) {
     lastMetricsDraw = now;
     const t1 = performance.now();
@@ -678,6 +743,7 @@ function wireUi() {
     save: (blob) => exportRecording(blob, state, iteration), say: toast,
   });
   $("btn-link").addEventListener("click", copyLink);
+  $("metrics-more").addEventListener("click", () => { chartsOpen = !chartsOpen; showCharts(); });
   wireLanes();
   $("btn-help").addEventListener("click", () => toggleHelp(true));
   $("btn-settings").addEventListener("click", () => setSettingsOpen(document.body.classList.contains("settings-closed")));
@@ -695,7 +761,9 @@ function watchSizes() {
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      for (const d of [...panels.all().map((v) => v.div), $("metrics")]) if (d && d._fullLayout && !d.hidden) Plotly.Plots.resize(d);
+      // then a redraw: the 2D view's HTML colour bar and notes follow the plot's new size
+      const resized = [...panels.all().map((v) => v.div), $("metrics")].filter((d) => d && d._fullLayout && !d.hidden).map((d) => Plotly.Plots.resize(d));
+      Promise.all(resized).then(() => { dirty = true; }, () => { dirty = true; });
     });
   });
   ro.observe($("view-wrap"));
@@ -978,17 +1046,81 @@ function refreshControls() {
 /** The side panel shows the preset's note (unless hide=notes) and the gallery (unless hide=gallery). */
 function updateSide() {
   const hidden = (n) => state.hide.includes(n);
-  const notes = !!(state.preset && presetInfo && presetInfo.name === state.preset) && !hidden("notes");
+  const notes = !!originInfo() && !hidden("notes");
   const showGallery = !!gallery && !hidden("gallery");
   $("preset-panel").hidden = !notes;
   $("gallery-slot").hidden = !showGallery;
   $("side").hidden = hidden("side") || (!notes && !showGallery);
   gallery?.setCurrent(state.preset);
+  if (notes) showPresetStatus();
+}
+
+/** The detail of the preset the run came from (also while it is custom), once loaded. */
+const originInfo = () => (origin && presetInfo && presetInfo.name === origin.name ? presetInfo : null);
+
+/** A preset was loaded as it is (a gallery card, the address, a link): what the run is
+ * compared with from now on; `base` its config (what the address is a diff against). */
+function presetLoaded(name, base) {
+  origin = name ? { name, base: clone(base) } : null;
+  edits.clear();
+  state.preset = name;
+  state.base = name ? clone(base) : clone(state.defaults);
+}
+
+/** A change of a lane's settings (`patch` on `config`, what the lane had): the preset's panel,
+ * the gallery and the address follow (presetEdits.js: "modified" keeps the preset and its
+ * note, "custom" drops them). */
+function noteEdit(patch, config, lane = 1) {
+  if (!origin || !patch || !Object.keys(patch).length) return;
+  edits.record(lane, config || {}, patch);
+  const custom = edits.status === "custom";
+  state.preset = custom ? null : origin.name;
+  state.base = custom ? clone(state.defaults) : clone(origin.base);
+  syncUrl();
+  updateSide();
+  updateLanes();
+}
+
+/** The panel's head: the preset as loaded, modified (the changes named, the note kept) or
+ * custom (the note hidden: it no longer describes what is on screen). */
+function showPresetStatus() {
+  const info = originInfo(), status = edits.status, title = info.title || info.name;
+  $("preset-panel").dataset.status = status;
+  $("preset-kicker").textContent = status === "custom" ? "custom run" : status === "modified" ? "preset · modified" : "preset";
+  $("preset-title").textContent = status === "custom" ? "Custom settings" : title;
+  $("preset-note").hidden = $("preset-try").hidden = status === "custom";
+  const box = $("preset-edits");
+  box.hidden = status === "preset";
+  if (status === "preset") return;
+  const changes = edits.describe(lanes.length > 1).join("; ");
+  const text = status === "custom"
+    ? `Changed from the preset “${title}”: ${changes}. Its note no longer describes what is on screen.`
+    : `Changed: ${changes}. The note describes the preset's own settings.`;
+  const back = Object.assign(document.createElement("button"), { type: "button", className: "preset-back", textContent: `Back to “${title}”`, title: "Load the preset again, from its start" });
+  back.addEventListener("click", () => openPreset(origin.name));
+  box.replaceChildren(Object.assign(document.createElement("p"), { textContent: text }), back);
+}
+
+/** The charts the preset's note talks about (its `charts`), the others behind "more charts";
+ * without a preset, every chart. A custom run keeps its preset's charts. */
+function showCharts() {
+  const featured = originInfo()?.charts;
+  const can = Array.isArray(featured) && typeof metricsChart?.setShown === "function";
+  const more = $("metrics-more");
+  more.hidden = !can;
+  if (can) {
+    const others = (metricsModule.CHARTS || []).map((c) => c.title).filter((t) => !featured.includes(t));
+    more.textContent = chartsOpen ? "▾ only the preset's charts" : `▸ more charts (${others.length})`;
+    more.title = chartsOpen ? `Fold away the charts the preset's note does not talk about` : `Show ${others.join(", ")}`;
+    more.setAttribute("aria-expanded", String(chartsOpen));
+  }
+  metricsChart?.setShown?.(can && !chartsOpen ? featured : null);
+  fitter?.soon();
 }
 
 async function loadPresetPanel() {
   const name = state.preset;
-  if (!name) { presetInfo = null; updateSide(); return; }
+  if (!name) { presetInfo = null; updateSide(); showCharts(); return; }
   try {
     const r = await fetch(`/api/presets/${encodeURIComponent(name)}`);
     if (!r.ok) { presetInfo = null; updateSide(); return; }
@@ -996,6 +1128,7 @@ async function loadPresetPanel() {
     if (state.preset !== name) return; // another preset was picked meanwhile
     presetInfo = { name, ...info };
   } catch { presetInfo = null; updateSide(); return; }
+  showCharts();
   $("preset-title").textContent = presetInfo.title || presetInfo.name;
   const note = $("preset-note");
   note.replaceChildren(...String(presetInfo.note || "").split(/\n\s*\n/).map((p) => Object.assign(document.createElement("p"), { textContent: p.trim() })));
@@ -1053,8 +1186,7 @@ async function openPreset(name) {
   resetToast = `Preset: ${gallery?.presets.find((p) => p.name === name)?.title || name}`;
   const ack = await sendReset({ preset: name });
   if (ack) {
-    state.preset = name;
-    state.base = clone(ack.config);
+    presetLoaded(name, ack.config);
     ghostNext = new Set();
     syncUrl();
     gallery?.setCurrent(name);
@@ -1144,6 +1276,10 @@ function exposeForTests() {
     get lanes() { return lanes; },
     get selected() { return selectedId; },
     selectLane,
+    get fit() { return fitter?.state; },            // the stage's fit (layout.js)
+    get presetStatus() { return edits.status; },    // "preset", "modified" or "custom"
+    get config() { return selectedLane()?.config ?? null; },
+    rates: null,                                    // the readout's numbers (showRates)
     get version() { return version; },
     get playing() { return playing; },
     get kind() { return currentKind; },

@@ -82,7 +82,8 @@ function thin(rows, key) {
 }
 
 // evaluated: the panel shows costly metrics, which arrive with the next evaluation
-const PANELS = [
+/** The charts, in order; `setShown` names them by title. */
+export const CHARTS = [
   { title: "losses" },
   { title: "W₁", log: true, evaluated: true },
   { title: "coverage", range: [0, 1.05], evaluated: true },
@@ -123,9 +124,23 @@ const coverage = (E) => E.map((e) => ({ iteration: e.iteration, v: Number.isFini
 export function createMetrics(div) {
   let drawnRev = "";
   let drawnLecture = null;
+  let shown = null;         // titles of the charts drawn, null: all
+  let last = null;          // the last render's arguments, to redraw when `shown` changes
+
+  /** The charts drawn: titles as in CHARTS (others fold away), or null for all of them. */
+  function setShown(titles) {
+    if (titles !== null) {
+      const known = new Set(CHARTS.map((p) => p.title));
+      const bad = titles.filter((t) => !known.has(t));
+      if (bad.length) throw new Error(`setShown: unknown chart ${bad.map((t) => JSON.stringify(t)).join(", ")}; the charts are ${[...known].join(", ")}`);
+    }
+    shown = titles === null ? null : [...titles];
+    if (last) render(last.sources, last.ctx, true);
+  }
 
   /** sources: [{history, color, name}] in lane order (one: the single-run look). */
   function render(sources, ctx, force = false) {
+    last = { sources, ctx };
     const rev = sources.map((src) => `${src.history.rev}:${src.color}:${src.name}`).join("|");
     if (!force && rev === drawnRev && drawnLecture === ctx.lecture) return false;
     drawnRev = rev; drawnLecture = ctx.lecture;
@@ -133,16 +148,18 @@ export function createMetrics(div) {
     const lw = ctx.lecture ? 3.5 : 2.2;
     const multi = sources.length > 1;
     const data = [];
-    const legends = PANELS.map(() => []);   // per panel: [{name, color, dash}]
+    const visible = CHARTS.map((p, i) => ({ ...p, index: i })).filter((p) => !shown || shown.includes(p.title));
+    const slot = new Map(visible.map((p, k) => [p.index, k + 1]));   // chart index -> axis number
+    const legends = CHARTS.map(() => []);   // per panel: [{name, color, dash}]
     const add = (panel, rows, key, name, color, extra = {}) => {
       const { x, y } = thin(rows, key);
-      data.push({ type: "scatter", mode: "lines", name, x, y, xaxis: `x${panel + 1}`, yaxis: `y${panel + 1}`, hoverinfo: "x+y+name", line: { color, width: lw, ...(extra.line || {}) }, connectgaps: false, ...extra.trace });
+      data.push({ type: "scatter", mode: "lines", name, x, y, xaxis: `x${slot.get(panel)}`, yaxis: `y${slot.get(panel)}`, hoverinfo: "x+y+name", line: { color, width: lw, ...(extra.line || {}) }, connectgaps: false, ...extra.trace });
     };
     const dots = { mode: "lines+markers", marker: { size: ctx.lecture ? 7 : 5 } };
     const byPanel = {};
     const penaltyKeys = [...new Set(sources.flatMap((src) => [...src.history.keys].filter((k) => k.startsWith("penalty."))))];
     const series = [...SERIES, ...penaltyKeys.map((k, i) => ({ panel: 4, from: "rows", key: k, name: k.slice(8), color: PALETTE[i % PALETTE.length] }))]
-      .filter((se) => !(multi && se.single))
+      .filter((se) => !(multi && se.single) && slot.has(se.panel))
       .sort((a, b) => a.panel - b.panel);
     for (const se of series) {
       const n = (byPanel[se.panel] = (byPanel[se.panel] ?? -1) + 1);
@@ -157,17 +174,22 @@ export function createMetrics(div) {
         });
       }
     }
-    if (!penaltyKeys.length) data.push({ type: "scatter", x: [], y: [], xaxis: "x5", yaxis: "y5", hoverinfo: "skip" });
+    if (!penaltyKeys.length && slot.has(4)) data.push({ type: "scatter", x: [], y: [], xaxis: `x${slot.get(4)}`, yaxis: `y${slot.get(4)}`, hoverinfo: "skip" });
     const marks = sources.flatMap((src) => src.history.marks.map((m) => ({ ...m, color: multi ? src.color : null })));
 
     // grid: 3 columns, or 2 when the chart is narrow; as many rows as the panels need
     const wide = (div.clientWidth || 1000) >= 820;
-    const cols = wide ? 3 : 2, rows = Math.ceil(PANELS.length / cols), gx = wide ? 0.06 : 0.1, gy = (ctx.lecture ? 0.4 : 0.34) / rows;
+    const cols = wide ? 3 : 2, rows = Math.ceil(visible.length / cols), gx = wide ? 0.06 : 0.1, gy = (ctx.lecture ? 0.4 : 0.34) / rows;
+    div.hidden = !rows;   // no chart shown: the element folds away
+    if (!rows) return true;
     const wantH = `${rows * (ctx.lecture ? LECTURE_ROW_PX : ROW_PX)}px`;
     if (div.style.height !== wantH) div.style.height = wantH;
     const w = (1 - gx * (cols - 1)) / cols, hh = (1 - gy * (rows - 1)) / rows;
     const layout = {
       ...baseLayout(ctx.lecture),
+      // a new set of charts starts fresh: with one uirevision Plotly would carry the old
+      // charts' ranges into axes that no longer exist
+      uirevision: visible.map((p) => p.title).join("|"),
       hovermode: "x unified",
       margin: { l: ctx.lecture ? 62 : 48, r: 16, t: ctx.lecture ? 76 : 62, b: ctx.lecture ? 44 : 36 },
       showlegend: false,
@@ -176,7 +198,7 @@ export function createMetrics(div) {
     };
     let xmax = 1;
     for (const src of sources) for (const r of [src.history.rows.at(-1), src.history.evals.at(-1)]) if (r) xmax = Math.max(xmax, r.iteration);
-    PANELS.forEach((p, i) => {
+    visible.forEach((p, i) => {
       const c = i % cols, r = Math.floor(i / cols);
       const x0 = c * (w + gx), y1 = 1 - r * (hh + gy);
       const ax = i === 0 ? "" : String(i + 1);
@@ -184,19 +206,19 @@ export function createMetrics(div) {
       layout[`yaxis${ax}`] = axis(ctx.lecture, { domain: [y1 - hh, y1], anchor: `x${i + 1}`, tickfont: { size: s.tick - 1 }, nticks: 5, type: p.log ? "log" : "linear", range: p.range, autorange: p.range ? false : true, zeroline: true, zerolinecolor: "#ccc", exponentformat: "power" });
       // panel title with a legend of its series
       const series = data.filter((d) => d.xaxis === `x${i + 1}` && d.name);
-      const names = legends[i];
+      const names = legends[p.index];
       // two series a line: four (coverage) would run past the panel on a projector
       const wrap = names.length > 2;  // then the title has a line of its own
       const legend = names.map((d, k) => `${wrap && k % 2 === 0 ? "<br>" : ""}<span style="color:${d.color}">${DASH_GLYPH[d.dash] || "━"} ${d.name}</span>`).join("  ");
       layout.annotations.push({
-        xref: "paper", yref: "paper", x: x0, y: y1, xanchor: "left", yanchor: "bottom", yshift: 2, showarrow: false, align: "left",
+        name: "chart-title", xref: "paper", yref: "paper", x: x0, y: y1, xanchor: "left", yanchor: "bottom", yshift: 2, showarrow: false, align: "left",
         text: `<b>${p.title}</b>  ${legend || '<span style="color:#888">none active</span>'}`, font: { size: s.tick - 1 },
       });
       const empty = series.every((d) => !d.y.some((y) => y !== null));
       if (empty) {
         layout.annotations.push({
           xref: `x${i + 1} domain`, yref: `y${i + 1} domain`, x: 0.5, y: 0.5, showarrow: false,
-          text: i === 4 ? "no penalty active" : p.evaluated ? "waiting for the next evaluation…" : "waiting for data…",
+          text: p.index === 4 ? "no penalty active" : p.evaluated ? "waiting for the next evaluation…" : "waiting for data…",
           font: { size: s.tick, color: "#8a8f98" },
         });
       }
@@ -211,7 +233,7 @@ export function createMetrics(div) {
     return true;
   }
 
-  return { div, render };
+  return { div, render, setShown };
 }
 
 function shortLabel(s) {

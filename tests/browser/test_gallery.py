@@ -173,15 +173,16 @@ def test_a_lecture_url_opens_straight_into_the_preset(
     # the gallery is folded in lecture mode, and a card click away
     assert page.page.locator("#gallery-toggle").is_visible()
     assert page.page.locator("#gallery-grid").is_hidden()
-    # on a 1280 x 720 projector the plot takes the room: settings folded, large type
+    # on a 1280 x 720 projector the plot takes the room: settings folded, large type; the
+    # plot and the charts the note talks about both inside the window (test_page_layout)
     assert page.page.locator("#controls").is_hidden()
-    box = page.page.locator(f"#{PLOT[kind]}").bounding_box()
-    # one plot, or one of two panels side by side (a comparison preset's lanes)
-    side_by_side = len(detail.get("lanes", [])) == 1
-    if kind == "dirac" and detail.get("lanes"):
-        box = page.page.locator("#viewOverlayDirac").bounding_box()
-    wide, high = (420, 320) if side_by_side else (600, 480)
-    assert box["width"] >= wide and box["height"] >= high, box
+    plot = f"#{PLOT[kind]}" if kind != "dirac" or not detail.get("lanes") else "#viewOverlayDirac"
+    page.wait("window.gandyn.fit?.charts !== 'below' && window.gandyn.fit.area >= 130")
+    box = page.page.locator(plot).bounding_box()
+    assert box["y"] + box["height"] <= 720 and box["height"] >= 200, box
+    if detail["charts"]:
+        charts = page.page.locator("#metrics").bounding_box()
+        assert charts["y"] + charts["height"] <= 720, charts
     assert (
         page.js("parseFloat(getComputedStyle(document.getElementById('preset-note')).fontSize)")
         >= 18

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from conftest import get_json
@@ -12,6 +13,14 @@ from gan_core.config import TrainConfig, apply_patch, merge
 from server.presets import DEFAULT_PRESET, PRESETS, open_try_next, start_comparison
 from server.protocol import ViewOptions, check_config_limits, check_ranges, iteration_work
 from server.settings import Limits
+
+
+def chart_titles() -> set[str]:
+    """The titles of the page's metric charts: ``CHARTS`` in web/metrics.js, their one source."""
+    source = (Path(__file__).resolve().parents[2] / "web" / "metrics.js").read_text()
+    block = re.search(r"const (?:CHARTS|PANELS) = \[(.*?)\n\];", source, re.S)
+    assert block, "web/metrics.js has no CHARTS list"
+    return set(re.findall(r'title: "([^"]+)"', block.group(1)))
 
 
 def lane_configs(name: str) -> list[TrainConfig]:
@@ -94,6 +103,14 @@ def test_all_lanes_and_one_more_fit_one_iteration_of_a_session(name: str) -> Non
     assert sum(map(iteration_work, configs)) + heaviest <= Limits().max_iteration_work
 
 
+@pytest.mark.parametrize("name", PRESETS)
+def test_a_preset_names_real_charts(name: str) -> None:
+    """The charts a preset shows beside its plot are charts of the page, each once."""
+    charts = PRESETS[name].charts
+    assert set(charts) <= chart_titles(), set(charts) - chart_titles()
+    assert len(set(charts)) == len(charts) <= 3  # one row of charts under the plot
+
+
 def test_the_default_preset_exists() -> None:
     assert DEFAULT_PRESET in PRESETS
 
@@ -128,6 +145,8 @@ def test_the_preset_detail_serves_lanes_overlay_and_try_next_lane_modes(live_ser
     assert {item.get("lane") for item in dirac["try_next"]} == {"start", "fork", None}
     single = get_json(live_server + "/api/presets/ring8_wgan_gp")
     assert single["lanes"] == [] and single["lane_title"] == "" and single["overlay"] is False
+    js = get_json(live_server + "/api/presets/js_blind_to_distance")
+    assert js["charts"] == ["JS, KL", "W₁"] and dirac["charts"] == []
 
 
 def test_a_try_next_that_loads_a_preset_opens_no_lane() -> None:
