@@ -136,6 +136,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         ]
         if not quick:
             views.append(
+                ("default 1D view (dataset separated1d), one lane", "?dataset=separated1d", 1)
+            )
+            views.append(
                 (
                     "1D, 2 lanes (preset saturated_discriminator), per lane",
                     "?preset=saturated_discriminator",

@@ -539,6 +539,7 @@ function ctx(lane = selectedLane()) {
 
 function showKind(kind) {
   currentKind = kind;
+  document.body.dataset.kind = kind;   // styles.css: the legend row stays in lecture mode for 1D
   updateLanes();   // the "one plot" box and the legend depend on the kind
   for (const el of document.querySelectorAll("#view-options [data-kinds]")) el.hidden = !el.dataset.kinds.split(" ").includes(kind);
   window.dispatchEvent(new Event("resize"));
@@ -778,10 +779,10 @@ function watchSizes() {
   ro.observe($("metrics-wrap"));
 }
 
-/** The colours of the views; with 1D lanes side by side (no legend in each panel) also
- * the curves. */
-function legend(kind = currentKind, multi = false) {
-  const curves = kind === "1d" && multi
+/** The colours of the views; in 1D (the panels draw no legend of their own, view1d.js)
+ * also the curves. */
+function legend(kind = currentKind, panels = false) {
+  const curves = kind === "1d" && panels
     ? `<span><b>━</b> D(x)</span><span><b style="color:#1f5fbf">╍</b> optimal D</span><span><b style="color:#777">┈</b> undecided</span>` : "";
   const ema = kind !== "dirac" && lanes.some((l) => (l.config?.g_ema || 0) > 0)
     ? `<span><b style="color:#7a1fa2">${kind === "1d" ? "△" : "○"}</b> averaged G (EMA)</span>` : "";
@@ -947,7 +948,7 @@ function updateLanes() {
     item.append(`━ ${laneTitle(l, lanes[0])}`);
     return item;
   }));
-  legend(kind, multi && !overlayOn(kind));
+  legend(kind, !overlayOn(kind));
   dirty = true;
 }
 

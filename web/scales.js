@@ -1,12 +1,39 @@
 // The scales that lanes side by side share, so that "flat" and "steep", "tall" and "long"
 // mean the same in every panel: D's colour range around white (2D), the density and D axes
-// (1D), and the length of the push arrows (both). Each follows the farthest lane at once and
-// comes down slowly, as one view's own scale does.
+// (1D), and the length of the push arrows (both). The colour range and the arrows follow the
+// farthest lane at once and come down slowly, as one view's own scale does; the 1D axes hold
+// still (holdBound) so that their round ticks (niceTicks) stay put while training plays.
 
 import { quantileLength } from "./theme.js";
 
 const FLOOR = { push2d: 0.05, push1d: 0.02 };   // the arrows' reference push never goes below
-const DECAY = { color: 0.95, other: 0.97 };     // per update (the views' own rates)
+const DECAY = { color: 0.95, push: 0.97 };      // per update (the views' own rates)
+const HOLD = { low: 0.5, headroom: 1.15 };      // an axis bound: kept while the data reach 50..100 % of it
+
+/** An axis bound that holds still: kept while `now` (the data's reach) is within
+ * [HOLD.low, 1] of `prev`, else set to `now` plus 15 % headroom. The axis moves in jumps,
+ * rarely, instead of breathing every frame. */
+export function holdBound(now, prev) {
+  const v = now > 0 ? now : 0;
+  return prev > 0 && v <= prev && v >= HOLD.low * prev ? prev : Math.max(v * HOLD.headroom, 1e-3);
+}
+
+/** A round step for about `n` ticks over `span`: 1, 2, 2.5 or 5 times a power of ten. */
+export function niceStep(span, n = 4) {
+  if (!(span > 0)) return 1;
+  const raw = span / n;
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((st) => st >= raw * 0.999) || raw;
+}
+
+/** The round numbers in [lo, hi] at niceStep(hi - lo, n): ticks a person reads (−10, 0, 10,
+ * not 13.9 / 6.4 / −1). Panels with the same span get the same step. */
+export function niceTicks(lo, hi, n = 4) {
+  const step = niceStep(hi - lo, n);
+  const out = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step; k++) out.push(+(k * step).toPrecision(12));
+  return out;
+}
 
 /** How far D's raw score on the grid reaches below and above white (`undecided`). */
 export function dSpread(f) {
@@ -55,8 +82,8 @@ export function shareScales(frames, prev = null) {
   const follow = (now, key, decay) => Math.max(now, (p[key] ?? 0) * decay);
   return {
     low: follow(low, "low", DECAY.color), high: follow(high, "high", DECAY.color),
-    push: Math.max(follow(push, "push", DECAY.other), floor),
-    density: follow(density, "density", DECAY.other), d: follow(d, "d", DECAY.other),
+    push: Math.max(follow(push, "push", DECAY.push), floor),
+    density: holdBound(density, p.density), d: holdBound(d, p.d),
   };
 }
 

@@ -1,17 +1,66 @@
 // The 1D view: real density, fake density (KDE from the server), D(x) on its own axis,
 // the optimal discriminator p_r / (p_r + p_g) dashed where it is known, and the push
-// -dL_G/dx at the fake samples as arrows along the axis.
+// -dL_G/dx at the fake samples as arrows along the axis. Hover on D(x): x, D(x) and the push
+// a fake would get there; hover on a fake: its push and |push|. Samples beyond the plotted
+// range are counted at the border. The layers follow the page's toggles (view.d, real, fake,
+// arrows); the axes hold still and carry round ticks (scales.js), so that while training
+// plays a frame is a Plotly.restyle of the traces that changed (redraw.js).
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pushLabel, fmt } from "./theme.js";
+import { holdBound, niceTicks } from "./scales.js";
+import { createRedraw } from "./redraw.js";
 
-// ghost*: after a step while paused, the fake density, D and the fakes before the step (faded)
-const T = { real: 0, fake: 1, undecided: 2, optimal: 3, d: 4, realRug: 5, fakeRug: 6, arrows: 7, ghostDensity: 8, ghostD: 9, ghostLinks: 10, ghostRug: 11, emaRug: 12 };
+// ghost*: after a step while paused, the fake density, D and the fakes before the step (faded);
+// outside: the samples beyond the plotted range, a marker with a count on each border;
+// note: the arrows' key (median push) above the plot
+const T = { real: 0, fake: 1, undecided: 2, optimal: 3, d: 4, realRug: 5, fakeRug: 6, arrows: 7, ghostDensity: 8, ghostD: 9, ghostLinks: 10, ghostRug: 11, emaRug: 12, outside: 13, note: 14 };
 const ARROWS_SHOWN = 24;
+const D_WINDOW = { half: 1.25, recentre: 0.2 };   // the D axis: ±1.25 of D's reach, recentred when white moves by 20 % of it
+
+/** A layer of the page's toggles (state.view: d, real, fake, arrows) is on unless set false. */
+export const layerOn = (view, name) => !view || view[name] !== false;
+
+// hover texts (Plotly hovertemplate); the numbers are the frame's own
+const PUSH = "push −∂L<sub>G</sub>/∂x";
+export const HOVER = {
+  dProbability: `x = %{x:.3f}<br>D(x) = P(real) = %{y:.4f}<br>${PUSH} on a fake here = %{customdata:.3g}<extra></extra>`,
+  dScore: `x = %{x:.3f}<br>critic score D(x) = %{y:.4g}<br>${PUSH} on a fake here = %{customdata:.3g}<extra></extra>`,
+  fake: `fake sample at x = %{x:.3f}<br>${PUSH} = %{customdata[0]:.3g}<br>|push| = %{customdata[1]:.3g}<extra></extra>`,
+  outside: "%{customdata}<extra></extra>",
+};
+
+/** The samples of `values` beyond [lo, hi]: how many on each side and the farthest. */
+export function beyond(values, lo, hi) {
+  let left = 0, right = 0, min = Infinity, max = -Infinity;
+  for (const v of values) {
+    if (v < lo) { left++; min = Math.min(min, v); } else if (v > hi) { right++; max = Math.max(max, v); }
+  }
+  return { left, right, min, max };
+}
+
+/** Border markers for samples beyond the range: one trace, a triangle pointing out and the
+ * count beside it, at height y of each group. groups: [{values, y, color, what}]. */
+export function outsideTrace(groups, lo, hi, s) {
+  const x = [], y = [], text = [], symbol = [], color = [], pos = [], hover = [];
+  for (const g of groups) {
+    const b = beyond(g.values, lo, hi);
+    if (b.left) { x.push(lo); y.push(g.y); text.push(String(b.left)); symbol.push("triangle-left"); color.push(g.color); pos.push("middle right"); hover.push(`${b.left} ${g.what} left of ${fmt(lo)} (the farthest at ${fmt(b.min)})`); }
+    if (b.right) { x.push(hi); y.push(g.y); text.push(String(b.right)); symbol.push("triangle-right"); color.push(g.color); pos.push("middle left"); hover.push(`${b.right} ${g.what} right of ${fmt(hi)} (the farthest at ${fmt(b.max)})`); }
+  }
+  return {
+    type: "scatter", mode: "markers+text", name: "beyond the plotted range", showlegend: false, x, y, text, customdata: hover,
+    textposition: pos, cliponaxis: false, hovertemplate: HOVER.outside, textfont: { size: s.tick, color: C.ink }, visible: x.length > 0,
+    marker: { symbol, color, size: s.marker + 5, line: { color: "#fff", width: 1 } },
+  };
+}
 
 export function createView1d(div) {
   const scale = new ArrowScale(0.02);
+  const redraw = createRedraw(div);
   let ymax = 0;
   let dRange = 0;
+  let centre = null, lastHalf = 0;   // the D axis' centre (held) and half-width
+  let last = null;                   // the last figure, for exportFigure
 
   function render(f, ctx) {
     const s = sizes(ctx.lecture);
@@ -23,10 +72,11 @@ export function createView1d(div) {
     let m = 0;
     for (const v of fd) if (Number.isFinite(v)) m = Math.max(m, v);
     if (rd) for (const v of rd) if (Number.isFinite(v)) m = Math.max(m, v);
-    // lanes side by side share the axes and the arrows' scale (scales.js)
-    ymax = ctx.shared ? ctx.shared.density : Math.max(m, ymax * 0.97, 1e-3);
-    const top = ymax * 1.12;
+    // lanes side by side share the axes and the arrows' scale (scales.js); the axes hold still
+    ymax = ctx.shared ? ctx.shared.density : holdBound(m, ymax);
+    const top = ymax;
     const band = top * 0.42;   // room under the axis for samples and arrows
+    const show = { d: layerOn(ctx.view, "d"), real: layerOn(ctx.view, "real"), fake: layerOn(ctx.view, "fake"), arrows: layerOn(ctx.view, "arrows") };
 
     const prob = f.display === "probability";
     const u = f.undecided ?? (prob ? 0.5 : 0);
@@ -35,48 +85,58 @@ export function createView1d(div) {
     if (!prob) {
       let dm = 0;
       for (const v of dl) if (Number.isFinite(v)) dm = Math.max(dm, Math.abs(v - u));
-      dRange = ctx.shared ? ctx.shared.d : Math.max(dm, dRange * 0.97, 1e-3);
-      dr = [u - dRange * 1.1, u + dRange * 1.1];
+      dRange = ctx.shared ? ctx.shared.d : holdBound(dm, dRange);
+      const half = dRange * D_WINDOW.half;
+      // the window holds while white (`undecided`, the midpoint for wgan) stays near its centre
+      if (half !== lastHalf || !(Math.abs(u - centre) <= D_WINDOW.recentre * half)) centre = u;
+      lastHalf = half;
+      dr = [centre - half, centre + half];
     }
 
     const data = [];
     data[T.real] = {
       type: "scatter", mode: "lines", name: "real density", x: xs, y: rd || [], fill: "tozeroy",
-      fillcolor: "rgba(17, 122, 58, 0.22)", line: { color: C.real, width: s.line * 0.8 }, hoverinfo: "skip", visible: !!rd,
+      fillcolor: "rgba(17, 122, 58, 0.22)", line: { color: C.real, width: s.line * 0.8 }, hoverinfo: "skip", visible: !!rd && show.real,
     };
     data[T.fake] = {
       type: "scatter", mode: "lines", name: "fake density", x: xs, y: fd, fill: "tozeroy",
-      fillcolor: "rgba(122, 31, 162, 0.2)", line: { color: C.fake, width: s.line * 0.8 }, hoverinfo: "skip",
+      fillcolor: "rgba(122, 31, 162, 0.2)", line: { color: C.fake, width: s.line * 0.8 }, hoverinfo: "skip", visible: show.fake,
     };
     data[T.undecided] = {
       type: "scatter", mode: "lines", name: "undecided", showlegend: false, x: [lo, hi], y: [u, u], yaxis: "y2",
-      line: { color: "#777", width: 1.5, dash: "dot" }, hoverinfo: "skip",
+      line: { color: "#777", width: 1.5, dash: "dot" }, hoverinfo: "skip", visible: show.d,
     };
     const opt = f.d_optimal ? Array.from(f.d_optimal) : [];
     data[T.optimal] = {
       type: "scatter", mode: "lines", name: "optimal D", x: xs, y: opt, yaxis: "y2",
-      line: { color: C.optimal, width: s.dash, dash: "dash" }, hoverinfo: "skip", visible: prob && opt.length > 0,
+      line: { color: C.optimal, width: s.dash, dash: "dash" }, hoverinfo: "skip", visible: show.d && prob && opt.length > 0,
     };
+    // hover anywhere on D(x): x, D(x) and the push a fake sample would get there (g_grad_line)
+    const pushLine = f.g_grad_line && f.g_grad_line.length === xs.length ? Array.from(f.g_grad_line) : xs.map(() => NaN);
     data[T.d] = {
-      type: "scatter", mode: "lines", name: prob ? "D(x)" : "critic D(x)", x: xs, y: dl, yaxis: "y2",
-      line: { color: C.dline, width: s.line }, hoverinfo: "skip",
+      type: "scatter", mode: "lines", name: prob ? "D(x)" : "critic D(x)", x: xs, y: dl, yaxis: "y2", customdata: pushLine,
+      line: { color: C.dline, width: s.line }, hovertemplate: prob ? HOVER.dProbability : HOVER.dScore, visible: show.d,
     };
 
-    // rugs: real just under the axis, fakes below them with their arrows
+    // rugs: real just under the axis, fakes below them with their arrows. The real rug is a
+    // layout shape, one SVG path: a trace of 256 ticks cost 40 % of a frame's drawing, the
+    // shape a tenth of that, and it stays as it is while the target does (trace T.realRug
+    // is kept, empty, so that the indices stay put)
     const real = f.real ? Array.from(f.real) : [];
     const fake = f.fake ? Array.from(f.fake) : [];
     const grad = f.fake_grad ? Array.from(f.fake_grad) : [];
     const yReal = -band * 0.18;
-    data[T.realRug] = {
-      type: "scatter", mode: "markers", name: "real samples", showlegend: false, x: real, y: real.map(() => yReal), hoverinfo: "skip",
-      marker: { symbol: "line-ns", size: s.marker * 2.2, line: { color: C.real, width: s.markerLine + 1 }, color: C.real, opacity: 0.6 },
-    };
+    const tick = band * 0.07;
+    let rug = "";
+    for (const r of real) if (Number.isFinite(r)) rug += `M${r},${yReal - tick}V${yReal + tick}`;
+    const shapes = show.real && rug ? [{ type: "path", path: rug, xref: "x", yref: "y", layer: "above", line: { color: "rgba(17, 122, 58, 0.6)", width: s.markerLine + 1 } }] : [];
+    data[T.realRug] = { type: "scatter", mode: "lines", name: "real samples", showlegend: false, x: [], y: [], hoverinfo: "skip", visible: false };
     // a subset of fakes, each on its own row so the arrows can be told apart
     const n = fake.length;
     const stride = Math.max(1, Math.floor(n / ARROWS_SHOWN));
     const ref = ctx.shared ? ctx.shared.push : scale.update(quantileLength(grad, null, 0.9));
     const k = (0.06 * span) / ref;
-    const ax = [], ay = [], fx = [], fy = [];
+    const ax = [], ay = [], fx = [], fy = [], fc = [];
     const gh = f.ghost && f.ghost.fake && f.ghost.fake.length === n ? f.ghost : null;
     const gx = [], gy = [], lx = [], ly = [];
     let moved = 0;
@@ -88,7 +148,7 @@ export function createView1d(div) {
       const x0 = fake[i];
       shownPush.push(grad[i]);
       const y0 = -band * 0.3 - (row % ARROWS_SHOWN) * rowH;
-      fx.push(x0); fy.push(y0);
+      fx.push(x0); fy.push(y0); fc.push([grad[i], Math.abs(grad[i])]);
       if (gh) {
         const xg = gh.fake[i];
         moved = Math.max(moved, Math.abs(x0 - xg) || 0);
@@ -102,29 +162,29 @@ export function createView1d(div) {
       ay.push(y0, y0, null, y0 + headY, y0, y0 - headY, null);
     }
     data[T.fakeRug] = {
-      type: "scatter", mode: "markers", name: "fake samples", showlegend: false, x: fx, y: fy, hoverinfo: "skip",
-      marker: { color: C.fake, size: Math.max(5, s.marker * 0.6), line: { color: "#fff", width: 0.8 } },
+      type: "scatter", mode: "markers", name: "fake samples", showlegend: false, x: fx, y: fy, customdata: fc, hovertemplate: HOVER.fake,
+      marker: { color: C.fake, size: Math.max(5, s.marker * 0.6), line: { color: "#fff", width: 0.8 } }, visible: show.fake,
     };
     // the averaged generator (g_ema > 0): its samples as open triangles between the rugs
     const ema = f.fake_ema ? Array.from(f.fake_ema) : [];
     data[T.emaRug] = {
-      type: "scatter", mode: "markers", name: "averaged G (EMA)", showlegend: false, x: ema, y: ema.map(() => -band * 0.24), hoverinfo: "skip", visible: ema.length > 0,
+      type: "scatter", mode: "markers", name: "averaged G (EMA)", showlegend: false, x: ema, y: ema.map(() => -band * 0.24), hoverinfo: "skip", visible: show.fake && ema.length > 0,
       marker: { symbol: "triangle-up-open", color: C.fake, size: Math.max(6, s.marker * 0.7), line: { width: 1.5 } },
     };
     data[T.arrows] = {
       type: "scatter", mode: "lines", name: "push on fakes", showlegend: false, x: ax, y: ay, hoverinfo: "skip",
-      line: { color: C.arrow, width: s.arrow }, visible: ctx.view.arrows !== false,
+      line: { color: C.arrow, width: s.arrow }, visible: show.arrows,
     };
 
     // ---- what the last step did (paused): the picture before it, faded ----
     const g = f.ghost && f.ghost.xs && f.ghost.xs.length === xs.length ? f.ghost : null;
-    const showFakes = !!gh && moved > 1e-5 * span;
+    const showFakes = !!gh && moved > 1e-5 * span && show.fake;
     let dMoved = 0;
     if (g && g.d_line && f.d_line) for (let i = 0; i < dl.length; i++) dMoved = Math.max(dMoved, Math.abs(dl[i] - g.d_line[i]) || 0);
-    const showD = !!g && dMoved > 1e-6 * (prob ? 1 : Math.max(dRange, 1e-3));
+    const showD = !!g && dMoved > 1e-6 * (prob ? 1 : Math.max(dRange, 1e-3)) && show.d;
     let densMoved = 0;
     if (g && g.fake_density) for (let i = 0; i < fd.length; i++) densMoved = Math.max(densMoved, Math.abs(fd[i] - g.fake_density[i]) || 0);
-    const showDens = !!g && densMoved > 1e-4 * ymax;
+    const showDens = !!g && densMoved > 1e-4 * ymax && show.fake;
     data[T.ghostDensity] = {
       type: "scatter", mode: "lines", name: "fake density before the step", x: showDens ? xs : [], y: showDens ? Array.from(g.fake_density) : [],
       line: { color: "rgba(91, 15, 134, 0.5)", width: s.line * 0.7, dash: "dot" }, hoverinfo: "skip", visible: showDens, showlegend: showDens,
@@ -142,50 +202,68 @@ export function createView1d(div) {
       marker: { color: "rgba(255,255,255,0.4)", size: Math.max(5, s.marker * 0.6), line: { color: "rgba(91, 15, 134, 0.55)", width: 1.5 } }, visible: showFakes,
     };
 
+    // ---- samples beyond the plotted range: counted on the border, never silently cut ----
+    const groups = [];
+    if (show.real) groups.push({ values: real, y: yReal, color: C.real, what: "real samples" });
+    if (show.fake) groups.push({ values: fake, y: -band * 0.63, color: C.fake, what: "fake samples" });
+    data[T.outside] = outsideTrace(groups, lo, hi, s);
+
+    // ---- the keys written on the plot, as text above its top edge (data, not layout) ----
+    const median = quantileLength(shownPush, null, 0.5);
+    const note = `<span style="color:${C.arrow}">━➤</span> ${ctx.compact ? `median push ≈ ${fmt(median, 2)}` : `push on fakes, ${pushLabel(median)}`}`;
+    data[T.note] = {
+      type: "scatter", mode: "text", name: "arrows' key", showlegend: false, x: [lo], y: [top], text: [note], textposition: "top right",
+      cliponaxis: false, hoverinfo: "skip", textfont: { size: s.tick, color: C.ink }, visible: show.arrows && n > 0,
+    };
+    // after a step while paused: what the faded items are, in the plot's top right corner
+    const faded = [showD && "D", showDens && "fake density"].filter(Boolean).join(" and ");
+    // side by side (compact) in a word; the page's panels are too narrow for the sentence
+    const ghostText = !(faded || showFakes) ? "" : ctx.compact ? "faded: before the step"
+      : [faded && `dotted: ${faded} before this step`, showFakes && "hollow: the fakes before it"].filter(Boolean).join("<br>");
+
     // the D axis is placed so that its `undecided` level is well above the sample band
     const y1range = [-band, top];
-    let y2range;
-    if (prob) {
-      const frac = band / (top + band);           // share of the height under zero
-      const lo2 = -frac / (1 - frac) * 1.08;      // so that D = 0 sits on the density zero line
-      y2range = [lo2, 1.08];
-    } else {
-      const frac = band / (top + band);
-      const span2 = dr[1] - dr[0];
-      y2range = [dr[0] - frac / (1 - frac) * span2, dr[1]];
-    }
+    const frac = band / (top + band);           // share of the height under zero
+    const y2range = prob
+      ? [-frac / (1 - frac) * 1.08, 1.08]        // so that D = 0 sits on the density zero line
+      : [dr[0] - frac / (1 - frac) * (dr[1] - dr[0]), dr[1]];
     const layout = {
       ...baseLayout(ctx.lecture),
-      margin: { l: ctx.lecture ? 80 : 60, r: ctx.lecture ? 90 : 70, t: ctx.compact ? 12 : ctx.lecture ? 50 : 40, b: ctx.lecture ? 60 : 46 },
-      // side by side (lanes), the page's legend row names the curves instead
-      showlegend: !ctx.compact,
+      margin: { l: ctx.lecture ? 80 : 60, r: ctx.lecture ? 90 : 70, t: ctx.compact ? (ctx.lecture ? 34 : 24) : ctx.lecture ? 44 : 34, b: ctx.lecture ? 60 : 46 },
+      // the page's legend row names the curves (app.js); exportFigure puts a legend in the file
+      hoverlabel: { font: { size: s.tick }, align: "left" },   // lecture mode: large enough to read
+      showlegend: false,
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: s.tick }, bgcolor: "rgba(255,255,255,0)" },
-      xaxis: axis(ctx.lecture, {
-        range: [lo, hi], zeroline: false,
-        title: { text: `x      <span style="font-size:0.85em"><span style="color:${C.arrow}">━➤</span> ${ctx.compact ? `median push ≈ ${fmt(quantileLength(shownPush, null, 0.5), 2)}` : `push on fakes, ${pushLabel(quantileLength(shownPush, null, 0.5))}`}</span>`, font: { size: s.title } },
-      }),
+      xaxis: axis(ctx.lecture, { range: [lo, hi], zeroline: false, tickvals: niceTicks(lo, hi, 6), title: { text: "x", font: { size: s.title }, standoff: 4 } }),
       yaxis: axis(ctx.lecture, { range: y1range, title: { text: "density", font: { size: s.title } }, zeroline: true, zerolinewidth: 2, zerolinecolor: "#444", showgrid: true, tickvals: niceTicks(0, top) }),
       yaxis2: axis(ctx.lecture, {
         range: y2range, overlaying: "y", side: "right", showgrid: false, zeroline: false, mirror: false,
         title: { text: prob ? "D(x) = P(real)" : "critic score D(x)", font: { size: s.title } },
-        tickvals: prob ? [0, 0.25, 0.5, 0.75, 1] : undefined,
+        tickvals: prob ? [0, 0.25, 0.5, 0.75, 1] : niceTicks(dr[0], dr[1]),
       }),
-      annotations: [],
+      shapes,
+      annotations: ghostText ? [{
+        xref: "x domain", yref: "y domain", x: 0.99, y: 0.98, xanchor: "right", yanchor: "top", showarrow: false, align: "left",
+        text: ghostText, font: { size: ctx.compact ? s.tick * 0.8 : s.tick, color: "#444" }, bgcolor: "rgba(255,255,255,0.85)", bordercolor: "#ccc", borderpad: 3,
+      }] : [],
       datarevision: f.seq ?? Date.now(),
     };
-    Plotly.react(div, data, layout, PLOT_CONFIG);
+    last = { data, layout, compact: !!ctx.compact };
+    return redraw.draw(data, layout, PLOT_CONFIG);
   }
 
-  return { div, render, resetScale() { scale.reset(); ymax = 0; dRange = 0; }, traceIndex: T };
-}
+  /** The figure as a file should show it: with a legend (the page's is HTML) unless compact. */
+  function exportFigure() {
+    if (!last) return null;
+    const m = last.layout.margin;
+    const legend = { ...last.layout.legend, y: -0.2, yanchor: "top" };
+    const layout = { ...last.layout, showlegend: !last.compact, legend, margin: { ...m, b: last.compact ? m.b : m.b + 60 } };
+    return { data: last.data, layout };
+  }
 
-function niceTicks(lo, hi) {
-  const span = hi - lo;
-  if (!(span > 0)) return [0];
-  const raw = span / 4;
-  const p = Math.pow(10, Math.floor(Math.log10(raw)));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((st) => st >= raw) || raw;
-  const out = [];
-  for (let v = 0; v <= hi + 1e-12; v += step) out.push(+v.toPrecision(6));
-  return out;
+  return {
+    div, render, exportFigure, redraw,
+    resetScale() { scale.reset(); ymax = 0; dRange = 0; centre = null; lastHalf = 0; },
+    traceIndex: T,
+  };
 }

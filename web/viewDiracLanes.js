@@ -6,11 +6,13 @@
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG } from "./theme.js";
 import { fieldArrows, eigenText } from "./viewDirac.js";
+import { createRedraw } from "./redraw.js";
 
 // the one-step verdict in a word (the panel of one lane says it in full)
 const STEP_WORD = { "the steps spiral out": "spirals out", "the steps spiral in": "spirals in", "neither in nor out": "circles" };
 
 export function createViewDiracLanes(div) {
+  const redraw = createRedraw(div);
   /** items: [{frame, color, name, selected}] in lane order. */
   function render(items, ctx) {
     const s = sizes(ctx.lecture);
@@ -30,7 +32,7 @@ export function createViewDiracLanes(div) {
       for (let i = 0; i < tr.length; i += 2) { tx.push(tr[i]); ty.push(tr[i + 1]); }
       if (Number.isFinite(f.theta)) { tx.push(f.theta); ty.push(f.psi); }
       data.push({ type: "scatter", mode: "lines", name, x: tx, y: ty, hoverinfo: "skip", line: { color, width: s.line * 0.8 }, meta: { lane: f.lane ?? null } });
-      data.push({ type: "scatter", mode: "markers", name: `${name} now`, showlegend: false, x: [f.theta], y: [f.psi], hoverinfo: "skip", marker: { size: s.marker + 8, color, line: { color: "#fff", width: 2 } } });
+      data.push({ type: "scatter", mode: "markers", name: `${name} now`, showlegend: false, x: [f.theta], y: [f.psi], hovertemplate: `${name}<br>θ = %{x:.4g}, ψ = %{y:.4g}<extra></extra>`, marker: { size: s.marker + 8, color, line: { color: "#fff", width: 2 } } });
       // after a step while paused: where the lane's (θ, ψ) was, hollow
       const g = f.ghost && Number.isFinite(f.ghost.theta) && Number.isFinite(f.ghost.psi) ? f.ghost : null;
       if (g) data.push({ type: "scatter", mode: "markers", name: `${name} before the step`, showlegend: false, x: [g.theta], y: [g.psi], hoverinfo: "skip", marker: { size: s.marker + 8, color: "rgba(255,255,255,0.5)", line: { color, width: 2.5 } } });
@@ -51,8 +53,8 @@ export function createViewDiracLanes(div) {
       }],
       datarevision: items.map((i) => i.frame.seq).join(","),
     };
-    Plotly.react(div, data, layout, PLOT_CONFIG);
+    return redraw.draw(data, layout, PLOT_CONFIG);
   }
 
-  return { div, render, resetScale() {}, overlay: true };
+  return { div, render, redraw, resetScale() {}, overlay: true };
 }
