@@ -151,6 +151,11 @@ export function fieldArrows(f) {
 /** The eigenvalues of a Dirac-GAN frame in words: the continuous flow's at (0, 0), its
  * verdict, and the one-step map of the discrete update (null where the step is not linear). */
 export function eigenText(f) {
+  if (f.eigenvalues === null) {  // the engine found no Jacobian at (0, 0): the field jumps there
+    const evText = "none: the field jumps at (0, 0)";
+    const verdict = "no linearisation there (a penalty of |ψ|, as WGAN-GP's, has a kink at ψ = 0)";
+    return { evText, verdict, stepText: "", maxMod: NaN, stepVerdict: "" };
+  }
   const ev = f.eigenvalues || [];
   const one = ([re, im]) => `${fmt(re, 3)}${Math.abs(im) > 1e-9 ? ` ${im < 0 ? "−" : "+"} ${fmt(Math.abs(im), 3)}i` : ""}`;
   const conjugate = (e) => e.length === 2 && Math.abs(e[0][0] - e[1][0]) < 1e-9 && Math.abs(e[0][1] + e[1][1]) < 1e-9 && Math.abs(e[0][1]) > 1e-9;
