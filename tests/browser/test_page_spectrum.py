@@ -42,7 +42,7 @@ def test_the_spectrum_toggle_shows_each_lanes_eigenvalues(
         traces = page.js(f"({TRACES}).map((t) => ({{n: t.x.length, color: t.marker.color}}))")
         assert [t["n"] for t in traces] == [LIVE_K, LIVE_K]  # SMALL: above the exact limit
         assert traces[0]["color"] != traces[1]["color"]
-        assert "spectrum" in page.js("location.search")  # the link keeps the panel
+        page.wait("location.search.includes('spectrum')")  # the link keeps it (150 ms later)
         page.page.locator("#spectrum-wrap").scroll_into_view_if_needed()
         page.shot(name)
         assert page.errors == []
