@@ -3,7 +3,7 @@
 Starts `gandyn serve` on a free port, opens the default page (the 2D view of the default
 preset) in Debian's chromium, presses Play and reads the page's own counters
 (window.gandyn.stats) over a window of 10 s (3 s when quick). Rendered frames are the ones
-drawn (in 2D: the D surface and the painted layers; in 1D a Plotly.react); skipped frames
+drawn (in 2D: the D surface and the painted layers; in 1D a restyle); skipped frames
 are the ones replaced by a newer frame before they could be drawn (the page never queues
 frames).
 """
@@ -57,12 +57,18 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
 
 CAPACITY = """(ms) => new Promise((done) => {
   const g = window.gandyn, frames = g.lanes.map((l) => l.latest), n0 = g.stats.framesRendered;
+  // every array that moves in play changes by 1e-3 each time, so no view can skip a frame as
+  // unchanged: the real samples stay (they do not move while playing either)
+  const moved = (f, k) => Object.fromEntries(Object.entries(f).map(([key, v]) => [key,
+    key !== "real" && v instanceof Float32Array ? v.map((x) => x * (1 + 1e-3 * Math.sin(k))) : v]));
   const t0 = performance.now();
+  let k = 0;
   function tick() {
     const t = performance.now() - t0;
-    // frames per second of each lane (every lane gets a new frame object each time)
+    // frames per second of each lane (every lane gets a new frame each time)
     if (t > ms) { done((g.stats.framesRendered - n0) / frames.length / (t / 1000)); return; }
-    frames.forEach((f, i) => g.render({ ...f, seq: f.seq + 1e6 + Math.random() }, i));
+    k += 1;
+    frames.forEach((f, i) => g.render({ ...moved(f, k), seq: f.seq + 1e6 + k }, i));
     requestAnimationFrame(tick);
   }
   requestAnimationFrame(tick);
@@ -182,13 +188,14 @@ def run(quick: bool = False) -> dict[str, Any]:
             "several lanes every number is per lane (rendered: the slowest lane's), the page "
             "drawing one panel per lane. Rendered/received/skipped come "
             "from the page's own counters while training plays; page-only capacity is the same "
-            "page redrawing the last frame on every animation frame with training paused, i.e. "
+            "page redrawing the last frame on every animation frame with training paused, its "
+            "moving arrays changed by 1e-3 each time (so no view skips it as unchanged), i.e. "
             "what the browser side could do if frames came fast enough. Chromium runs with "
             "--disable-gpu (software raster) on the same cores as the training worker. A 2D "
             "frame is D's grid put into a small canvas stretched under the axes and the samples, "
             "arrows, field, trails and manifold painted on a canvas over them (web/paint2d.js); "
-            "Plotly redraws only when the axes or the contours change. 1D: one Plotly.react of "
-            "the figure."
+            "Plotly redraws only when the axes or the contours change. 1D: a Plotly.restyle of "
+            "the traces whose data changed (web/redraw.js), a full redraw when the axes do."
         ),
     }
 
