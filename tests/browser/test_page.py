@@ -89,6 +89,18 @@ class Page:
         self.page.close()
 
 
+@contextlib.contextmanager
+def page_in(chromium: object, base_url: str, size: tuple[int, int] = (1280, 800)) -> Iterator[Page]:
+    """A Page of its own browser context at ``size``, closed afterwards (a fixture's body)."""
+    context = chromium.new_context(viewport={"width": size[0], "height": size[1]})
+    p = Page(context, base_url)
+    try:
+        yield p
+    finally:
+        p.close()
+        context.close()
+
+
 @pytest.fixture
 def page(browser: object, base_url: str) -> Iterator[Page]:
     p = Page(browser, base_url)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from test_page import ARTIFACTS, SMALL, Page
+from test_page import ARTIFACTS, SMALL, Page, page_in
 
 pytestmark = pytest.mark.browser
 
@@ -32,11 +32,8 @@ HOVER_LINES = """() => { const t = document.querySelector('.hoverlayer .hovertex
 
 @pytest.fixture(scope="module")
 def page(chromium: object, live_server: str) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
-    p = Page(context, live_server)
-    yield p
-    p.close()
-    context.close()
+    with page_in(chromium, live_server) as p:
+        yield p
 
 
 def numbers(line: str) -> list[float]:

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator
 
 import pytest
-from test_page import SMALL, Page, base_url  # noqa: F401 (base_url: the fixture)
+from test_page import SMALL, Page, base_url, page_in  # noqa: F401 (base_url: the fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -43,12 +43,9 @@ PLOTS = (
 @pytest.fixture(scope="module")
 def page(chromium: object, request: pytest.FixtureRequest) -> Iterator[Page]:
     """One page for the module, at the issue's 1280 x 800 (test_page's base_url)."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
-    p = Page(context, request.getfixturevalue("base_url"))
-    p.open({"dataset": "ring8", "loss": "wgan", **SMALL})
-    yield p
-    p.close()
-    context.close()
+    with page_in(chromium, request.getfixturevalue("base_url")) as p:
+        p.open({"dataset": "ring8", "loss": "wgan", **SMALL})
+        yield p
 
 
 def chart_titles(p: Page) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from test_page import SMALL, Page
+from test_page import SMALL, Page, page_in
 
 pytestmark = pytest.mark.browser
 
@@ -31,11 +31,8 @@ def base_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def page(chromium: object, base_url: str) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
-    p = Page(context, base_url)
-    yield p
-    p.close()
-    context.close()
+    with page_in(chromium, base_url, (1600, 1000)) as p:
+        yield p
 
 
 def lanes_of(p: Page) -> list[dict]:
