@@ -671,7 +671,8 @@ function loop() {
   if (!blankCanvas && lanes[0]?.latest && (dirty || lanes.some((l) => l.latest && l.latest !== l.rendered))) drawLanes();
   const now = performance.now();
   showRates(now);
-  if (metricsChart && now - lastMetricsDraw > (playing ? 1000 : 100)) {
+  const chartsHidden = $("metrics-wrap").classList.contains("url-hidden");  // ?hide=metrics: no drawing
+  if (metricsChart && !chartsHidden && now - lastMetricsDraw > (playing ? 1000 : 100)) {
     lastMetricsDraw = now;
     const t1 = performance.now();
     const sources = metricSources();

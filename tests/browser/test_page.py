@@ -302,7 +302,7 @@ def test_the_dirac_view_renders_field_trajectory_and_line(page: Page) -> None:
 
 
 def test_lecture_mode_and_hidden_controls(page: Page) -> None:
-    page.open({"dataset": "ring8", "lecture": "1", "hide": "optimizer,seed", **SMALL})
+    page.open({"dataset": "ring8", "lecture": "1", "hide": "optimizer,seed,metrics", **SMALL})
     assert page.js("document.body.classList.contains('lecture')")
     assert page.page.locator(".group[data-names~='optimizer']").is_hidden()
     assert page.page.locator(".group[data-names~='seed']").is_hidden()
@@ -313,6 +313,7 @@ def test_lecture_mode_and_hidden_controls(page: Page) -> None:
     page.wait("!window.gandyn.playing")
     size = page.js("document.getElementById('view2d').layers[5].marker.size")
     assert size >= 10  # thick markers
+    assert page.js("window.gandyn.stats.metricsRenders") == 0  # hidden charts cost nothing
     page.shot("view-lecture")
     # ?show= keeps one knob only
     page.open({"dataset": "ring8", "show": "loss", **SMALL})
