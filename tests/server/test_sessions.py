@@ -163,20 +163,6 @@ def held(url: str) -> tuple[int, int]:
     return state["sessions"], sum(w["sessions"] for w in state["worker_details"])
 
 
-@pytest.mark.slow
-def test_nothing_leaks_across_100_connections(connect_ws: Connect, servers: dict) -> None:
-    url = servers["short_grace"]
-    for cycle in range(100):
-        client = connect_ws(url, query="preset=dirac_gan")
-        assert client.hello["type"] == "hello", cycle
-        client.frame()
-        if cycle % 2:
-            client.end()
-        else:
-            client.ws.close()  # dropped: ends after the grace period, or makes room
-    wait_until(lambda: held(url) == (0, 0), 10, "every session is gone")
-
-
 def test_commands_beyond_the_rate_are_dropped_unread_and_counted(connect_ws: Connect) -> None:
     """The rate limit applies before a message is parsed: what comes beyond it gets no
     reply, and rate_limited errors (at most one a second) count every dropped one."""
