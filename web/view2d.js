@@ -358,7 +358,9 @@ export function createView2d(div) {
   /** The arrow note: what an arrow is, its scale's statistic and, past MAX_ARROWS, how many are drawn. */
   function arrowNote(ctx, pushMedian, meta) {
     const some = meta && meta.every > 1 ? `${count(meta.shown)} of ${count(meta.of)} shown (every ${ordinal(meta.every)} fake)` : "";
-    if (ctx.compact) return `<b style="color:${C.arrow}">━➤</b> push on fakes${some ? `, ${some}` : ""}, median ≈ ${fmt(pushMedian, 2)}`;
+    // a lane panel: the short form, so the note stays on one line under the panel's head
+    const drawn = meta && meta.every > 1 ? ` (${count(meta.shown)} of ${count(meta.of)})` : "";
+    if (ctx.compact) return `<b style="color:${C.arrow}">━➤</b> push on fakes${drawn}, median ≈ ${fmt(pushMedian, 2)}`;
     return `<b style="color:${C.arrow}">━➤</b> push on ${some ? `the fakes, ${some}` : "each fake sample"} (−∂L<sub>G</sub>/∂x), ${pushLabel(pushMedian)}`;
   }
 
