@@ -608,6 +608,7 @@ function drawLanes() {
     console.error("gandyn: render failed", e);
   }
   for (const l of fresh) { l.drawn++; stats.framesRendered++; }
+  if (fresh.length && kind === "1d") legend(kind);
   if (fresh.length) meters.drawn.add(performance.now());
   const dt = performance.now() - t0;
   stats.lastRenderMs = dt;
@@ -780,15 +781,19 @@ function watchSizes() {
   ro.observe($("metrics-wrap"));
 }
 
+let legendHtml = null;
 /** The colours of the views; in 1D (the panels draw no legend of their own, view1d.js)
  * also the curves. */
-function legend(kind = currentKind, panels = false) {
+function legend(kind = currentKind, panels = !overlayOn(kind)) {
+  // "optimal D" only while a panel draws it (a probability D on a target of known density)
+  const optimal = lanes.some((l) => l.latest?.d_optimal?.length && l.latest.display === "probability");
   const curves = kind === "1d" && panels
-    ? `<span><b>━</b> D(x)</span><span><b style="color:#1f5fbf">╍</b> optimal D</span><span><b style="color:#777">┈</b> undecided</span>` : "";
+    ? `<span><b>━</b> D(x)</span>${optimal ? `<span><b style="color:#1f5fbf">╍</b> optimal D</span>` : ""}<span><b style="color:#777">┈</b> undecided</span>` : "";
   const ema = kind !== "dirac" && lanes.some((l) => (l.config?.g_ema || 0) > 0)
     ? `<span><b style="color:#7a1fa2">${kind === "1d" ? "△" : "○"}</b> averaged G (EMA)</span>` : "";
   // real, fake and the arrows have their colours on their layer toggles
-  $("legend").innerHTML = `${ema}${curves}`;
+  const html = `${ema}${curves}`;
+  if (html !== legendHtml) $("legend").innerHTML = legendHtml = html;
 }
 
 function onKey(e) {

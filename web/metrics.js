@@ -121,8 +121,8 @@ const SERIES = [
   { panel: 1, from: "evals", key: "w1_floor", name: "floor", color: "#888", dash: "dot", band: true },
   { panel: 2, from: "coverage", key: "v", name: "modes covered", color: C.real, dots: true },
   { panel: 2, from: "evals", key: "high_quality", name: "high-quality", color: C.arrow, dots: true },
-  { panel: 2, from: "evals", key: "precision", name: "precision", color: "#1f5fbf", dots: true, single: true },
-  { panel: 2, from: "evals", key: "recall", name: "recall", color: "#b42318", dots: true, single: true },
+  { panel: 2, from: "evals", key: "precision", name: "precision", color: "#1f5fbf", dots: true },
+  { panel: 2, from: "evals", key: "recall", name: "recall", color: "#b42318", dots: true },
   { panel: 3, from: "rows", key: "grad_norm_real", name: "at real", color: C.real },
   { panel: 3, from: "rows", key: "grad_norm_fake", name: "at fake", color: C.fake },
   { panel: 5, from: "evals", key: "js", name: "JS", color: "#1f5fbf", dots: true },
@@ -256,7 +256,7 @@ export function createMetrics(div) {
     const dots = { mode: "lines+markers", marker: { size: ctx.lecture ? 7 : 5 } };
     const penaltyKeys = [...new Set(sources.flatMap((src) => [...src.history.keys].filter((k) => k.startsWith("penalty."))))];
     const series = [...SERIES, ...penaltyKeys.map((k, i) => ({ panel: 4, from: "rows", key: k, name: k.slice(8), color: PALETTE[i % PALETTE.length] }))]
-      .filter((se) => !(multi && se.single) && slot.has(se.panel))
+      .filter((se) => slot.has(se.panel))
       .sort((a, b) => a.panel - b.panel);
     const perPanel = {};
     for (const se of series) {

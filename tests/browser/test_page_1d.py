@@ -165,6 +165,9 @@ def test_samples_beyond_the_range_are_counted_on_the_border(page: Page) -> None:
     )
     lines = hover(page, "view1d", 13, right)
     assert f"{len(beyond)} fake samples right of" in lines[0]
+    # a critic has no optimal D to draw, and the legend row does not name one
+    legend = page.js("document.getElementById('legend').textContent")
+    assert "undecided" in legend and "optimal D" not in legend
     page.shot("1d-beyond-the-range")
     page.page.mouse.move(0, 0)
     assert page.errors == []

@@ -175,7 +175,10 @@ def test_twenty_changes_are_short_labels_that_overlap_nothing(page: Page) -> Non
     assert labels[0]["text"].endswith(" changes")
     assert labels[0]["hover"].startswith("iteration 0: loss: wgan → hinge")
     assert any("+ r1 (weight 2)" in b["hover"] for b in labels)
-    assert labels[-1]["text"] == "loss → hinge"  # alone, far from the others
+    # alone, far from the others (the message: what was drawn, if not)
+    marks_at = page.js("window.gandyn.history.marks.map((m) => m.iteration)")
+    xrange = page.js(f"{FIG}.layout.xaxis.range")
+    assert labels[-1]["text"] == "loss → hinge", (labels, marks_at, xrange)
     assert page.errors == []
 
 

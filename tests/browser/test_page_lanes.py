@@ -103,6 +103,9 @@ def test_lanes_from_the_lane_bar_reach_the_server_and_change_the_panels(page: Pa
         " return JSON.stringify(l) === JSON.stringify(ids); }",
         ids,
     )
+    # every series of a chart once per lane: the notes that speak of recall have it per lane
+    for series in ("g_loss", "high_quality", "precision", "recall"):
+        assert metric_lanes(page, series) == ids, series
     colors = page.js(
         "document.getElementById('metrics').data"
         ".filter((t) => t.meta && t.meta.series === 'd_loss')"
