@@ -4,7 +4,7 @@
 // a fake would get there; hover on a fake: its push and |push|. Samples beyond the plotted
 // range are counted at the border. The layers follow the page's toggles (view.d, real, fake,
 // arrows); the axes hold still and carry round ticks (scales.js), so that while training
-// plays a frame is a Plotly.restyle of the traces that changed (redraw.js).
+// plays a frame is a data update of the traces that changed (redraw.js).
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pushLabel, fmt } from "./theme.js";
 import { holdBound, niceTicks } from "./scales.js";
@@ -15,7 +15,7 @@ import { createRedraw } from "./redraw.js";
 // note: the arrows' key (median push) above the plot
 const T = { real: 0, fake: 1, undecided: 2, optimal: 3, d: 4, realRug: 5, fakeRug: 6, arrows: 7, ghostDensity: 8, ghostD: 9, ghostLinks: 10, ghostRug: 11, emaRug: 12, outside: 13, note: 14 };
 const ARROWS_SHOWN = 24;
-const D_WINDOW = { half: 1.25, recentre: 0.2 };   // the D axis: ±1.25 of D's reach, recentred when white moves by 20 % of it
+const D_WINDOW = { half: 1.25 };   // the D axis: ±1.25 of D's reach around white, recentred when D would leave it
 
 /** A layer of the page's toggles (state.view: d, real, fake, arrows) is on unless set false. */
 export const layerOn = (view, name) => !view || view[name] !== false;
@@ -39,17 +39,26 @@ export function beyond(values, lo, hi) {
 }
 
 /** Border markers for samples beyond the range: one trace, a triangle pointing out and the
- * count beside it, at height y of each group. groups: [{values, y, color, what}]. */
+ * count beside it, at height y of each group. groups: [{values, y, color, what}]. Each group
+ * has its two slots (left, right) in every frame, a slot without samples beyond having no
+ * point (y null): the trace's styles stay the same while samples come and go, so that a frame
+ * stays a data update (redraw.js), not a redraw of the plot. */
 export function outsideTrace(groups, lo, hi, s) {
   const x = [], y = [], text = [], symbol = [], color = [], pos = [], hover = [];
   for (const g of groups) {
     const b = beyond(g.values, lo, hi);
-    if (b.left) { x.push(lo); y.push(g.y); text.push(String(b.left)); symbol.push("triangle-left"); color.push(g.color); pos.push("middle right"); hover.push(`${b.left} ${g.what} left of ${fmt(lo)} (the farthest at ${fmt(b.min)})`); }
-    if (b.right) { x.push(hi); y.push(g.y); text.push(String(b.right)); symbol.push("triangle-right"); color.push(g.color); pos.push("middle left"); hover.push(`${b.right} ${g.what} right of ${fmt(hi)} (the farthest at ${fmt(b.max)})`); }
+    x.push(lo, hi);
+    y.push(b.left ? g.y : null, b.right ? g.y : null);
+    text.push(b.left ? String(b.left) : "", b.right ? String(b.right) : "");
+    hover.push(b.left ? `${b.left} ${g.what} left of ${fmt(lo)} (the farthest at ${fmt(b.min)})` : "",
+      b.right ? `${b.right} ${g.what} right of ${fmt(hi)} (the farthest at ${fmt(b.max)})` : "");
+    symbol.push("triangle-left", "triangle-right");
+    color.push(g.color, g.color);
+    pos.push("middle right", "middle left");
   }
   return {
     type: "scatter", mode: "markers+text", name: "beyond the plotted range", showlegend: false, x, y, text, customdata: hover,
-    textposition: pos, cliponaxis: false, hovertemplate: HOVER.outside, textfont: { size: s.tick, color: C.ink }, visible: x.length > 0,
+    textposition: pos, cliponaxis: false, hovertemplate: HOVER.outside, textfont: { size: s.tick, color: C.ink }, visible: groups.length > 0,
     marker: { symbol, color, size: s.marker + 5, line: { color: "#fff", width: 1 } },
   };
 }
@@ -87,8 +96,11 @@ export function createView1d(div) {
       for (const v of dl) if (Number.isFinite(v)) dm = Math.max(dm, Math.abs(v - u));
       dRange = ctx.shared ? ctx.shared.d : holdBound(dm, dRange);
       const half = dRange * D_WINDOW.half;
-      // the window holds while white (`undecided`, the midpoint for wgan) stays near its centre
-      if (half !== lastHalf || !(Math.abs(u - centre) <= D_WINDOW.recentre * half)) centre = u;
+      // the window holds while D's line stays inside it (white, `undecided`, the midpoint for
+      // wgan, may wander within): a drifting critic moves the axis in rare jumps, not every frame
+      let dlo = Infinity, dhi = -Infinity;
+      for (const v of dl) if (Number.isFinite(v)) { dlo = Math.min(dlo, v); dhi = Math.max(dhi, v); }
+      if (half !== lastHalf || !(dlo >= centre - half && dhi <= centre + half)) centre = u;
       lastHalf = half;
       dr = [centre - half, centre + half];
     }

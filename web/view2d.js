@@ -11,7 +11,7 @@
 // the axes or the contours change.
 
 import { C, DIVERGING, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, quantileLength, ArrowScale, fmt, pushLabel } from "./theme.js";
-import { dSpread } from "./scales.js";
+import { dSpread, niceTicks } from "./scales.js";
 import { paintTraces } from "./paint2d.js";
 import { surfaceLines, fakeLines, nearestFake } from "./hover2d.js";
 
@@ -32,18 +32,6 @@ export const MAX_ARROWS = 256;
 const MANIFOLD_RAMPS = { z1: ["#9ecae1", "#08306b"], z2: ["#f6c88f", "#7f2704"] };
 const HOVER_RADIUS = 8;   // pixels: the pointer is "on" a fake sample this close to it
 const EDGE_PAD = 10;      // pixels the painted layers reach beyond the plot area (edge markers)
-
-function niceTicks(lo, hi) {
-  const span = hi - lo;
-  if (!(span > 0)) return [lo];
-  const raw = span / 7;
-  const p = Math.pow(10, Math.floor(Math.log10(raw)));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((st) => st >= raw) || raw;
-  const out = [];
-  // a tick within rounding of zero is 0 (not -2.8e-17)
-  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step) out.push(Math.abs(v) < 1e-9 * span ? 0 : +v.toPrecision(6));
-  return out;
-}
 
 /** [min, max] of the finite values of a. */
 function finiteRange(a) {
@@ -226,7 +214,7 @@ export function createView2d(div) {
     if (v.contours) for (let i = 0; i < g; i++) z.push(Array.from(f.d_grid.subarray(i * g, (i + 1) * g)));
     // the levels: round numbers over this frame's D (Plotly's own levels stay those of the
     // first frame it contoured, however far D moves)
-    const levels = v.contours && g ? niceTicks(...finiteRange(f.d_grid)) : [];
+    const levels = v.contours && g ? niceTicks(...finiteRange(f.d_grid), 7) : [];
     out[T.contour] = levels.length > 1 ? {
       type: "contour", x: axisPts, y: axisPts, z, showscale: false, hoverinfo: "skip", autocontour: false,
       contours: { coloring: "none", showlabels: true, labelfont: { size: s.tick - 1, color: "#222" }, start: levels[0], end: levels[levels.length - 1], size: levels[1] - levels[0] },
@@ -534,8 +522,8 @@ export function createView2d(div) {
     const sign = (t) => (t > 0 ? `+${fmt(t, 3)}` : t < 0 ? `−${fmt(-t, 3)}` : "0 white");
     const ticks = bar.prob
       ? [[0, "0 fake"], [0.25, "0.25"], [0.5, "0.5 unsure"], [0.75, "0.75"], [1, "1 real"]]
-      : ctx.relative ? niceTicks(bar.zmin - bar.u, bar.zmax - bar.u).map((t) => [t + bar.u, sign(t)])
-      : niceTicks(bar.zmin, bar.zmax).map((t) => [t, fmt(t, 3)]);
+      : ctx.relative ? niceTicks(bar.zmin - bar.u, bar.zmax - bar.u, 7).map((t) => [t + bar.u, sign(t)])
+      : niceTicks(bar.zmin, bar.zmax, 7).map((t) => [t, fmt(t, 3)]);
     put(cb.querySelector(".cbar-ticks"), "html", ticks.map(([t, label]) => {
       const p = ((t - bar.zmin) / (bar.zmax - bar.zmin)) * 100;
       return `<span style="bottom:${p.toFixed(2)}%">${label}</span>`;

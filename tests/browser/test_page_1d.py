@@ -2,7 +2,7 @@
 hover texts that read the frame's own numbers (D(x), P(real), the push there; a fake's push
 and |push|), round ticks on the critic axis shared by the lane panels, samples beyond the
 plotted range counted on the border (1D; the Dirac-GAN's extent grows to hold its
-trajectory), the layer toggles, and frames drawn by Plotly.restyle
+trajectory), the layer toggles, and frames drawn as data updates (Plotly.animate without a redraw)
 while training plays. One page for the module; screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
@@ -98,10 +98,10 @@ def test_hover_on_d_and_on_a_fake_reads_the_frame(page: Page) -> None:
     assert line_value(lines, "|push|") == pytest.approx(abs(f["grad"][j]), rel=5e-3, abs=1e-12)
     hover_shot(page, "1d-hover-fake")
     page.page.mouse.move(0, 0)
-    # playing, the axes hold still and the frames are restyles of the traces that changed
-    restyled = page.js("window.gandyn.views['1d'].redraw.counts.restyle")
+    # playing, the axes hold still and the frames are data updates of the traces that changed
+    updated = page.js("window.gandyn.views['1d'].redraw.counts.data")
     page.page.click("#btn-play")
-    page.wait(f"window.gandyn.views['1d'].redraw.counts.restyle >= {restyled + 2}")
+    page.wait(f"window.gandyn.views['1d'].redraw.counts.data >= {updated + 2}")
     page.page.click("#btn-play")
     page.wait("!window.gandyn.playing")
     assert page.errors == []
@@ -157,10 +157,13 @@ def test_samples_beyond_the_range_are_counted_on_the_border(page: Page) -> None:
         "(() => { const t = document.getElementById('view1d').data[13];"
         " return {x: t.x, text: t.text, hover: t.customdata}; })()"
     )
-    right = out["x"].index(f["hi"])
+    # two slots a group (real, fake; left, right), a count in those with samples beyond
+    counted = [i for i, text in enumerate(out["text"]) if text]
+    right = next(i for i in counted if out["x"][i] == f["hi"] and "fake" in out["hover"][i])
     assert int(out["text"][right]) == len(beyond)
     assert f"farthest at {max(beyond):.3g})" in out["hover"][right]
-    assert len(out["x"]) == int(any(v < f["lo"] for v in f["fake"])) + 1 + sum(
+    assert len(out["x"]) == 4
+    assert len(counted) == int(any(v < f["lo"] for v in f["fake"])) + 1 + sum(
         any(c(v) for v in f["real"]) for c in (lambda v: v < f["lo"], lambda v: v > f["hi"])
     )
     lines = hover(page, "view1d", 13, right)
