@@ -154,7 +154,7 @@ async function boot() {
   const replayText = new URLSearchParams(location.search).get("replay");
   if (replayText) {
     try {
-      state.linkReplay = await decodeReplay(replayText);
+      ({ replay: state.linkReplay, edits: state.linkEdits } = await decodeReplay(replayText));
       state.replayParam = replayText;   // the address keeps it while the lanes are rebuilt
     } catch (e) { notice(`The lanes in this link could not be read (${e.message}); starting without them.`); }
   }
@@ -231,6 +231,9 @@ function onHello(msg, resumed) {
     startConfig = null;   // lane 1's start is in the replay's base; lane_add sends whole configs
     sendReset({ replay: state.linkReplay }, { quiet: true }).then((ack) => {
       if (!ack) { state.linkReplay = null; state.replayParam = null; syncUrl(); return; }
+      // the changes from the preset the link kept: "modified" (or "custom") as when copied
+      if (origin) edits.fromLink(state.linkEdits, (pos) => lanes[pos - 1]?.id ?? null);
+      if (edits.status === "custom") state.preset = null;
       loadPresetPanel();
     });
   } else if (wasFirst) {
@@ -979,6 +982,9 @@ const LINK_KEEPS = "it keeps the current settings (seed included) and starts a n
 
 const hasLanes = () => lanes.length > 1 || lanes.some((l) => l.forked);
 
+/** The changes from the preset, for a link (by lane position: ids are the session's own). */
+const linkEdits = () => (origin ? edits.toLink(lanePos) : []);
+
 /** The lanes' link: {param, says} (link.js), or null when the server could not export. */
 async function lanesLink() {
   let replay;
@@ -988,7 +994,7 @@ async function lanesLink() {
   const limit = schemaInfo?.limits?.max_replay_iterations ?? 20000;
   const exact = linkReplay(replay, limit, new Set(lanes.filter((l) => l.halt).map((l) => l.id)));
   if (exact) {
-    const param = await encodeReplay(exact.replay);
+    const param = await encodeReplay(exact.replay, linkEdits());
     if (shareUrl({ ...state, replayParam: param }).length <= MAX_LINK_CHARS) {
       const says = exact.changes
         ? `it restarts these ${n} lanes from iteration 0 and replays their ${exact.changes} live change${exact.changes > 1 ? "s" : ""} and forks at the iterations they happened, up to iteration ${exact.upTo.toLocaleString("en-US")}; from there the same training follows, bit for bit`
@@ -996,7 +1002,7 @@ async function lanesLink() {
       return { param, says };
     }
   }
-  const param = await encodeReplay(fromStart(replay, replay.lanes.map((l) => laneById(l.id)?.config || {})));
+  const param = await encodeReplay(fromStart(replay, replay.lanes.map((l) => laneById(l.id)?.config || {})), linkEdits());
   const why = exact ? `their changes and forks do not fit in a link of ${MAX_LINK_CHARS.toLocaleString("en-US")} characters` : `replaying them would train more than ${limit.toLocaleString("en-US")} iterations`;
   return { param, says: `it restarts these ${n} lanes from iteration 0 with their current settings; ${why}, so it does not replay them` };
 }

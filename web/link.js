@@ -20,19 +20,21 @@ async function pipe(bytes, stream) {
   return new Uint8Array(await out.arrayBuffer());
 }
 
-/** A replay as link text (JSON, deflate-raw, base64url). */
-export async function encodeReplay(replay) {
-  const json = new TextEncoder().encode(JSON.stringify(replay));
+/** A replay as link text (JSON, deflate-raw, base64url); `edits`, the page's changes from the
+ * preset (presetEdits.js toLink), ride along so that the link says "modified" again. */
+export async function encodeReplay(replay, edits = []) {
+  const json = new TextEncoder().encode(JSON.stringify(edits.length ? { ...replay, page_edits: edits } : replay));
   return toB64url(await pipe(json, new CompressionStream("deflate-raw")));
 }
 
-/** Link text back to the replay; throws with a reason when it is not one. */
+/** Link text back to {replay, edits} (the replay as the server takes it back); throws with a
+ * reason when it is not one. */
 export async function decodeReplay(text) {
   let bytes;
   try { bytes = await pipe(fromB64url(text), new DecompressionStream("deflate-raw")); } catch { throw new Error("the replay is damaged"); }
-  const replay = JSON.parse(new TextDecoder().decode(bytes));
-  if (!replay || !Array.isArray(replay.lanes)) throw new Error("not a lane replay");
-  return replay;
+  const { page_edits: edits = [], ...replay } = JSON.parse(new TextDecoder().decode(bytes)) || {};
+  if (!Array.isArray(replay.lanes)) throw new Error("not a lane replay");
+  return { replay, edits };
 }
 
 /** The iteration a lane must replay to: its last command, its fork point (a halted lane: all). */

@@ -36,6 +36,26 @@ export class PresetEdits {
     }
   }
 
+  /** The changes as a link keeps them: [[lane position (1-based), path, from, to], ...];
+   * `positions` maps a lane id to its position (lane ids are the session's own). */
+  toLink(positions) {
+    return [...this.changes.values()].map((c) => [positions(c.lane), c.path, c.from, c.to]);
+  }
+
+  /** The changes a link kept (toLink), on the lanes rebuilt from it; `ids` maps a position
+   * to the lane's id now. Anything that is not such a list is ignored. */
+  fromLink(list, ids) {
+    this.clear();
+    if (!Array.isArray(list)) return;
+    for (const item of list) {
+      if (!Array.isArray(item) || item.length !== 4 || typeof item[1] !== "string") continue;
+      const [pos, path, from, to] = item;
+      const lane = ids(pos);
+      if (lane == null) continue;
+      this.changes.set(`${lane}:${path}`, { lane, path, from, to, custom: isCustom(path, from, to) });
+    }
+  }
+
   /** "preset", "modified" or "custom". */
   get status() {
     const all = [...this.changes.values()];

@@ -21,6 +21,19 @@ export function holdBound(now, prev) {
   return prev > 0 && v <= prev && v >= HOLD.low * prev ? prev : Math.max(v * HOLD.headroom, 1e-3);
 }
 
+/** A value range that holds still: `prev` ([lo, hi]) while it holds the values and they span
+ * at least a quarter of it, else the values' range with 15 % of it added on each side. A
+ * chart's history only grows, so its range grows in rare jumps instead of every redraw.
+ * Null when there are no finite values. */
+export function holdRange(values, prev) {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  if (lo > hi) return null;
+  if (prev && lo >= prev[0] && hi <= prev[1] && hi - lo >= HOLD.low * (prev[1] - prev[0])) return prev;
+  const pad = 0.15 * (hi - lo || Math.max(Math.abs(hi), 1e-3));
+  return [lo - pad, hi + pad];
+}
+
 /** A round step for about `n` ticks over `span`: 1, 2, 2.5 or 5 times a power of ten. */
 export function niceStep(span, n = 4) {
   if (!(span > 0)) return 1;

@@ -35,6 +35,7 @@ export const state = {
   preset: null,        // preset name or null
   replayParam: null,   // the lanes' replay as link text (link.js), when the session has lanes
   linkReplay: null,    // the replay a link brought, until the session has rebuilt it
+  linkEdits: [],       // the changes from the preset that link kept (presetEdits.js toLink)
   play: false,         // start playing on load (?play=1)
 };
 

@@ -214,6 +214,31 @@ def test_try_next_of_a_lane_mode_opens_a_lane_beside_the_one_in_view(
         assert lanes[2]["forked"]["lane"] == first["id"]
         assert lanes[2]["iteration"] == first["iteration"]
         assert p.js("window.gandyn.selected") == lanes[2]["id"]
+        # a number changed on the fork: "modified", and a copied link says so again
+        lr = p.js(f"{LANES}[2].config.opt_d.lr")
+        p.page.click("#btn-settings")  # a lecture at 1280 x 720 starts with them folded
+        p.wait("!document.body.classList.contains('settings-closed')")
+        box = "input[data-path='opt_d.lr'][type='number']"
+        p.page.fill(box, str(lr * 2))
+        p.page.press(box, "Enter")
+        p.wait("window.gandyn.presetStatus === 'modified'")
+        p.wait("window.gandyn.session.waiting.size === 0")
+        p.js("document.activeElement.blur()")
+        p.page.keyboard.press("l")  # out of lecture mode: its top bar has no "Copy link"
+        p.page.click("#btn-link")
+        p.wait("!!window.gandyn.lastLink")
+        other = Page(context, p.base)
+        try:
+            other.page.goto(p.js("window.gandyn.lastLink"))
+            other.wait(f"{LANES}.length === 3 && window.gandyn.presetStatus === 'modified'")
+            edits = other.page.locator("#preset-edits").inner_text()
+            assert f"opt_d.lr {lr:g} → {lr * 2:g}" in edits, edits
+            assert other.js("new URL(location.href).searchParams.get('preset')") == (
+                "minimax_vs_nonsaturating"
+            )
+            assert other.errors == []
+        finally:
+            other.close()
         assert p.errors == []
     finally:
         p.close()
