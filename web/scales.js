@@ -2,23 +2,38 @@
 // mean the same in every panel: D's colour range around white (2D), the density and D axes
 // (1D), and the length of the push arrows (both). The colour range and the arrows follow the
 // farthest lane at once and come down slowly, as one view's own scale does; the 1D axes hold
-// still (holdBound) so that their round ticks (niceTicks) stay put while training plays.
+// still (HeldBound) so that their round ticks (niceTicks) stay put while training plays.
 
 import { quantileLength } from "./theme.js";
 
 const FLOOR = { push2d: 0.05, push1d: 0.02 };   // the arrows' reference push never goes below
 const DECAY = { color: 0.95, push: 0.97 };      // per update (the views' own rates)
-// an axis bound: kept while the data reach 25..100 % of it. Early on a critic's reach swings
-// by 2x from one frame to the next (WGAN-GP on separated1d: 6.4 then 13.5); a bound kept down
-// to 50 % followed every swing, and the axis (and the whole plot, redrawn) jumped each frame
+// an axis bound is kept while the data reach 25..100 % of it; it comes down only after the
+// data have stayed under that for RELEASE frames in a row (a second at 30 fps). A young
+// critic's reach swings by 2 to 5x from one frame to the next (WGAN-GP on separated1d: 2,
+// then 10, then 2): a bound that followed every swing made the axis (and the whole plot,
+// redrawn) jump at every frame
 const HOLD = { low: 0.25, headroom: 1.15 };
+const RELEASE = 30;
 
-/** An axis bound that holds still: kept while `now` (the data's reach) is within
- * [HOLD.low, 1] of `prev`, else set to `now` plus 15 % headroom. The axis moves in jumps,
- * rarely, instead of breathing every frame. */
-export function holdBound(now, prev) {
-  const v = now > 0 ? now : 0;
-  return prev > 0 && v <= prev && v >= HOLD.low * prev ? prev : Math.max(v * HOLD.headroom, 1e-3);
+/** An axis bound that holds still: update(now) (the data's reach) grows it at once to `now`
+ * plus 15 % headroom, keeps it while `now` stays within [HOLD.low, 1] of it, and sets it to
+ * `now` plus headroom only when `now` has stayed under HOLD.low of it for RELEASE updates.
+ * The axis moves in jumps, rarely, instead of breathing every frame. */
+export class HeldBound {
+  constructor() { this.reset(); }
+
+  reset() { this.value = 0; this.under = 0; }
+
+  update(now) {
+    const v = now > 0 ? now : 0;
+    this.under = v < HOLD.low * this.value ? this.under + 1 : 0;
+    if (!(this.value > 0) || v > this.value || this.under >= RELEASE) {
+      this.value = Math.max(v * HOLD.headroom, 1e-3);
+      this.under = 0;
+    }
+    return this.value;
+  }
 }
 
 /** A value range that holds still: `prev` ([lo, hi]) while it holds the values and they span
@@ -97,11 +112,14 @@ export function shareScales(frames, prev = null) {
     }
   }
   const follow = (now, key, decay) => Math.max(now, (p[key] ?? 0) * decay);
-  return {
+  // the 1D axes' bounds carry their state from one set of scales to the next (not a scale)
+  const held = p.held || { density: new HeldBound(), d: new HeldBound() };
+  const out = {
     low: follow(low, "low", DECAY.color), high: follow(high, "high", DECAY.color),
     push: Math.max(follow(push, "push", DECAY.push), floor),
-    density: holdBound(density, p.density), d: holdBound(d, p.d),
+    density: held.density.update(density), d: held.d.update(d),
   };
+  return Object.defineProperty(out, "held", { value: held, enumerable: false });
 }
 
 /** Whether scales b moved from a by more than the share `slack` (a panel drawn with a is stale). */

@@ -7,7 +7,7 @@
 // plays a frame is a data update of the traces that changed (redraw.js).
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pushLabel, fmt } from "./theme.js";
-import { holdBound, niceTicks } from "./scales.js";
+import { HeldBound, niceTicks } from "./scales.js";
 import { createRedraw } from "./redraw.js";
 
 // ghost*: after a step while paused, the fake density, D and the fakes before the step (faded);
@@ -66,6 +66,7 @@ export function outsideTrace(groups, lo, hi, s) {
 export function createView1d(div) {
   const scale = new ArrowScale(0.02);
   const redraw = createRedraw(div);
+  const yHold = new HeldBound(), dHold = new HeldBound();
   let ymax = 0;
   let dRange = 0;
   let centre = null, lastHalf = 0;   // the D axis' centre (held) and half-width
@@ -82,7 +83,7 @@ export function createView1d(div) {
     for (const v of fd) if (Number.isFinite(v)) m = Math.max(m, v);
     if (rd) for (const v of rd) if (Number.isFinite(v)) m = Math.max(m, v);
     // lanes side by side share the axes and the arrows' scale (scales.js); the axes hold still
-    ymax = ctx.shared ? ctx.shared.density : holdBound(m, ymax);
+    ymax = ctx.shared ? ctx.shared.density : yHold.update(m);
     const top = ymax;
     const band = top * 0.42;   // room under the axis for samples and arrows
     const show = { d: layerOn(ctx.view, "d"), real: layerOn(ctx.view, "real"), fake: layerOn(ctx.view, "fake"), arrows: layerOn(ctx.view, "arrows") };
@@ -94,7 +95,7 @@ export function createView1d(div) {
     if (!prob) {
       let dm = 0;
       for (const v of dl) if (Number.isFinite(v)) dm = Math.max(dm, Math.abs(v - u));
-      dRange = ctx.shared ? ctx.shared.d : holdBound(dm, dRange);
+      dRange = ctx.shared ? ctx.shared.d : dHold.update(dm);
       const half = dRange * D_WINDOW.half;
       // the window holds while D's line stays inside it (white, `undecided`, the midpoint for
       // wgan, may wander within): a drifting critic moves the axis in rare jumps, not every frame
@@ -275,7 +276,7 @@ export function createView1d(div) {
 
   return {
     div, render, exportFigure, redraw,
-    resetScale() { scale.reset(); ymax = 0; dRange = 0; centre = null; lastHalf = 0; },
+    resetScale() { scale.reset(); yHold.reset(); dHold.reset(); ymax = 0; dRange = 0; centre = null; lastHalf = 0; },
     traceIndex: T,
   };
 }

@@ -5,7 +5,7 @@
 // a D curve: the lane, x, D(x) and the push there. Round ticks; the axes hold still (scales.js).
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG } from "./theme.js";
-import { holdBound, niceTicks } from "./scales.js";
+import { HeldBound, niceTicks } from "./scales.js";
 import { createRedraw } from "./redraw.js";
 import { layerOn } from "./view1d.js";
 
@@ -13,6 +13,7 @@ const HOVER_D = "%{fullData.name}<br>x = %{x:.3f}<br>D(x) = %{y:.4g}<br>push −
 
 export function createView1dLanes(div) {
   const redraw = createRedraw(div);
+  const yHold = new HeldBound(), loHold = new HeldBound(), hiHold = new HeldBound();
   let ymax = 0;
   let dlo = 0, dhi = 1;
 
@@ -28,11 +29,11 @@ export function createView1dLanes(div) {
       for (const v of f.real_density || []) if (Number.isFinite(v)) m = Math.max(m, v);
       for (const v of f.d_line || []) if (Number.isFinite(v)) { dmin = Math.min(dmin, v); dmax = Math.max(dmax, v); }
     }
-    ymax = holdBound(m, ymax);
+    ymax = yHold.update(m);
     if (Number.isFinite(dmin)) {
       // the D axis holds 0..1 at least (a probability); each end holds still (scales.js)
-      dlo = Math.min(0, -holdBound(Math.max(0, -dmin), -dlo));
-      dhi = Math.max(1, holdBound(dmax, dhi));
+      dlo = Math.min(0, -loHold.update(Math.max(0, -dmin)));
+      dhi = Math.max(1, hiHold.update(dmax));
     }
     const show = { d: layerOn(ctx.view, "d"), real: layerOn(ctx.view, "real"), fake: layerOn(ctx.view, "fake") };
     const pad = 0.08 * (dhi - dlo);
@@ -72,5 +73,5 @@ export function createView1dLanes(div) {
     return redraw.draw(data, layout, PLOT_CONFIG);
   }
 
-  return { div, render, redraw, resetScale() { ymax = 0; dlo = 0; dhi = 1; }, overlay: true };
+  return { div, render, redraw, resetScale() { yHold.reset(); loHold.reset(); hiHold.reset(); ymax = 0; dlo = 0; dhi = 1; }, overlay: true };
 }

@@ -6,7 +6,7 @@
 // extent to hold the whole trajectory.)
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, fmt } from "./theme.js";
-import { holdBound } from "./scales.js";
+import { HeldBound } from "./scales.js";
 import { createRedraw } from "./redraw.js";
 import { layerOn } from "./view1d.js";
 
@@ -22,6 +22,7 @@ const HOVER = {
 };
 
 export function createViewDirac(div) {
+  const rHold = new HeldBound();
   let yR = 0;
   const redraw = createRedraw(div);
 
@@ -48,7 +49,7 @@ export function createViewDirac(div) {
     const psi = Number.isFinite(f.psi) ? f.psi : 0;
     const theta = Number.isFinite(f.theta) ? f.theta : 0;
     // the D axis holds still (scales.js) instead of following ψ every frame
-    yR = holdBound(Math.max(1.2, Math.abs(psi) * Math.max(Math.abs(lo), Math.abs(hi))), yR);
+    yR = rHold.update(Math.max(1.2, Math.abs(psi) * Math.max(Math.abs(lo), Math.abs(hi))));
     // the line through the frame's xs, so that a hover anywhere on it reads D, P(real) and the push there
     const xs = f.xs && f.xs.length ? Array.from(f.xs) : [lo, hi];
     const prob = f.display === "probability";
@@ -107,7 +108,7 @@ export function createViewDirac(div) {
     return redraw.draw(data, layout, PLOT_CONFIG);
   }
 
-  return { div, render, redraw, resetScale() { yR = 0; }, traceIndex: T };
+  return { div, render, redraw, resetScale() { rHold.reset(); yR = 0; }, traceIndex: T };
 }
 
 /** Lanes side by side: each panel is the (θ, ψ) plane with its own field and, beside it,
