@@ -672,11 +672,14 @@ function showRates(now) {
 
 function loop() {
   requestAnimationFrame(loop);
-  if (!blankCanvas && lanes[0]?.latest && (dirty || lanes.some((l) => l.latest && l.latest !== l.rendered))) drawLanes();
+  const fresh = !blankCanvas && lanes[0]?.latest && (dirty || lanes.some((l) => l.latest && l.latest !== l.rendered));
+  if (fresh) drawLanes();
   const now = performance.now();
   showRates(now);
   const chartsHidden = $("metrics-wrap").classList.contains("url-hidden");  // ?hide=metrics: no drawing
-  if (metricsChart && !chartsHidden && now - lastMetricsDraw > (playing ? 1000 : 100)) {
+  // while playing, the charts are drawn once a second right after a frame: the next frame is
+  // then furthest away, and fewer frames arrive while the charts are being drawn (skipped)
+  if (metricsChart && !chartsHidden && (fresh || !playing) && now - lastMetricsDraw > (playing ? 1000 : 100)) {
     lastMetricsDraw = now;
     const t1 = performance.now();
     const sources = metricSources();
