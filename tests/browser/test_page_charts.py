@@ -159,9 +159,13 @@ def test_twenty_changes_are_short_labels_that_overlap_nothing(page: Page) -> Non
     for i in range(19):
         patch = patches[i] if i < len(patches) else {"opt_g": {"lr": round(1e-4 * (i + 1), 6)}}
         cmds += [{"type": "update", "patch": patch}, {"type": "step", "n": 1}]
-    cmds += [{"type": "step", "n": 40}, {"type": "update", "patch": {"loss": "hinge"}}]
-    cmds += [{"type": "step", "n": 5}]
     commands(page, cmds)
+    # then 40 iterations on before the last change, waited for (not assumed of one step
+    # command, which a busy machine may cut at its time budget), so that it is far from them
+    while (it := page.js("window.gandyn.latest.iteration")) < 19 + 40:
+        commands(page, [{"type": "step", "n": 19 + 40 - it}])
+        page.wait(f"window.gandyn.latest.iteration > {it}")
+    commands(page, [{"type": "update", "patch": {"loss": "hinge"}}, {"type": "step", "n": 5}])
     page.wait("window.gandyn.history.marks.length === 20 && window.gandyn.history.evals.length")
     # every chart has the 20 lines, and its labels account for the 20 changes
     page.wait(
