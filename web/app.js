@@ -683,7 +683,7 @@ function loop() {
     lastMetricsDraw = now;
     const t1 = performance.now();
     const sources = metricSources();
-    if (sources.length && metricsChart.render(sources, ctx())) {
+    if (sources.length && metricsChart.render(sources, { ...ctx(), stagger: playing })) {
       stats.metricsRenders++;
       const dm = performance.now() - t1;
       stats.avgMetricsMs = stats.avgMetricsMs ? 0.8 * stats.avgMetricsMs + 0.2 * dm : dm;
@@ -776,7 +776,7 @@ function watchSizes() {
     requestAnimationFrame(() => {
       pending = false;
       // then a redraw: the 2D view's HTML colour bar and notes follow the plot's new size
-      const resized = [...panels.all().map((v) => v.div), $("metrics")].filter((d) => d && d._fullLayout && !d.hidden).map((d) => Plotly.Plots.resize(d));
+      const resized = [...panels.all().map((v) => v.div), ...$("metrics").querySelectorAll(".metrics-row")].filter((d) => d && d._fullLayout && !d.hidden).map((d) => Plotly.Plots.resize(d));
       Promise.all(resized).then(() => { dirty = true; }, () => { dirty = true; });
     });
   });

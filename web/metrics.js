@@ -224,8 +224,9 @@ export function createMetrics(div) {
   let last = null;          // the last render's arguments, to redraw when `shown` changes
   // the axes hold still while the run grows (the x axis to 1.3 times the last iteration, in
   // round steps; each linear y axis by holdRange), so that most redraws while training plays
-  // are data updates (redraw.js: 70-80 ms of main thread for a react of the 8 charts)
-  const redraw = createRedraw(div);
+  // are data updates (redraw.js)
+  let rows = [];             // [{div, redraw}]: one Plotly figure a row of charts
+  let drawing = 0;          // the generation of drawRows (a newer one takes over)
   let xTop = 0;
   let yHeld = new Map();    // chart title -> [lo, hi]
 
@@ -250,19 +251,25 @@ export function createMetrics(div) {
     const visible = CHARTS.map((p, i) => ({ ...p, index: i })).filter((p) => !shown || shown.includes(p.title));
     div.hidden = !visible.length;   // no chart shown: the element folds away
     if (!visible.length) return true;
-    const slot = new Map(visible.map((p, k) => [p.index, k + 1]));   // chart index -> axis number
     const m = chartSizes(ctx.lecture);
+    // grid: as many columns (up to 3) as charts of m.minWidth fit; rows as tall as they need.
+    // Each row is its own Plotly figure (a .metrics-row): an update costs Plotly about in
+    // proportion to a figure's subplots, and the rows are updated on successive frames
+    const cols = Math.max(1, Math.min(3, Math.floor(W / m.minWidth)));
+    const nRows = Math.ceil(visible.length / cols);
+    const rowOf = new Map(visible.map((p, i) => [p.index, Math.floor(i / cols)]));
+    const slot = new Map(visible.map((p, i) => [p.index, (i % cols) + 1]));   // chart index -> axis number in its row
     const lw = ctx.lecture ? 3.5 : 2.2;
     const multi = sources.length > 1;
-    const data = [];
+    const datas = Array.from({ length: nRows }, () => []);   // per row: its traces
     const legends = CHARTS.map(() => []);   // per chart: [{name, color, dash, band}]
     const values = CHARTS.map(() => []);    // per chart: every value drawn (the log axes' range)
     let xmax = 1;
     for (const src of sources) for (const r of [src.history.rows.at(-1), src.history.evals.at(-1)]) if (r) xmax = Math.max(xmax, r.iteration);
     // a new run (the history cleared) starts its axes again
     if (!(xmax <= xTop && xmax >= 0.25 * xTop)) { xTop = niceCeil(xmax * 1.3); yHeld = new Map(); }
-    const rightAxis = new Map();            // chart index -> axis number of its right axis
-    let nextAxis = visible.length + 1;
+    const rightAxis = new Map();            // chart index -> axis number of its right axis (in its row)
+    const nextAxis = Array.from({ length: nRows }, (_, r) => Math.min(cols, visible.length - r * cols) + 1);
     const dots = { mode: "lines+markers", marker: { size: ctx.lecture ? 7 : 5 } };
     const penaltyKeys = [...new Set(sources.flatMap((src) => [...src.history.keys].filter((k) => k.startsWith("penalty."))))];
     const series = [...SERIES, ...penaltyKeys.map((k, i) => ({ panel: 4, from: "rows", key: k, name: k.slice(8), color: PALETTE[i % PALETTE.length] }))]
@@ -273,7 +280,8 @@ export function createMetrics(div) {
       const n = (perPanel[se.panel] = (perPanel[se.panel] ?? -1) + 1);
       const dash = multi ? DASHES[n % DASHES.length] : se.dash;
       legends[se.panel].push({ name: se.name, color: multi ? C.ink : se.color, dash: dash || "solid", band: se.band });
-      if (se.right && !rightAxis.has(se.panel)) rightAxis.set(se.panel, nextAxis++);
+      const data = datas[rowOf.get(se.panel)];
+      if (se.right && !rightAxis.has(se.panel)) rightAxis.set(se.panel, nextAxis[rowOf.get(se.panel)]++);
       const k = slot.get(se.panel);
       const yaxis = se.right ? `y${rightAxis.get(se.panel)}` : `y${k}`;
       for (const src of sources) {
@@ -291,11 +299,9 @@ export function createMetrics(div) {
         });
       }
     }
-    if (!penaltyKeys.length && slot.has(4)) data.push({ type: "scatter", x: [], y: [], xaxis: `x${slot.get(4)}`, yaxis: `y${slot.get(4)}`, hoverinfo: "skip" });
+    if (!penaltyKeys.length && slot.has(4)) datas[rowOf.get(4)].push({ type: "scatter", x: [], y: [], xaxis: `x${slot.get(4)}`, yaxis: `y${slot.get(4)}`, hoverinfo: "skip" });
     const marks = sources.flatMap((src) => src.history.marks.map((mk) => ({ ...mk, color: multi ? src.color : MARK, lane: multi ? src.name : null })));
 
-    // grid: as many columns (up to 3) as charts of m.minWidth fit; rows as tall as they need
-    const cols = Math.max(1, Math.min(3, Math.floor(W / m.minWidth)));
     const stride = W / cols;
     const plotW = stride - m.left - m.right;
     const heads = visible.map((p) => head(p, sources, legends[p.index], plotW, m));
@@ -308,29 +314,31 @@ export function createMetrics(div) {
       const nLines = Math.max(...inRow.map((i) => notes[i].length));
       const top = hLines * m.line(m.font.title) + m.strip;
       const foot = m.ticks + m.xtitle + nLines * m.line(m.font.note) + m.pad;
-      rowTops.push({ y: H, top, foot });
+      rowTops.push({ y: H, top, foot, h: top + m.plot + foot });
       H += top + m.plot + foot;
     }
     const wantH = `${Math.ceil(H)}px`;
     if (div.style.height !== wantH) div.style.height = wantH;
-    const layout = {
+    const setKey = visible.map((p) => p.title).join("|");
+    const layouts = rowTops.map((row) => ({
       ...baseLayout(ctx.lecture),
       // a new set of charts starts fresh: with one uirevision Plotly would carry the old
       // charts' ranges into axes that no longer exist
-      uirevision: visible.map((p) => p.title).join("|"),
+      uirevision: setKey,
       hovermode: "x unified",
       // the pixel plan's height, exactly (Plotly would keep its last one until a resize); the
       // width stays the container's (a fixed width would hold a flex container open)
-      height: Math.ceil(H),
+      height: Math.ceil(row.h),
       margin: { l: 0, r: 0, t: 0, b: 0, pad: 0 },
       showlegend: false,
       annotations: [],
       shapes: [],
-    };
-    const py = (px) => 1 - px / H;          // px from the top -> paper y
+    }));
     const pxX = (px) => px / W;             // px from the left -> paper x
     visible.forEach((p, i) => {
-      const k = i + 1, c = i % cols, row = rowTops[Math.floor(i / cols)];
+      const k = slot.get(p.index), c = i % cols, r = Math.floor(i / cols), row = rowTops[r];
+      const layout = layouts[r], data = datas[r];
+      const py = (px) => 1 - (px - row.y) / row.h;   // px from the grid's top -> the row's paper y
       const x0 = c * stride + m.left, yTop = row.y + row.top;
       const dom = { x: [pxX(x0), pxX(x0 + plotW)], y: [py(yTop + m.plot), py(yTop)] };
       const ax = k === 1 ? "" : String(k);
@@ -382,13 +390,40 @@ export function createMetrics(div) {
     });
     // another set of charts is a new figure: Plotly.react from one set to another leaves an
     // axis that was an overlay (KL's) half updated and draws NaN paths
-    if (layout.uirevision !== drawnSet && drawnSet !== null) { Plotly.purge(div); redraw.reset(); }
-    redraw.draw(data, layout, PLOT_CONFIG);
-    drawnSet = layout.uirevision;
+    if (setKey !== drawnSet) { for (const row of rows) { Plotly.purge(row.div); row.div.remove(); } rows = []; }
+    drawnSet = setKey;
+    while (rows.length < nRows) {
+      const el = Object.assign(document.createElement("div"), { className: "metrics-row" });
+      div.append(el);
+      rows.push({ div: el, redraw: createRedraw(el) });
+    }
+    while (rows.length > nRows) { const row = rows.pop(); Plotly.purge(row.div); row.div.remove(); }
+    rows.forEach((row, r) => {
+      row.div.dataset.first = String(r * cols);
+      // its height at once: a new row is empty until Plotly has drawn it, and the rows under it
+      // would sit on top of it meanwhile
+      const h = `${layouts[r].height}px`;
+      if (row.div.style.height !== h) row.div.style.height = h;
+    });
+    drawRows(layouts.map((layout, r) => ({ data: datas[r], layout })), !!ctx.stagger);
     return true;
   }
 
-  return { div, render, setShown, redraw };
+  /** Every row now, or (stagger: while training plays) the first now and each next one on
+   * the next animation frame, so that no frame waits for all the charts; a newer render
+   * takes over the rows not drawn yet. */
+  function drawRows(figures, stagger) {
+    const generation = ++drawing;
+    const drawRow = (r) => {
+      if (generation !== drawing || r >= figures.length || !rows[r]) return;
+      rows[r].redraw.draw(figures[r].data, figures[r].layout, PLOT_CONFIG);
+      if (!stagger) drawRow(r + 1);
+      else if (r + 1 < figures.length) requestAnimationFrame(() => drawRow(r + 1));
+    };
+    drawRow(0);
+  }
+
+  return { div, render, setShown };
 }
 
 /** The W₁ floor as a grey band from the axis' bottom up to it, over the whole run (the floor

@@ -27,6 +27,35 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TIMEOUT = 20_000  # ms, for every wait on a condition
 # small networks so that the tests do not wait on training
 SMALL = {"g_hidden": "32,32", "d_hidden": "32,32", "batch_size": "64"}
+
+# The metric charts as one figure ({layout, data}, a JS expression): the page draws a Plotly
+# figure a row of charts (#metrics .metrics-row, web/metrics.js); here their axes are numbered
+# through the rows as the charts are (chart k: xaxis k, yaxis k; a right axis 100 + ...), so
+# that a test reads "chart 6" whatever row it is in.
+METRICS_FIG = """(() => {
+  const layout = {annotations: [], shapes: []}, data = [];
+  for (const d of document.querySelectorAll('#metrics .metrics-row')) {
+    if (!d.layout) continue;
+    const first = +d.dataset.first;
+    const n = Object.keys(d.layout).filter((k) => /^xaxis\\d*$/.test(k)).length;
+    const num = (a) => { const j = +(a || 1); return j <= n ? first + j : 100 + first + j; };
+    const ren = (ref) => typeof ref !== 'string' ? ref : ref.replace(/^([xy])(\\d*)( domain)?$/,
+      (_, c, a, dom) => c + (num(a) === 1 ? '' : num(a)) + (dom || ''));
+    for (const [k, v] of Object.entries(d.layout)) {
+      const m = /^([xy])axis(\\d*)$/.exec(k);
+      if (m) {
+        const G = num(m[2]);
+        const ax = {...v, anchor: ren(v.anchor), overlaying: ren(v.overlaying)};
+        layout[m[1] + 'axis' + (G === 1 ? '' : G)] = ax;
+      } else if (k === 'annotations' || k === 'shapes') {
+        layout[k].push(...v.map((a) => ({...a, xref: ren(a.xref), yref: ren(a.yref)})));
+      } else if (!(k in layout)) layout[k] = v;
+    }
+    data.push(...d.data.map((t) => ({...t, xaxis: ren(t.xaxis || 'x'),
+      yaxis: ren(t.yaxis || 'y')})));
+  }
+  return {layout, data};
+})()"""
 READY = "window.gandyn && window.gandyn.ready && window.gandyn.stats.framesRendered > 0"
 
 
@@ -170,7 +199,7 @@ def test_switching_the_loss_changes_the_server_config(page: Page) -> None:
     page.wait("location.search.includes('loss=hinge')")
     # the change is a labelled vertical line on every metrics chart
     page.wait("window.gandyn.history.marks.length > 0")
-    page.wait("(document.getElementById('metrics').layout.shapes || []).length >= 6")
+    page.wait(f"{METRICS_FIG}.layout.shapes.length >= 6")
     label = page.js("window.gandyn.history.marks[0].label")
     assert "hinge" in label
     page.page.click("#btn-play")

@@ -15,28 +15,36 @@ import math
 from collections.abc import Iterator
 
 import pytest
-from test_page import SMALL, Page, base_url, page_in  # noqa: F401 (base_url: the fixture)
+from test_page import (  # noqa: F401 (base_url: the fixture)
+    METRICS_FIG,
+    SMALL,
+    Page,
+    base_url,
+    page_in,
+)
 
 pytestmark = pytest.mark.browser
 
 CHARTS = ["losses", "W₁", "coverage", "‖∇ₓD‖", "penalties", "JS, KL", "Fréchet", "Parzen NLL"]
-FIG = "document.getElementById('metrics')"
+FIG = "document.getElementById('metrics')"  # the charts' box; METRICS_FIG: their figure
+ROWS = "Array.from(document.querySelectorAll('#metrics .metrics-row'))"
 # the boxes (px, relative to the page) of the annotations of one name, with their text
 BOXES = (
-    "(name) => { const d = document.getElementById('metrics');"
-    " return Array.from(d.querySelectorAll('.infolayer .annotation')).map((g) => {"
+    f"(name) => {ROWS}.flatMap((d) =>"
+    " Array.from(d.querySelectorAll('.infolayer .annotation')).map((g) => {"
     " const a = d.layout.annotations[+g.dataset.index]; const r = g.querySelector('.bg')"
     ".getBoundingClientRect(); return {name: a.name, text: a.text, hover: a.hovertext || '',"
-    " x: a.x, l: r.left, r: r.right, t: r.top, b: r.bottom}; }).filter((a) => a.name === name); }"
+    " x: a.x, l: r.left, r: r.right, t: r.top, b: r.bottom}; })).filter((a) => a.name === name)"
 )
-# each subplot's plot area in px (relative to the page), by axis number
+# each chart's plot area in px (relative to the page), by its number (through the rows)
 PLOTS = (
-    "() => { const d = document.getElementById('metrics'), fl = d._fullLayout,"
-    " box = d.getBoundingClientRect(); const out = {}; for (const k of Object.keys(fl)) {"
+    f"() => {{ const out = {{}}; for (const d of {ROWS}) {{ const fl = d._fullLayout,"
+    " box = d.getBoundingClientRect(), first = +d.dataset.first;"
+    " for (const k of Object.keys(fl)) {"
     " const m = /^xaxis(\\d*)$/.exec(k); if (!m) continue; const x = fl[k],"
-    " y = fl['yaxis' + m[1]]; out[m[1] || '1'] = {l: box.left + x._offset,"
+    " y = fl['yaxis' + m[1]]; out[String(first + +(m[1] || 1))] = {l: box.left + x._offset,"
     " r: box.left + x._offset + x._length, t: box.top + y._offset,"
-    " b: box.top + y._offset + y._length}; } return out; }"
+    " b: box.top + y._offset + y._length}; } } return out; }"
 )
 
 
@@ -51,7 +59,7 @@ def page(chromium: object, request: pytest.FixtureRequest) -> Iterator[Page]:
 def chart_titles(p: Page) -> list[str]:
     """The titles of the charts drawn, in order (the bold first word of each title)."""
     return p.js(
-        f"({FIG}.layout.annotations || []).filter((a) => a.name === 'chart-title')"
+        f"{METRICS_FIG}.layout.annotations.filter((a) => a.name === 'chart-title')"
         ".map((a) => a.text.match(/<b>(.*?)<\\/b>/)[1])"
     )
 
@@ -76,11 +84,11 @@ def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
 
 
 def test_set_shown_folds_away_the_charts_not_named(page: Page) -> None:
-    page.wait(f"{FIG}.layout")
+    page.wait("document.querySelector('#metrics .metrics-row')?.layout")
     assert chart_titles(page) == CHARTS
     page.js("window.gandyn.metrics.setShown(['JS, KL', 'coverage'])")
     assert chart_titles(page) == ["coverage", "JS, KL"]  # in CHARTS' order
-    axes = page.js(f"Object.keys({FIG}.layout).filter((k) => /^xaxis\\d*$/.test(k))")
+    axes = page.js(f"Object.keys({METRICS_FIG}.layout).filter((k) => /^xaxis\\d*$/.test(k))")
     assert sorted(axes) == ["xaxis", "xaxis2"]
     with pytest.raises(Exception, match="unknown chart"):
         page.js("window.gandyn.metrics.setShown(['nope'])")
@@ -169,9 +177,10 @@ def test_twenty_changes_are_short_labels_that_overlap_nothing(page: Page) -> Non
     page.wait("window.gandyn.history.marks.length === 20 && window.gandyn.history.evals.length")
     # every chart has the 20 lines, and its labels account for the 20 changes
     page.wait(
-        f"() => {{ const a = {FIG}.layout.annotations.filter((x) => x.name === 'change-mark');"
+        f"() => {{ const a = {METRICS_FIG}.layout.annotations"
+        ".filter((x) => x.name === 'change-mark');"
         " const n = a.reduce((s, x) => s + (+(/^(\\d+) changes$/.exec(x.text) || [0, 1])[1]), 0);"
-        f" return n === 20 * 8 && {FIG}.layout.shapes.filter((s) => s.type === 'line'"
+        f" return n === 20 * 8 && {METRICS_FIG}.layout.shapes.filter((s) => s.type === 'line'"
         " && /^x\\d*$/.test(s.xref)).length === 20 * 8; }"
     )
     labels = check_marks(page)["1"]  # the first chart's
@@ -181,7 +190,7 @@ def test_twenty_changes_are_short_labels_that_overlap_nothing(page: Page) -> Non
     assert any("+ r1 (weight 2)" in b["hover"] for b in labels)
     # alone, far from the others (the message: what was drawn, if not)
     marks_at = page.js("window.gandyn.history.marks.map((m) => m.iteration)")
-    xrange = page.js(f"{FIG}.layout.xaxis.range")
+    xrange = page.js(f"{METRICS_FIG}.layout.xaxis.range")
     assert labels[-1]["text"] == "loss → hinge", (labels, marks_at, xrange)
     assert page.errors == []
 
@@ -207,11 +216,42 @@ def check_marks(page: Page) -> dict[str, list[dict]]:
     return {k: sorted(v, key=lambda b: b["l"]) for k, v in by_plot.items()}
 
 
+def test_every_chart_keeps_its_lines_when_only_some_series_change(page: Page) -> None:
+    """A G-only step changes the losses (a new last batch), not the evaluations: the charts
+    of evaluated metrics, drawn as data updates of their row's figure, keep their lines."""
+    end = page.js("window.gandyn.latest.iteration") + 30
+    commands(page, [{"type": "step", "n": 30}])
+    page.wait(
+        f"window.gandyn.latest.iteration === {end} && window.gandyn.history.evals.length"
+        f" && window.gandyn.history.evals.at(-1).iteration === {end}"
+        " && window.gandyn.session.waiting.size === 0"
+    )
+    commands(page, [{"type": "step", "n": 1, "part": "g"}])
+    page.wait("window.gandyn.latest.part === 'g'")
+    # the G step's losses drawn (a data update: the evaluations are as they were)
+    page.wait(
+        f"{METRICS_FIG}.data.find((t) => t.meta && t.meta.series === 'g_loss').y.at(-1)"
+        " === window.gandyn.history.rows.at(-1).g_loss"
+    )
+    # the rows are drawn one an animation frame: wait for as many frames as there are rows
+    page.js(
+        "() => new Promise((done) => { let n = document.querySelectorAll('#metrics"
+        " .metrics-row').length + 1; const f = () => (n-- ? requestAnimationFrame(f) : done());"
+        " f(); })"
+    )
+    rows = page.js(
+        "Array.from(document.querySelectorAll('#metrics .metrics-row')).map((d) =>"
+        " [d.data.length, d.querySelectorAll('.scatterlayer .trace').length])"
+    )
+    assert rows and all(traces == drawn for traces, drawn in rows), rows
+    assert page.errors == []
+
+
 def test_js_has_its_axis_and_log_2_line_and_w1_its_floor_band(page: Page) -> None:
     page.wait("window.gandyn.history.evals.some((e) => Number.isFinite(e.modes_covered))")
-    page.wait(f"{FIG}.data.some((t) => t.meta && t.meta.band && t.y.length)")
+    page.wait(f"{METRICS_FIG}.data.some((t) => t.meta && t.meta.band && t.y.length)")
     fig = page.js(
-        f"(() => {{ const d = {FIG}; return {{layout: JSON.parse(JSON.stringify(d.layout)),"
+        f"(() => {{ const d = {METRICS_FIG}; return {{layout: JSON.parse(JSON.stringify(d.layout)),"
         " data: d.data.map((t) => ({name: t.name, meta: t.meta, yaxis: t.yaxis, fill: t.fill,"
         " y: Array.from(t.y || [])}))}; })()"
     )
@@ -275,11 +315,11 @@ def decade(text: str) -> int | None:
 def log_ticks(page: Page) -> list[dict]:
     """The tick labels of the log axes (W1, Frechet): texts and boxes."""
     return page.js(
-        f"() => {{ const d = {FIG}, fl = d._fullLayout; return Object.keys(fl)"
+        f"() => {ROWS}.flatMap((d, row) => {{ const fl = d._fullLayout; return Object.keys(fl)"
         ".filter((k) => /^yaxis\\d*$/.test(k) && fl[k].type === 'log').map((k) => {"
         " const id = fl[k]._id; return Array.from(d.querySelectorAll(`.${id}tick text`))"
-        ".map((t) => { const r = t.getBoundingClientRect(); return {axis: id, text: t.textContent,"
-        " l: r.left, r: r.right, t: r.top, b: r.bottom}; }); }); }"
+        ".map((t) => { const r = t.getBoundingClientRect(); return {axis: `${row}:${id}`,"
+        " text: t.textContent, l: r.left, r: r.right, t: r.top, b: r.bottom}; }); }); })"
     )
 
 
@@ -287,7 +327,9 @@ def log_ticks(page: Page) -> list[dict]:
 def test_log_axes_label_decades_only_without_crowding(page: Page, lecture: bool) -> None:
     if lecture:
         page.page.keyboard.press("l")
-        page.wait(f"document.body.classList.contains('lecture') && {FIG}.layout.font.size === 20")
+        page.wait(
+            f"document.body.classList.contains('lecture') && {METRICS_FIG}.layout.font.size === 20"
+        )
     axes = log_ticks(page)
     assert len(axes) == 2
     for ticks in axes:

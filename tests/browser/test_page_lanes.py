@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from test_page import SMALL, Page, page_in
+from test_page import METRICS_FIG, SMALL, Page, page_in
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +64,7 @@ def drawn_at(p: Page, iteration: int) -> None:
 def metric_lanes(p: Page, series: str) -> list[int]:
     """The lanes of the metric chart's traces of one series."""
     return p.js(
-        "(s) => document.getElementById('metrics').data"
+        f"(s) => {METRICS_FIG}.data"
         ".filter((t) => t.meta && t.meta.series === s).map((t) => t.meta.lane)",
         series,
     )
@@ -97,17 +97,16 @@ def test_lanes_from_the_lane_bar_reach_the_server_and_change_the_panels(page: Pa
     assert u1 - lo1 == pytest.approx(u2 - lo2) and hi1 - u1 == pytest.approx(hi2 - u2)
     assert hi1 - lo1 > 0
     ids = [lane["id"] for lane in lanes_of(page)]
-    page.wait(
-        "(ids) => { const d = document.getElementById('metrics').data || [];"
-        " const l = d.filter((t) => t.meta && t.meta.series === 'd_loss').map((t) => t.meta.lane);"
-        " return JSON.stringify(l) === JSON.stringify(ids); }",
-        ids,
+    d_loss_lanes = (
+        f"{METRICS_FIG}.data.filter((t) => t.meta && t.meta.series === 'd_loss')"
+        ".map((t) => t.meta.lane)"
     )
+    page.wait(f"(ids) => JSON.stringify({d_loss_lanes}) === JSON.stringify(ids)", ids)
     # every series of a chart once per lane: the notes that speak of recall have it per lane
     for series in ("g_loss", "high_quality", "precision", "recall"):
         assert metric_lanes(page, series) == ids, series
     colors = page.js(
-        "document.getElementById('metrics').data"
+        f"{METRICS_FIG}.data"
         ".filter((t) => t.meta && t.meta.series === 'd_loss')"
         ".map((t) => t.line.color)"
     )

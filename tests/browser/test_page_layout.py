@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import test_page
-from test_page import Page, sync_api
+from test_page import METRICS_FIG, Page, sync_api
 
 pytestmark = pytest.mark.browser
 base_url = test_page.base_url  # the fixture: the live server, or GANDYN_TEST_URL
@@ -41,16 +41,14 @@ SHOTS = {"frechet_blind_to_modes", "clip_vs_gradient_penalty", "js_blind_to_dist
 # The boxes of what must be on screen, and whether they are: every plot of the lanes in view,
 # every chart the preset names drawn in #metrics (only those while "more charts" is folded),
 # the page no wider than the window.
-AXES = "Object.keys(document.getElementById('metrics').layout || {})" + (
-    ".filter((k) => /^xaxis\\d*$/.test(k)).length"
-)
+AXES = f"Object.keys({METRICS_FIG}.layout)" + ".filter((k) => /^xaxis\\d*$/.test(k)).length"
 ON_SCREEN = f"""(charts) => {{
   const W = innerWidth, H = innerHeight;
   const fit = (r) => r.top >= 0 && r.left >= 0 && r.bottom <= H + 1 && r.right <= W + 1;
   const plots = [...document.querySelectorAll(
     '#view-wrap .lane-panel:not([hidden]) .plot.view:not([hidden])')];
   const m = document.getElementById('metrics');
-  const titles = ((m.layout && m.layout.annotations) || []).map((a) => a.text || '');
+  const titles = {METRICS_FIG}.layout.annotations.map((a) => a.text || '');
   const drawn = charts.every((c) => titles.some((t) => t.includes('<b>' + c + '</b>')));
   const box = (e) => e.getBoundingClientRect();
   return {{
