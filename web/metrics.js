@@ -317,8 +317,6 @@ export function createMetrics(div) {
       rowTops.push({ y: H, top, foot, h: top + m.plot + foot });
       H += top + m.plot + foot;
     }
-    const wantH = `${Math.ceil(H)}px`;
-    if (div.style.height !== wantH) div.style.height = wantH;
     const setKey = visible.map((p) => p.title).join("|");
     const layouts = rowTops.map((row) => ({
       ...baseLayout(ctx.lecture),

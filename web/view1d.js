@@ -67,8 +67,6 @@ export function createView1d(div) {
   const scale = new ArrowScale(0.02);
   const redraw = createRedraw(div);
   const yHold = new HeldBound(), dHold = new HeldBound();
-  let ymax = 0;
-  let dRange = 0;
   let centre = null, lastHalf = 0;   // the D axis' centre (held) and half-width
   let last = null;                   // the last figure, for exportFigure
 
@@ -83,7 +81,7 @@ export function createView1d(div) {
     for (const v of fd) if (Number.isFinite(v)) m = Math.max(m, v);
     if (rd) for (const v of rd) if (Number.isFinite(v)) m = Math.max(m, v);
     // lanes side by side share the axes and the arrows' scale (scales.js); the axes hold still
-    ymax = ctx.shared ? ctx.shared.density : yHold.update(m);
+    const ymax = ctx.shared ? ctx.shared.density : yHold.update(m);
     const top = ymax;
     const band = top * 0.42;   // room under the axis for samples and arrows
     const show = { d: layerOn(ctx.view, "d"), real: layerOn(ctx.view, "real"), fake: layerOn(ctx.view, "fake"), arrows: layerOn(ctx.view, "arrows") };
@@ -92,6 +90,7 @@ export function createView1d(div) {
     const u = f.undecided ?? (prob ? 0.5 : 0);
     const dl = f.d_line ? Array.from(f.d_line) : [];
     let dr = [0, 1];
+    let dRange = 0;
     if (!prob) {
       let dm = 0;
       for (const v of dl) if (Number.isFinite(v)) dm = Math.max(dm, Math.abs(v - u));
@@ -276,7 +275,7 @@ export function createView1d(div) {
 
   return {
     div, render, exportFigure, redraw,
-    resetScale() { scale.reset(); yHold.reset(); dHold.reset(); ymax = 0; dRange = 0; centre = null; lastHalf = 0; },
+    resetScale() { scale.reset(); yHold.reset(); dHold.reset(); centre = null; lastHalf = 0; },
     traceIndex: T,
   };
 }

@@ -23,7 +23,6 @@ const HOVER = {
 
 export function createViewDirac(div) {
   const rHold = new HeldBound();
-  let yR = 0;
   const redraw = createRedraw(div);
 
   function render(f, ctx) {
@@ -49,7 +48,7 @@ export function createViewDirac(div) {
     const psi = Number.isFinite(f.psi) ? f.psi : 0;
     const theta = Number.isFinite(f.theta) ? f.theta : 0;
     // the D axis holds still (scales.js) instead of following ψ every frame
-    yR = rHold.update(Math.max(1.2, Math.abs(psi) * Math.max(Math.abs(lo), Math.abs(hi))));
+    const yR = rHold.update(Math.max(1.2, Math.abs(psi) * Math.max(Math.abs(lo), Math.abs(hi))));
     // the line through the frame's xs, so that a hover anywhere on it reads D, P(real) and the push there
     const xs = f.xs && f.xs.length ? Array.from(f.xs) : [lo, hi];
     const prob = f.display === "probability";
@@ -108,7 +107,7 @@ export function createViewDirac(div) {
     return redraw.draw(data, layout, PLOT_CONFIG);
   }
 
-  return { div, render, redraw, resetScale() { rHold.reset(); yR = 0; }, traceIndex: T };
+  return { div, render, redraw, resetScale() { rHold.reset(); }, traceIndex: T };
 }
 
 /** Lanes side by side: each panel is the (θ, ψ) plane with its own field and, beside it,
