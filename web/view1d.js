@@ -1,33 +1,39 @@
 // The 1D view: real density, fake density (KDE from the server), D(x) on its own axis,
 // the optimal discriminator p_r / (p_r + p_g) dashed where it is known, and the push
-// -dL_G/dx at the fake samples as arrows along the axis. Hover on D(x): x, D(x) and the push
-// a fake would get there; hover on a fake: its push and |push|. Samples beyond the plotted
-// range are counted at the border. The layers follow the page's toggles (view.d, real, fake,
-// arrows); the axes hold still and carry round ticks (scales.js), so that while training
-// plays a frame is a data update of the traces that changed (redraw.js).
+// -dL_G/dx at the fake samples as arrows along the axis. Hover anywhere on the plot: x, D(x)
+// and the push a fake would get there; on a fake: its push and |push| (hover1d.js). Samples
+// beyond the plotted range are counted at the border. The layers follow the page's toggles
+// (view.d, real, fake, arrows); the axes hold still and carry round ticks (scales.js).
+//
+// Drawing: Plotly draws the axes (and redraws them only when they change, redraw.js); the
+// curves, samples and arrows are painted on a canvas over them (paint.js, plotLayer.js) from
+// the same trace objects an export hands to Plotly (`div.layers`), and the notes are HTML.
 
 import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pushLabel, fmt } from "./theme.js";
 import { HeldBound, niceTicks } from "./scales.js";
 import { createRedraw } from "./redraw.js";
+import { paintTraces } from "./paint.js";
+import { createPlotLayer, EDGE_PAD } from "./plotLayer.js";
+import { lineLines, fakeLines, nearestPoint } from "./hover1d.js";
 
 // ghost*: after a step while paused, the fake density, D and the fakes before the step (faded);
 // outside: the samples beyond the plotted range, a marker with a count on each border;
 // note: the arrows' key (median push) above the plot
 const T = { real: 0, fake: 1, undecided: 2, optimal: 3, d: 4, realRug: 5, fakeRug: 6, arrows: 7, ghostDensity: 8, ghostD: 9, ghostLinks: 10, ghostRug: 11, emaRug: 12, outside: 13, note: 14 };
+// painted from bottom to top: the first axis' layers, then D's (Plotly draws an overlaying
+// axis' traces over the first's); the arrows' key is HTML above the plot
+const PAINT_ORDER = [T.real, T.fake, T.realRug, T.fakeRug, T.arrows, T.ghostDensity, T.ghostLinks, T.ghostRug, T.emaRug, T.outside, T.undecided, T.optimal, T.d, T.ghostD];
+// what Plotly draws live: the axes, each with an empty trace so that Plotly lays it out
+const AXES_ONLY = [
+  { type: "scatter", mode: "lines", x: [], y: [], hoverinfo: "skip" },
+  { type: "scatter", mode: "lines", x: [], y: [], yaxis: "y2", hoverinfo: "skip" },
+];
+const HOVER_RADIUS = 8;   // pixels: the pointer is "on" a fake sample or a border marker this close to it
 const ARROWS_SHOWN = 24;
 const D_WINDOW = { half: 1.25 };   // the D axis: ±1.25 of D's reach around white, recentred when D would leave it
 
 /** A layer of the page's toggles (state.view: d, real, fake, arrows) is on unless set false. */
 export const layerOn = (view, name) => !view || view[name] !== false;
-
-// hover texts (Plotly hovertemplate); the numbers are the frame's own
-const PUSH = "push −∂L<sub>G</sub>/∂x";
-export const HOVER = {
-  dProbability: `x = %{x:.3f}<br>D(x) = P(real) = %{y:.4f}<br>${PUSH} on a fake here = %{customdata:.3g}<extra></extra>`,
-  dScore: `x = %{x:.3f}<br>critic score D(x) = %{y:.4g}<br>${PUSH} on a fake here = %{customdata:.3g}<extra></extra>`,
-  fake: `fake sample at x = %{x:.3f}<br>${PUSH} = %{customdata[0]:.3g}<br>|push| = %{customdata[1]:.3g}<extra></extra>`,
-  outside: "%{customdata}<extra></extra>",
-};
 
 /** The samples of `values` beyond [lo, hi]: how many on each side and the farthest. */
 export function beyond(values, lo, hi) {
@@ -58,7 +64,7 @@ export function outsideTrace(groups, lo, hi, s) {
   }
   return {
     type: "scatter", mode: "markers+text", name: "beyond the plotted range", showlegend: false, x, y, text, customdata: hover,
-    textposition: pos, cliponaxis: false, hovertemplate: HOVER.outside, textfont: { size: s.tick, color: C.ink }, visible: groups.length > 0,
+    textposition: pos, cliponaxis: false, hoverinfo: "skip", textfont: { size: s.tick, color: C.ink }, visible: groups.length > 0,
     marker: { symbol, color, size: s.marker + 5, line: { color: "#fff", width: 1 } },
   };
 }
@@ -68,7 +74,10 @@ export function createView1d(div) {
   const redraw = createRedraw(div);
   const yHold = new HeldBound(), dHold = new HeldBound();
   let centre = null, lastHalf = 0;   // the D axis' centre (held) and half-width
-  let last = null;                   // the last figure, for exportFigure
+  let last = null;                   // the last figure: its layers, axes' ranges, frame and context
+  let plotted = false, painted = 0;
+  let pointer = null;                // {px, py}: the pointer over the plot area, in CSS pixels
+  const plot = createPlotLayer(div, { canvasClass: "layers1d", overlayClass: "ov1d", overlayHtml: `<div class="ov-note"></div><div class="ov-ghost ov-ghost-1d"></div>` });
 
   function render(f, ctx) {
     const s = sizes(ctx.lecture);
@@ -127,22 +136,21 @@ export function createView1d(div) {
     const pushLine = f.g_grad_line && f.g_grad_line.length === xs.length ? Array.from(f.g_grad_line) : xs.map(() => NaN);
     data[T.d] = {
       type: "scatter", mode: "lines", name: prob ? "D(x)" : "critic D(x)", x: xs, y: dl, yaxis: "y2", customdata: pushLine,
-      line: { color: C.dline, width: s.line }, hovertemplate: prob ? HOVER.dProbability : HOVER.dScore, visible: show.d,
+      line: { color: C.dline, width: s.line }, hoverinfo: "skip", visible: show.d,
     };
 
-    // rugs: real just under the axis, fakes below them with their arrows. The real rug is a
-    // layout shape, one SVG path: a trace of 256 ticks cost 40 % of a frame's drawing, the
-    // shape a tenth of that, and it stays as it is while the target does (trace T.realRug
-    // is kept, empty, so that the indices stay put)
+    // rugs: real just under the axis (a tick each), fakes below them with their arrows
     const real = f.real ? Array.from(f.real) : [];
     const fake = f.fake ? Array.from(f.fake) : [];
     const grad = f.fake_grad ? Array.from(f.fake_grad) : [];
     const yReal = -band * 0.18;
     const tick = band * 0.07;
-    let rug = "";
-    for (const r of real) if (Number.isFinite(r)) rug += `M${r},${yReal - tick}V${yReal + tick}`;
-    const shapes = show.real && rug ? [{ type: "path", path: rug, xref: "x", yref: "y", layer: "above", line: { color: "rgba(17, 122, 58, 0.6)", width: s.markerLine + 1 } }] : [];
-    data[T.realRug] = { type: "scatter", mode: "lines", name: "real samples", showlegend: false, x: [], y: [], hoverinfo: "skip", visible: false };
+    const rx = [], ry = [];
+    for (const r of real) if (Number.isFinite(r)) { rx.push(r, r, null); ry.push(yReal - tick, yReal + tick, null); }
+    data[T.realRug] = {
+      type: "scatter", mode: "lines", name: "real samples", showlegend: false, x: rx, y: ry, hoverinfo: "skip",
+      line: { color: "rgba(17, 122, 58, 0.6)", width: s.markerLine + 1 }, visible: show.real && rx.length > 0,
+    };
     // a subset of fakes, each on its own row so the arrows can be told apart
     const n = fake.length;
     const stride = Math.max(1, Math.floor(n / ARROWS_SHOWN));
@@ -174,7 +182,7 @@ export function createView1d(div) {
       ay.push(y0, y0, null, y0 + headY, y0, y0 - headY, null);
     }
     data[T.fakeRug] = {
-      type: "scatter", mode: "markers", name: "fake samples", showlegend: false, x: fx, y: fy, customdata: fc, hovertemplate: HOVER.fake,
+      type: "scatter", mode: "markers", name: "fake samples", showlegend: false, x: fx, y: fy, customdata: fc, hoverinfo: "skip",
       marker: { color: C.fake, size: Math.max(5, s.marker * 0.6), line: { color: "#fff", width: 0.8 } }, visible: show.fake,
     };
     // the averaged generator (g_ema > 0): its samples as open triangles between the rugs
@@ -242,8 +250,8 @@ export function createView1d(div) {
     const layout = {
       ...baseLayout(ctx.lecture),
       margin: { l: ctx.lecture ? 80 : 60, r: ctx.lecture ? 90 : 70, t: ctx.compact ? (ctx.lecture ? 34 : 24) : ctx.lecture ? 44 : 34, b: ctx.lecture ? 60 : 46 },
+      hovermode: false,   // the hover text is ours (hover1d.js)
       // the page's legend row names the curves (app.js); exportFigure puts a legend in the file
-      hoverlabel: { font: { size: s.tick }, align: "left" },   // lecture mode: large enough to read
       showlegend: false,
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: s.tick }, bgcolor: "rgba(255,255,255,0)" },
       xaxis: axis(ctx.lecture, { range: [lo, hi], zeroline: false, tickvals: niceTicks(lo, hi, 6), title: { text: "x", font: { size: s.title }, standoff: 4 } }),
@@ -253,28 +261,105 @@ export function createView1d(div) {
         title: { text: prob ? "D(x) = P(real)" : "critic score D(x)", font: { size: s.title } },
         tickvals: prob ? [0, 0.25, 0.5, 0.75, 1] : niceTicks(dr[0], dr[1]),
       }),
-      shapes,
-      annotations: ghostText ? [{
-        xref: "x domain", yref: "y domain", x: 0.99, y: 0.98, xanchor: "right", yanchor: "top", showarrow: false, align: "left",
-        text: ghostText, font: { size: ctx.compact ? s.tick * 0.8 : s.tick, color: "#444" }, bgcolor: "rgba(255,255,255,0.85)", bordercolor: "#ccc", borderpad: 3,
-      }] : [],
-      datarevision: f.seq ?? Date.now(),
     };
-    last = { data, layout, compact: !!ctx.compact };
-    return redraw.draw(data, layout, PLOT_CONFIG);
+    last = { data, layout, compact: !!ctx.compact, ghostText, y1range, y2range, lo, hi, frame: f, ctx };
+    div.layers = data;   // for tests and readers of the page: every layer, as an export has them
+    // Plotly: the axes, redrawn only when they change; the rest is painted over them
+    if (redraw.draw(AXES_ONLY, layout, PLOT_CONFIG) === "react") plot.invalidate();
+    if (!plotted) {
+      plotted = true;
+      attachPointer();
+      div.on("plotly_afterplot", () => { plot.invalidate(); plot.place(); paint(); });
+    }
+    plot.place();
+    paint();
+    drawOverlay(note, show.arrows && n > 0, ghostText);
+    if (pointer) showHover();
+    painted++;
   }
 
-  /** The figure as a file should show it: with a legend (the page's is HTML) unless compact. */
+  /** Data coordinates -> canvas (or plot-area) pixels: x over [lo, hi], y on its axis' range. */
+  function mapper(pad, W, H) {
+    const { lo, hi, y1range, y2range } = last;
+    return (x, y, yaxis) => {
+      const [b, t] = yaxis === "y2" ? y2range : y1range;
+      return [pad + ((x - lo) / (hi - lo)) * W, pad + ((t - y) / (t - b)) * H];
+    };
+  }
+
+  function paint() {
+    if (!last) return;
+    const { c, dpr, pad, W, H } = plot.begin();
+    paintTraces(c, PAINT_ORDER.map((i) => last.data[i]), mapper(pad, W, H), dpr, [pad, pad, W, H]);
+  }
+
+  /** The arrows' key above the plot's top left corner; what is faded, in its top right one. */
+  function drawOverlay(note, noteOn, ghostText) {
+    const a = plot.area();
+    if (!a) return;
+    const put = plot.put, el = plot.ov.querySelector(".ov-note"), gn = plot.ov.querySelector(".ov-ghost");
+    put(el, "hidden", !noteOn);
+    put(el, "html", note);
+    put(el, "left", `${a.x0}px`);
+    put(el, "top", `${a.y0}px`);
+    put(gn, "hidden", !ghostText);
+    put(gn, "html", ghostText);
+    put(gn, "left", `${a.x0 + a.w - 6}px`);
+    put(gn, "top", `${a.y0 + 6}px`);
+  }
+
+  /** The hover text at the pointer: a fake sample under it (ringed), a border marker, else
+   * D(x) and the push at the pointer's x. */
+  function showHover() {
+    const a = plot.area();
+    if (!a || !last || !pointer) return;
+    const { data, frame: f, lo, hi, ctx } = last;
+    const toPx = mapper(0, a.w, a.h);
+    const { px, py } = pointer;
+    const on = (t) => nearestPoint(data[t], (x, y) => toPx(x, y, data[t].yaxis), px, py, HOVER_RADIUS);
+    const i = on(T.fakeRug), j = i < 0 ? on(T.outside) : -1;
+    const x = lo + (px / a.w) * (hi - lo);
+    // on the D line: anywhere over the plot area (the pointer may be a little beyond it, for
+    // the markers on its border)
+    const lines = i >= 0 ? fakeLines(data[T.fakeRug].x[i], data[T.fakeRug].customdata[i][0])
+      : j >= 0 ? [data[T.outside].customdata[j]]
+      : pointer.inside ? lineLines(f, x, layerOn(ctx.view, "d")) : [];
+    const at = i >= 0 ? toPx(data[T.fakeRug].x[i], data[T.fakeRug].y[i]) : null;
+    plot.showTip(lines, pointer, at, { x: String(x), kind: i >= 0 ? "fake" : j >= 0 ? "outside" : "line", index: String(i >= 0 ? i : j) });
+  }
+
+  function hideHover() {
+    pointer = null;
+    plot.hideTip();
+  }
+
+  function attachPointer() {
+    div.addEventListener("pointermove", (ev) => {
+      const p = plot.point(ev, EDGE_PAD);
+      if (p) { pointer = p; showHover(); } else hideHover();
+    });
+    div.addEventListener("pointerleave", hideHover);
+  }
+
+  /** The figure as a file should show it: every layer as a Plotly trace, the faded items'
+   * caption as an annotation, and a legend unless compact. */
   function exportFigure() {
     if (!last) return null;
     const m = last.layout.margin;
     const legend = { ...last.layout.legend, y: -0.2, yanchor: "top" };
-    const layout = { ...last.layout, showlegend: !last.compact, legend, margin: { ...m, b: last.compact ? m.b : m.b + 60 } };
+    const s = sizes(last.ctx.lecture);
+    const annotations = last.ghostText ? [{
+      xref: "x domain", yref: "y domain", x: 0.99, y: 0.98, xanchor: "right", yanchor: "top", showarrow: false, align: "left",
+      text: last.ghostText, font: { size: last.compact ? s.tick * 0.8 : s.tick, color: "#444" }, bgcolor: "rgba(255,255,255,0.85)", bordercolor: "#ccc", borderpad: 3,
+    }] : [];
+    const layout = { ...last.layout, showlegend: !last.compact, legend, annotations, margin: { ...m, b: last.compact ? m.b : m.b + 60 } };
     return { data: last.data, layout };
   }
 
   return {
     div, render, exportFigure, redraw,
+    /** frames painted (each a new frame or a redraw of one; Plotly redraws: redraw.counts.react) */
+    get painted() { return painted; },
     resetScale() { scale.reset(); yHold.reset(); dHold.reset(); centre = null; lastHalf = 0; },
     traceIndex: T,
   };

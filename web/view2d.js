@@ -6,13 +6,14 @@
 //
 // Drawing: Plotly draws the axes, contours and D's white lines; the D surface is a small
 // canvas stretched under the plot area and the scatter layers (samples, arrows, field,
-// trails, manifold) are painted on a canvas over it (paint2d.js) from the same trace
-// objects an export hands to Plotly. A new frame therefore costs no Plotly redraw unless
+// trails, manifold) are painted on a canvas over it (paint.js, plotLayer.js) from the same
+// trace objects an export hands to Plotly. A new frame therefore costs no Plotly redraw unless
 // the axes or the contours change.
 
 import { C, DIVERGING, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, quantileLength, ArrowScale, fmt, pushLabel } from "./theme.js";
 import { dSpread, niceTicks } from "./scales.js";
-import { paintTraces } from "./paint2d.js";
+import { paintTraces } from "./paint.js";
+import { createPlotLayer } from "./plotLayer.js";
 import { surfaceLines, fakeLines, nearestFake } from "./hover2d.js";
 
 // ghost*: the fakes before the last step while paused (faded), thin lines to where they went,
@@ -31,7 +32,6 @@ export const MAX_ARROWS = 256;
 /** The manifold's two families of lines, coloured from light to dark along their latent coordinate. */
 const MANIFOLD_RAMPS = { z1: ["#9ecae1", "#08306b"], z2: ["#f6c88f", "#7f2704"] };
 const HOVER_RADIUS = 8;   // pixels: the pointer is "on" a fake sample this close to it
-const EDGE_PAD = 10;      // pixels the painted layers reach beyond the plot area (edge markers)
 
 /** [min, max] of the finite values of a. */
 function finiteRange(a) {
@@ -110,16 +110,21 @@ export function createView2d(div) {
   let colorbarTrace = null;
   let lastFigure = null;   // {data: every layer (T), layout, pushMedian, notes}
   let plotKey = "";        // what the Plotly part was last drawn for
-  let geometry = "";       // where the canvases were last placed
   const lut = makeLut(DIVERGING);
   // the D surface: one pixel per grid point, stretched by CSS (the browser smooths it)
   const heat = document.createElement("canvas");
   heat.className = "d-surface";
   heat.style.cssText = "position:absolute;pointer-events:none;";
-  // the painted layers, at the screen's pixel density
-  const layer = document.createElement("canvas");
-  layer.className = "layers2d";
-  layer.style.cssText = "position:absolute;pointer-events:none;";
+  // the painted layers over the axes, the notes, colour bar and hover text over everything
+  const plot = createPlotLayer(div, {
+    canvasClass: "layers2d", overlayClass: "ov2d", under: heat,
+    overlayHtml: `<div class="ov-note"></div><div class="ov-ghost"></div><div class="ov-edge"></div><div class="ov-manifold"></div><div class="cbar"><div class="cbar-grad"></div><div class="cbar-ticks"></div><div class="cbar-title"></div></div>`,
+  });
+  const ov = plot.ov, put = plot.put;
+  // the edge and manifold keys sit in the plot's bottom-right and top-right corners
+  const corner = { position: "absolute", fontSize: "var(--fs-small, 12px)", transform: "translateX(-100%)", width: "max-content", background: "rgba(255,255,255,0.85)", padding: "1px 5px", borderRadius: "3px" };
+  Object.assign(ov.querySelector(".ov-edge").style, corner, { transform: "translate(-100%, -100%)" });
+  Object.assign(ov.querySelector(".ov-manifold").style, corner);
   div.style.background = "#ffffff";
 
   /** D on the grid -> the heat canvas, white at u, purple below, green above (row 0 = top = y max). */
@@ -398,78 +403,30 @@ export function createView2d(div) {
       plotKey = contoured ? "" : key;   // contours change with every frame (and must go when off)
       const live = data.slice(0, T.manifold).map((t, i) => (PLOTLY_LIVE.includes(i) ? t : empty()));
       Plotly.react(div, live, layout(ctx, lo, hi), PLOT_CONFIG);
-      geometry = "";
+      plot.invalidate();
     }
     lastFigure = { data, lo, hi, pushMedian };
     div.layers = data;   // for tests and readers of the page: every layer, as an export has them
-    if (!plotted) { plotted = true; attachPointer(); div.on("plotly_afterplot", () => { geometry = ""; place(); paintLayers(); }); }
-    place();
+    if (!plotted) { plotted = true; attachPointer(); div.on("plotly_afterplot", () => { plot.invalidate(); plot.place(); paintLayers(); }); }
+    plot.place();
     paintLayers();
     drawOverlay(ctx, pushMedian);
     if (pointer) showHover();
-  }
-
-  /** The plot area in CSS pixels, relative to the div. */
-  function plotArea() {
-    const fl = div._fullLayout;
-    return fl && fl.xaxis ? { x0: fl.xaxis._offset, w: fl.xaxis._length, y0: fl.yaxis._offset, h: fl.yaxis._length } : null;
-  }
-
-  /** Put the heat canvas under the plot's SVG and the layer canvas over it, on the plot area. */
-  function place() {
-    const a = plotArea();
-    const box = div.querySelector(".svg-container");
-    if (!a || !box) return;
-    if (heat.parentNode !== box) box.prepend(heat);
-    if (layer.parentNode !== box || (box.lastChild !== layer && box.lastChild !== ov)) box.append(layer);
-    // the notes, colour bar and hover text over everything, on the same box
-    if (ov && (ov.parentNode !== box || box.lastChild !== ov)) box.append(ov);
-    const dpr = Math.max(1, window.devicePixelRatio || 1);
-    const key = `${a.x0},${a.y0},${a.w},${a.h},${dpr}`;
-    if (key === geometry) return;
-    geometry = key;
-    Object.assign(heat.style, { left: `${a.x0}px`, top: `${a.y0}px`, width: `${a.w}px`, height: `${a.h}px` });
-    // the layers reach EDGE_PAD beyond the plot area: the edge markers sit on its border
-    Object.assign(layer.style, { left: `${a.x0 - EDGE_PAD}px`, top: `${a.y0 - EDGE_PAD}px`, width: `${a.w + 2 * EDGE_PAD}px`, height: `${a.h + 2 * EDGE_PAD}px` });
-    layer.width = Math.round((a.w + 2 * EDGE_PAD) * dpr); layer.height = Math.round((a.h + 2 * EDGE_PAD) * dpr);
-    layer.dataset.dpr = String(dpr);
   }
 
   function paintLayers() {
     if (!lastFigure) return;
     const { data, lo, hi } = lastFigure;
     heat.hidden = !data[T.heat].meta.surface;
-    const dpr = Number(layer.dataset.dpr) || 1, pad = EDGE_PAD * dpr;
-    const W = layer.width - 2 * pad, H = layer.height - 2 * pad, span = hi - lo;
-    const c2 = layer.getContext("2d");
-    c2.clearRect(0, 0, layer.width, layer.height);
+    const { c: c2, dpr, pad, W, H } = plot.begin();
+    const span = hi - lo;
     const toPx = (x, y) => [pad + ((x - lo) / span) * W, pad + ((hi - y) / span) * H];
     paintTraces(c2, [...data.slice(T.manifold), ...PAINT_ORDER.map((i) => data[i])], toPx, dpr, [pad, pad, W, H]);
   }
 
   // ---------- HTML colour bar, notes and hover text, placed beside the plot area ----------
-  let ov = null;
-  const written = new WeakMap();   // element -> what was last written into it (no rewrite, no relayout)
-  const put = (el, prop, value) => {
-    const m = written.get(el) || {};
-    if (m[prop] === value) return;
-    m[prop] = value; written.set(el, m);
-    if (prop === "html") el.innerHTML = value; else if (prop === "hidden") el.hidden = value; else el.style[prop] = value;
-  };
   function drawOverlay(ctx, pushMedian) {
-    if (!ov) {
-      ov = document.createElement("div");
-      ov.className = "ov2d";
-      ov.innerHTML = `<div class="ov-note"></div><div class="ov-ghost"></div><div class="ov-edge"></div><div class="ov-manifold"></div><div class="cbar"><div class="cbar-grad"></div><div class="cbar-ticks"></div><div class="cbar-title"></div></div><div class="ov-hover" role="tooltip" hidden></div><div class="ov-ring" hidden></div>`;
-      Object.assign(ov.querySelector(".ov-ring").style, { position: "absolute", width: "16px", height: "16px", margin: "-8px 0 0 -8px", border: `2px solid ${C.ink}`, borderRadius: "50%", zIndex: 4 });
-      Object.assign(ov.querySelector(".ov-hover").style, { position: "absolute", background: "rgba(255,255,255,0.94)", border: "1px solid #888", borderRadius: "4px", padding: "3px 6px", fontSize: "var(--fs-small, 12px)", whiteSpace: "nowrap", lineHeight: "1.35", fontVariantNumeric: "tabular-nums", zIndex: 5 });
-      // the edge and manifold keys sit in the plot's bottom-right and top-right corners
-      const corner = { position: "absolute", fontSize: "var(--fs-small, 12px)", transform: "translateX(-100%)", width: "max-content", background: "rgba(255,255,255,0.85)", padding: "1px 5px", borderRadius: "3px" };
-      Object.assign(ov.querySelector(".ov-edge").style, corner, { transform: "translate(-100%, -100%)" });
-      Object.assign(ov.querySelector(".ov-manifold").style, corner);
-      place();
-    }
-    const a = plotArea();
+    const a = plot.area();
     if (!a) return;
     // ov lies on the plot's own box (place()): positions are the plot area's, no DOM reads
     const { x0, w, y0, h } = a;
@@ -532,11 +489,10 @@ export function createView2d(div) {
       ? "critic score D(x) − its panel's white" : bar.title);
   }
 
-  /** The hover text at the pointer: the fake sample under it, else the D surface there. */
+  /** The hover text at the pointer: the fake sample under it (ringed), else the D surface there. */
   function showHover() {
-    const tip = ov?.querySelector(".ov-hover");
-    const a = plotArea();
-    if (!tip || !a || !lastFrame || !pointer) return;
+    const a = plot.area();
+    if (!a || !lastFrame || !pointer) return;
     const f = lastFrame;
     const [lo, hi] = f.extent || [-2, 2];
     const span = hi - lo;
@@ -545,28 +501,14 @@ export function createView2d(div) {
     const i = lastCtx.view.fake !== false && f.fake_grad ? nearestFake(f, toPx, px, py, HOVER_RADIUS) : -1;
     const x = lo + (px / a.w) * span, y = hi - (py / a.h) * span;
     const lines = i >= 0 ? fakeLines(f, i) : f.d_grid ? surfaceLines(f, x, y) : [];
-    tip.hidden = !lines.length;
-    Object.assign(tip.dataset, { x: String(x), y: String(y) });   // the pointer in data units, unrounded
-    tip.dataset.kind = i >= 0 ? "fake" : "surface";
-    tip.dataset.index = String(i);
-    tip.innerHTML = lines.map((l) => `<div>${l.replace(/L_G/g, "L<sub>G</sub>")}</div>`).join("");
-    // beside the pointer, on the side of the plot with more room
-    const left = px > a.w * 0.55, up = py > a.h * 0.6;
-    tip.style.left = `${a.x0 + px + (left ? -12 : 12)}px`;
-    tip.style.top = `${a.y0 + py + (up ? -12 : 12)}px`;
-    tip.style.transform = `translate(${left ? "-100%" : "0"}, ${up ? "-100%" : "0"})`;
-    // a ring on the fake sample the text is about
-    const ring = ov.querySelector(".ov-ring");
-    ring.hidden = i < 0;
-    if (i >= 0) {
-      const [qx, qy] = toPx(f.fake[2 * i], f.fake[2 * i + 1]);
-      Object.assign(ring.style, { left: `${a.x0 + qx}px`, top: `${a.y0 + qy}px` });
-    }
+    // the pointer in data units, unrounded, and what the text is about
+    plot.showTip(lines.map((l) => l.replace(/L_G/g, "L<sub>G</sub>")), pointer, i >= 0 ? toPx(f.fake[2 * i], f.fake[2 * i + 1]) : null,
+      { x: String(x), y: String(y), kind: i >= 0 ? "fake" : "surface", index: String(i) });
   }
 
   function hideHover() {
     pointer = null;
-    for (const el of ov ? ov.querySelectorAll(".ov-hover, .ov-ring") : []) el.hidden = true;
+    plot.hideTip();
   }
 
   /** The figure as a file should show it: the D surface as an image, a Plotly colour bar, the
@@ -584,17 +526,8 @@ export function createView2d(div) {
   }
 
   // ---------- the pointer: hover text, and drawing your own target ----------
-  /** The pointer in plot-area pixels, or null outside the plot area. */
-  function areaPoint(ev) {
-    // the layer canvas is always shown (the heat canvas hides with D) and reaches EDGE_PAD beyond the area
-    const r = layer.getBoundingClientRect(), a = plotArea();
-    if (!a || !r.width) return null;
-    const px = ev.clientX - r.left - EDGE_PAD, py = ev.clientY - r.top - EDGE_PAD;
-    return px >= 0 && py >= 0 && px <= a.w && py <= a.h ? { px, py } : null;
-  }
-
   function toData(ev) {
-    const p = areaPoint(ev), a = plotArea();
+    const p = plot.point(ev), a = plot.area();
     if (!p || !lastFigure) return null;
     const { lo, hi } = lastFigure, span = hi - lo;
     return [lo + (p.px / a.w) * span, hi - (p.py / a.h) * span];
@@ -602,7 +535,7 @@ export function createView2d(div) {
 
   function attachPointer() {
     div.addEventListener("pointermove", (ev) => {
-      const p = areaPoint(ev);
+      const p = plot.point(ev);
       if (p && !drawing) { pointer = p; showHover(); } else hideHover();
     });
     div.addEventListener("pointerleave", hideHover);

@@ -98,6 +98,8 @@ def shows_preset(p: Page, detail: dict) -> None:
         drawn = p.js("document.getElementById('viewOverlayDirac').data.filter((t) => t.meta)")
         assert len(drawn) == 1 + len(detail["lanes"])
         return
+    # the newest frame drawn (the plot may still hold an earlier run's layers before that)
+    p.wait("window.gandyn.lanes.every((l) => l.latest && l.rendered === l.latest)")
     p.wait(
         "([d, i]) => { const v = document.getElementById(d), t = v.layers || v.data;"
         " return t && t[i] && t[i].x.length > 0; }",
@@ -280,7 +282,7 @@ def test_a_step_while_paused_leaves_the_previous_positions_faded(
     d_before = page.js("Array.from(window.gandyn.latest.d_line)")
     page.page.click("#btn-step-d")
     page.wait("window.gandyn.latest.part === 'd' && !!window.gandyn.latest.ghost")
-    page.wait("document.getElementById('view1d').data[9].x.length > 0")
+    page.wait("document.getElementById('view1d').layers[9].x.length > 0")
     assert page.trace("view1d", 9)["y"] == pytest.approx(d_before, abs=1e-6)
     page.shot("step-faded-1d")
 

@@ -101,7 +101,7 @@ class Page:
 
     def trace(self, div: str, index: int) -> dict:
         return self.js(
-            # the 2D view's layers (view2d.js paints most of them: div.layers), else Plotly's traces
+            # the 1D and 2D views' layers (painted: div.layers), else Plotly's traces
             "([id, i]) => { const d = document.getElementById(id), t = (d.layers || d.data)[i];"
             " return {x: Array.from(t.x || []), y: Array.from(t.y || []),"
             " n: (t.x || []).length}; }",
@@ -273,7 +273,7 @@ def test_the_1d_view_renders_densities_d_and_arrows(page: Page) -> None:
     page.wait("window.gandyn.latest.iteration > 20")
     page.page.click("#btn-play")
     page.wait("!window.gandyn.playing")
-    page.wait("document.getElementById('view1d').data[4].x.length > 0")
+    page.wait("document.getElementById('view1d').layers[4].x.length > 0")
     n = page.js("window.gandyn.latest.xs.length")
     d = page.trace("view1d", 4)  # D(x)
     real = page.trace("view1d", 0)  # real density
@@ -283,7 +283,7 @@ def test_the_1d_view_renders_densities_d_and_arrows(page: Page) -> None:
     assert all(0.0 <= y <= 1.0 for y in d["y"])  # minimax shows a probability
     assert max(real["y"]) > 0.5 and min(real["y"]) >= 0  # N(4, 0.25) peaks near 1.6
     assert optimal["n"] == n
-    assert page.js("document.getElementById('view1d').data[3].line.dash") == "dash"
+    assert page.js("document.getElementById('view1d').layers[3].line.dash") == "dash"
     assert page.trace("view1d", 7)["n"] > 0  # arrows at the fakes
     page.shot("view-1d")
     assert page.errors == []
@@ -517,7 +517,7 @@ def test_the_arrow_label_is_the_median_push_of_the_fakes_shown(page: Page) -> No
     arrows' scale floor."""
     page.open("preset=saturated_discriminator")
     page.wait("window.gandyn.latest.kind === '1d' && window.gandyn.latest.version === 0")
-    note = "document.getElementById('view1d').data[14].text[0]"  # the arrows' key, above the plot
+    note = "document.querySelector('#view1d .ov-note').innerHTML"  # the arrows' key, above the plot
     page.wait(f"{note}.includes('median')")
     shown = float(page.js(note).split("≈")[1].split("<")[0])
     pushes = page.js("Array.from(window.gandyn.latest.fake_grad, Math.abs).sort((a, b) => a - b)")

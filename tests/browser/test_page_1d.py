@@ -2,8 +2,8 @@
 hover texts that read the frame's own numbers (D(x), P(real), the push there; a fake's push
 and |push|), round ticks on the critic axis shared by the lane panels, samples beyond the
 plotted range counted on the border (1D; the Dirac-GAN's extent grows to hold its
-trajectory), the layer toggles, and frames drawn as data updates (Plotly.animate without a redraw)
-while training plays. One page for the module; screenshots go to tests/artifacts/."""
+trajectory), the layer toggles, and 1D frames painted over axes that Plotly leaves as they
+are while training plays. One page for the module; screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -18,16 +18,24 @@ pytestmark = pytest.mark.browser
 
 NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
-# the pixel of point i of trace t of a plot, in page coordinates
+# the pixel of point i of layer t of a plot, in page coordinates, by Plotly's own axes: the 1D
+# view's painted layers (div.layers) on its axes, the Dirac view's Plotly traces
 PIXEL = """([id, t, i]) => {
-  const gd = document.getElementById(id), tr = gd._fullData[t], fl = gd._fullLayout;
-  const xa = fl[tr.xaxis.replace('x', 'xaxis')], ya = fl[tr.yaxis.replace('y', 'yaxis')];
+  const gd = document.getElementById(id), fl = gd._fullLayout;
+  const tr = gd.layers ? gd.layers[t] : gd._fullData[t];
+  const xa = fl[(tr.xaxis || 'x').replace('x', 'xaxis')];
+  const ya = fl[(tr.yaxis || 'y').replace('y', 'yaxis')];
   const r = gd.getBoundingClientRect();
   return [r.left + xa._offset + xa.l2p(tr.x[i]), r.top + ya._offset + ya.l2p(tr.y[i])];
 }"""
-HOVER_LINES = """() => { const t = document.querySelector('.hoverlayer .hovertext text.nums');
+# the hover text: the 1D view's own (an HTML tip over the plot), Plotly's on the Dirac view
+HOVER_LINES = """(id) => { const tip = document.querySelector(`#${id} .ov-hover`);
+  if (tip) return Array.from(tip.children, (l) => l.textContent);
+  const t = document.querySelector('.hoverlayer .hovertext text.nums');
   const lines = t.querySelectorAll('tspan.line');
   return lines.length ? Array.from(lines, (l) => l.textContent) : [t.textContent]; }"""
+SHOWN = """(id) => { const tip = document.querySelector(`#${id} .ov-hover`);
+  return tip ? !tip.hidden : !!document.querySelector('.hoverlayer .hovertext'); }"""
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +49,28 @@ def numbers(line: str) -> list[float]:
 
 
 def hover(p: Page, div: str, trace: int, index: int) -> list[str]:
-    """Move the mouse onto point `index` of `trace` and return the hover label's lines."""
+    """Move the mouse onto point `index` of `trace` and return the hover text's lines."""
     p.page.mouse.move(0, 0)
-    p.wait("() => !document.querySelector('.hoverlayer .hovertext')")
+    p.wait(f"!({SHOWN})('{div}')")
     x, y = p.js(PIXEL, [div, trace, index])
     p.page.mouse.move(x, y)
-    p.wait("() => !!document.querySelector('.hoverlayer .hovertext')")
-    return p.js(HOVER_LINES)
+    p.wait(f"({SHOWN})('{div}')")
+    return p.js(HOVER_LINES, div)
+
+
+def tip_about(p: Page, div: str) -> dict:
+    """What the 1D view's hover text is about: kind (line, fake, outside), the pointer's x."""
+    return p.js(
+        f"(() => {{ const d = document.querySelector('#{div} .ov-hover').dataset;"
+        " return {kind: d.kind, x: Number(d.x), index: Number(d.index)}; })()"
+    )
+
+
+def interp(x: float, xs: list[float], ys: list[float]) -> float:
+    """ys linearly interpolated at x on the increasing grid xs."""
+    j = max(i for i in range(len(xs) - 1) if xs[i] <= x)
+    t = (x - xs[j]) / (xs[j + 1] - xs[j])
+    return ys[j] + t * (ys[j + 1] - ys[j])
 
 
 def hover_shot(p: Page, name: str) -> None:
@@ -81,44 +104,53 @@ def test_hover_on_d_and_on_a_fake_reads_the_frame(page: Page) -> None:
     )
     n = len(f["xs"])
     lines = hover(page, "view1d", 4, n // 2)
-    x = numbers(lines[0])[0]
-    i = min(range(n), key=lambda j: abs(f["xs"][j] - x))
-    assert abs(f["xs"][i] - x) < 1e-3
+    about = tip_about(page, "view1d")
+    x = about["x"]  # the pointer's x, unrounded; the text says it to 3 decimals
+    assert about["kind"] == "line" and abs(x - f["xs"][n // 2]) < 0.01 * (f["xs"][-1] - f["xs"][0])
+    assert numbers(lines[0])[0] == pytest.approx(x, abs=6e-4)
     assert "P(real)" in lines[1]  # minimax: D is a probability
-    assert line_value(lines, "P(real)") == pytest.approx(f["d"][i], abs=1e-4)
-    assert line_value(lines, "push") == pytest.approx(f["push"][i], rel=5e-3, abs=1e-12)
+    assert line_value(lines, "P(real)") == pytest.approx(interp(x, f["xs"], f["d"]), abs=1e-4)
+    push = interp(x, f["xs"], f["push"])
+    assert line_value(lines, "push") == pytest.approx(push, rel=5e-3, abs=1e-12)
     hover_shot(page, "1d-hover-d")
     # a fake sample: its push and |push|, those of the frame's fake at that x
     shown = page.trace("view1d", 6)
     lines = hover(page, "view1d", 6, len(shown["x"]) // 2)
     x = numbers(lines[0])[0]
     j = min(range(len(f["fake"])), key=lambda k: abs(f["fake"][k] - x))
+    assert tip_about(page, "view1d")["kind"] == "fake"
     assert abs(f["fake"][j] - x) < 1e-3
     assert line_value(lines, "push −") == pytest.approx(f["grad"][j], rel=5e-3, abs=1e-12)
     assert line_value(lines, "|push|") == pytest.approx(abs(f["grad"][j]), rel=5e-3, abs=1e-12)
     hover_shot(page, "1d-hover-fake")
     page.page.mouse.move(0, 0)
-    # playing, the axes hold still and the frames are data updates of the traces that changed
-    updated = page.js("window.gandyn.views['1d'].redraw.counts.data")
+    # playing, the axes hold still: frames are painted, Plotly leaves the axes as they are
+    view = "window.gandyn.views['1d']"
+    painted, kept = page.js(f"[{view}.painted, {view}.redraw.counts.none]")
     page.page.click("#btn-play")
-    page.wait(f"window.gandyn.views['1d'].redraw.counts.data >= {updated + 2}")
+    page.wait(f"{view}.painted >= {painted + 3} && {view}.redraw.counts.none >= {kept + 2}")
     page.page.click("#btn-play")
     page.wait("!window.gandyn.playing")
     assert page.errors == []
 
 
 def test_layer_toggles_hide_the_1d_layers(page: Page) -> None:
-    """The page's toggles (state.view d / real / fake / arrows) hide their 1D traces."""
-    layers = {"d": [2, 4], "real": [0, -1], "fake": [1, 6], "arrows": [7]}
-    # trace i visible; -1: the real rug (a layout shape)
-    visible = (
-        "(i) => { const gd = document.getElementById('view1d');"
-        " return i < 0 ? gd.layout.shapes.length === 1 : gd.data[i].visible !== false; }"
+    """The page's toggles (state.view d / real / fake / arrows) hide their 1D layers, and the
+    canvas they are painted on loses them."""
+    layers = {"d": [2, 4], "real": [0, 5], "fake": [1, 6], "arrows": [7]}
+    visible = "(i) => document.getElementById('view1d').layers[i].visible !== false"
+    # the painted pixels (alpha > 0) of the layer canvas
+    inked = (
+        "(() => { const c = document.querySelector('#view1d canvas.layers1d');"
+        " const a = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < a.length; i += 4) n += a[i] > 0; return n; })()"
     )
     for name, traces in layers.items():
         assert all(page.js(visible, t) for t in traces)
+        before = page.js(inked)
         page.page.click(f"#opt-{name}")  # the page's toggle (web/index.html, #view-options)
         page.wait(f"(ts) => ts.every((t) => !({visible})(t))", traces)
+        assert page.js(inked) < before, name
         others = [t for k, ts in layers.items() if k != name for t in ts]
         assert all(page.js(visible, t) for t in others), name
         page.page.click(f"#opt-{name}")
@@ -154,7 +186,7 @@ def test_samples_beyond_the_range_are_counted_on_the_border(page: Page) -> None:
     beyond = [v for v in f["fake"] if v > f["hi"]]
     assert beyond  # the setting above does throw some out (seeded)
     out = page.js(
-        "(() => { const t = document.getElementById('view1d').data[13];"
+        "(() => { const t = document.getElementById('view1d').layers[13];"
         " return {x: t.x, text: t.text, hover: t.customdata}; })()"
     )
     # two slots a group (real, fake; left, right), a count in those with samples beyond
@@ -167,6 +199,7 @@ def test_samples_beyond_the_range_are_counted_on_the_border(page: Page) -> None:
         any(c(v) for v in f["real"]) for c in (lambda v: v < f["lo"], lambda v: v > f["hi"])
     )
     lines = hover(page, "view1d", 13, right)
+    assert tip_about(page, "view1d")["kind"] == "outside"
     assert f"{len(beyond)} fake samples right of" in lines[0]
     # a critic has no optimal D to draw, and the legend row does not name one
     legend = page.js("document.getElementById('legend').textContent")
@@ -210,10 +243,12 @@ def test_the_critic_axis_has_round_ticks_shared_by_the_lanes(page: Page) -> None
         " d: Array.from(f.d_line), push: Array.from(f.g_grad_line)}; })()"
     )
     lines = hover(page, "view1d-2", 4, len(f["xs"]) // 3)
-    i = min(range(len(f["xs"])), key=lambda j: abs(f["xs"][j] - numbers(lines[0])[0]))
+    x = tip_about(page, "view1d-2")["x"]
     assert "critic score" in lines[1]
-    assert line_value(lines, "critic score") == pytest.approx(f["d"][i], rel=1e-3, abs=1e-3)
-    assert line_value(lines, "push") == pytest.approx(f["push"][i], rel=5e-3, abs=1e-12)
+    d = interp(x, f["xs"], f["d"])
+    assert line_value(lines, "critic score") == pytest.approx(d, rel=1e-3, abs=1e-3)
+    push = interp(x, f["xs"], f["push"])
+    assert line_value(lines, "push") == pytest.approx(push, rel=5e-3, abs=1e-12)
     hover_shot(page, "1d-three-lanes-1280x720-lecture-hover")
     page.page.mouse.move(0, 0)
     page.page.set_viewport_size({"width": 1280, "height": 800})
