@@ -677,9 +677,11 @@ function loop() {
   const now = performance.now();
   showRates(now);
   const chartsHidden = $("metrics-wrap").classList.contains("url-hidden");  // ?hide=metrics: no drawing
-  // while playing, the charts are drawn once a second right after a frame: the next frame is
-  // then furthest away, and fewer frames arrive while the charts are being drawn (skipped)
-  if (metricsChart && !chartsHidden && (fresh || !playing) && now - lastMetricsDraw > (playing ? 1000 : 100)) {
+  // while playing, the charts are drawn once a second, a row right after each new frame: the
+  // next frame is then furthest away, and fewer frames arrive while a row is being drawn
+  // (they would be skipped)
+  const rowDrawn = fresh && playing && !!metricsChart?.drawNextRow();
+  if (metricsChart && !chartsHidden && !rowDrawn && (fresh || !playing) && now - lastMetricsDraw > (playing ? 1000 : 100)) {
     lastMetricsDraw = now;
     const t1 = performance.now();
     const sources = metricSources();

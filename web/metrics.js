@@ -190,10 +190,16 @@ export function logAxis(values, room) {
   };
 }
 
-/** The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >= v. */
-function niceCeil(v) {
+const FINE_STEPS = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10];
+// the x axis' ends: a jump of the range redraws every row of charts (a Plotly.react, 30-50 ms
+// a row), so it goes in steps of 2 to 2.5x: while training plays at 120 it/s from iteration
+// 400 on, one jump in 10 s instead of three
+const X_STEPS = [1, 2, 5, 10];
+
+/** The smallest of `steps` times a power of ten that is >= v. */
+function niceCeil(v, steps = FINE_STEPS) {
   const p = 10 ** Math.floor(Math.log10(v));
-  return [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((f) => f * p).find((x) => x >= v * (1 - 1e-9));
+  return steps.map((f) => f * p).find((x) => x >= v * (1 - 1e-9));
 }
 
 /** Sizes of a chart's parts in px, normal and lecture mode. */
@@ -223,10 +229,10 @@ export function createMetrics(div) {
   let drawnSet = null;      // the titles of the charts in the figure, joined
   let last = null;          // the last render's arguments, to redraw when `shown` changes
   // the axes hold still while the run grows (the x axis to 1.3 times the last iteration, in
-  // round steps; each linear y axis by holdRange), so that most redraws while training plays
+  // steps of 1, 2, 5 times a power of ten; each linear y axis by holdRange), so that most redraws while training plays
   // are data updates (redraw.js)
   let rows = [];             // [{div, redraw}]: one Plotly figure a row of charts
-  let drawing = 0;          // the generation of drawRows (a newer one takes over)
+  let pending = null;       // the rows of a staggered render not drawn yet: {figures, next}
   let xTop = 0;
   let yHeld = new Map();    // chart title -> [lo, hi]
 
@@ -254,7 +260,8 @@ export function createMetrics(div) {
     const m = chartSizes(ctx.lecture);
     // grid: as many columns (up to 3) as charts of m.minWidth fit; rows as tall as they need.
     // Each row is its own Plotly figure (a .metrics-row): an update costs Plotly about in
-    // proportion to a figure's subplots, and the rows are updated on successive frames
+    // proportion to a figure's subplots, and while playing a row is updated after each new
+    // frame of the view (drawRows)
     const cols = Math.max(1, Math.min(3, Math.floor(W / m.minWidth)));
     const nRows = Math.ceil(visible.length / cols);
     const rowOf = new Map(visible.map((p, i) => [p.index, Math.floor(i / cols)]));
@@ -267,7 +274,7 @@ export function createMetrics(div) {
     let xmax = 1;
     for (const src of sources) for (const r of [src.history.rows.at(-1), src.history.evals.at(-1)]) if (r) xmax = Math.max(xmax, r.iteration);
     // a new run (the history cleared) starts its axes again
-    if (!(xmax <= xTop && xmax >= 0.25 * xTop)) { xTop = niceCeil(xmax * 1.3); yHeld = new Map(); }
+    if (!(xmax <= xTop && xmax >= 0.25 * xTop)) { xTop = niceCeil(xmax * 1.3, X_STEPS); yHeld = new Map(); }
     const rightAxis = new Map();            // chart index -> axis number of its right axis (in its row)
     const nextAxis = Array.from({ length: nRows }, (_, r) => Math.min(cols, visible.length - r * cols) + 1);
     const dots = { mode: "lines+markers", marker: { size: ctx.lecture ? 7 : 5 } };
@@ -407,21 +414,30 @@ export function createMetrics(div) {
     return true;
   }
 
-  /** Every row now, or (stagger: while training plays) the first now and each next one on
-   * the next animation frame, so that no frame waits for all the charts; a newer render
-   * takes over the rows not drawn yet. */
+  /** Every row now, or (stagger: while training plays) the first now and each next one when
+   * drawNextRow() is called, which the page does right after it drew a new frame: a row is
+   * then drawn where the next frame is furthest away. A newer render takes over the rows not
+   * drawn yet. */
   function drawRows(figures, stagger) {
-    const generation = ++drawing;
-    const drawRow = (r) => {
-      if (generation !== drawing || r >= figures.length || !rows[r]) return;
-      rows[r].redraw.draw(figures[r].data, figures[r].layout, PLOT_CONFIG);
-      if (!stagger) drawRow(r + 1);
-      else if (r + 1 < figures.length) requestAnimationFrame(() => drawRow(r + 1));
-    };
-    drawRow(0);
+    pending = null;
+    figures.forEach((fig, r) => {
+      if (!rows[r]) return;
+      if (stagger && r > 0) return;
+      rows[r].redraw.draw(fig.data, fig.layout, PLOT_CONFIG);
+    });
+    if (stagger && figures.length > 1) pending = { figures, next: 1 };
   }
 
-  return { div, render, setShown };
+  /** Draw the next row left by a staggered render; false when none was left. */
+  function drawNextRow() {
+    if (!pending) return false;
+    const { figures, next: r } = pending;
+    if (rows[r]) rows[r].redraw.draw(figures[r].data, figures[r].layout, PLOT_CONFIG);
+    pending = r + 1 < figures.length ? { figures, next: r + 1 } : null;
+    return true;
+  }
+
+  return { div, render, drawNextRow, setShown };
 }
 
 /** The W₁ floor as a grey band from the axis' bottom up to it, over the whole run (the floor

@@ -228,7 +228,7 @@ export function createView1d(div) {
     if (show.fake) groups.push({ values: fake, y: -band * 0.63, color: C.fake, what: "fake samples" });
     data[T.outside] = outsideTrace(groups, lo, hi, s);
 
-    // ---- the keys written on the plot, as text above its top edge (data, not layout) ----
+    // ---- the arrows' key above the plot's top edge: HTML on the page, a text trace in a file ----
     const median = quantileLength(shownPush, null, 0.5);
     const note = `<span style="color:${C.arrow}">━➤</span> ${ctx.compact ? `median push ≈ ${fmt(median, 2)}` : `push on fakes, ${pushLabel(median)}`}`;
     data[T.note] = {
