@@ -1,6 +1,6 @@
 // What the 1D view says under the pointer: x, D(x) there (P(real) where D is a probability)
-// and the push a fake sample would get there; on a fake sample its own push and |push|; on a
-// border marker the samples beyond the plotted range. Pure functions of a frame
+// and the push a fake sample would get there; on a fake sample its own push and |push| (the
+// border markers carry their own text). Pure functions of a frame
 // (docs/protocol.md §7): the view places the text.
 
 const PUSH = "push −∂L<sub>G</sub>/∂x";
@@ -36,17 +36,4 @@ export function lineLines(f, x, showD) {
 /** The lines over a fake sample at x with push g. */
 export function fakeLines(x, g) {
   return [`fake sample at x = ${fixed(x, 3)}`, `${PUSH} = ${num(g, 3)}`, `|push| = ${num(Math.abs(g), 3)}`];
-}
-
-/** The index of the point of trace t nearest to pixel (px, py) within `radius` pixels, or -1;
- * toPx(x, y) maps the trace's data coordinates to pixels. */
-export function nearestPoint(t, toPx, px, py, radius) {
-  let best = -1, bestD = radius * radius;
-  for (let i = 0; t && t.visible !== false && i < t.x.length; i++) {
-    if (!Number.isFinite(t.x[i]) || !Number.isFinite(t.y[i])) continue;
-    const [qx, qy] = toPx(t.x[i], t.y[i]);
-    const d = (qx - px) ** 2 + (qy - py) ** 2;
-    if (d <= bestD) { bestD = d; best = i; }
-  }
-  return best;
 }

@@ -49,16 +49,3 @@ export function fakeLines(f, i) {
     `push −∂L_G/∂x = ${pair(u, v)}, |push| = ${fmt(Math.hypot(u, v), 3)}`,
   ];
 }
-
-/** The fake sample nearest to pixel (px, py) within `radius` pixels, or -1. toPx maps data
- * coordinates to pixels. */
-export function nearestFake(f, toPx, px, py, radius) {
-  let best = -1, bestD = radius * radius;
-  const a = f.fake;
-  for (let i = 0; a && i + 1 < a.length; i += 2) {
-    const [qx, qy] = toPx(a[i], a[i + 1]);
-    const d = (qx - px) ** 2 + (qy - py) ** 2;
-    if (d <= bestD) { bestD = d; best = i / 2; }
-  }
-  return best;
-}

@@ -229,8 +229,8 @@ export function createMetrics(div) {
   let drawnSet = null;      // the titles of the charts in the figure, joined
   let last = null;          // the last render's arguments, to redraw when `shown` changes
   // the axes hold still while the run grows (the x axis to 1.3 times the last iteration, in
-  // steps of 1, 2, 5 times a power of ten; each linear y axis by holdRange), so that most redraws while training plays
-  // are data updates (redraw.js)
+  // steps of 1, 2, 5 times a power of ten; each linear y axis by holdRange), so that most
+  // redraws while training plays are data updates (redraw.js)
   let rows = [];             // [{div, redraw}]: one Plotly figure a row of charts
   let pending = null;       // the rows of a staggered render not drawn yet: {figures, next}
   let xTop = 0;
@@ -419,13 +419,8 @@ export function createMetrics(div) {
    * then drawn where the next frame is furthest away. A newer render takes over the rows not
    * drawn yet. */
   function drawRows(figures, stagger) {
-    pending = null;
-    figures.forEach((fig, r) => {
-      if (!rows[r]) return;
-      if (stagger && r > 0) return;
-      rows[r].redraw.draw(fig.data, fig.layout, PLOT_CONFIG);
-    });
-    if (stagger && figures.length > 1) pending = { figures, next: 1 };
+    pending = { figures, next: 0 };
+    do drawNextRow(); while (!stagger && pending);
   }
 
   /** Draw the next row left by a staggered render; false when none was left. */

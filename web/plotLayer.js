@@ -7,6 +7,21 @@ import { C } from "./theme.js";
 
 /** Pixels the canvas reaches beyond the plot area: markers on its border are drawn whole. */
 export const EDGE_PAD = 10;
+/** Pixels: the pointer is "on" a sample (a marker) this close to it. */
+export const HOVER_RADIUS = 8;
+
+/** The index of the point of layer t (a Plotly trace object) nearest to pixel (px, py) within
+ * `radius` pixels, or -1 (and -1 for a hidden layer); toPx(x, y) maps its data to pixels. */
+export function nearestPoint(t, toPx, px, py, radius = HOVER_RADIUS) {
+  let best = -1, bestD = radius * radius;
+  for (let i = 0; t && t.visible !== false && i < t.x.length; i++) {
+    if (!Number.isFinite(t.x[i]) || !Number.isFinite(t.y[i])) continue;
+    const [qx, qy] = toPx(t.x[i], t.y[i]);
+    const d = (qx - px) ** 2 + (qy - py) ** 2;
+    if (d <= bestD) { bestD = d; best = i; }
+  }
+  return best;
+}
 
 const TIP_STYLE = {
   position: "absolute", background: "rgba(255,255,255,0.94)", border: "1px solid #888", borderRadius: "4px", padding: "3px 6px",

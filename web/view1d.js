@@ -13,8 +13,8 @@ import { C, sizes, baseLayout, axis, PLOT_CONFIG, ArrowScale, quantileLength, pu
 import { HeldBound, niceTicks } from "./scales.js";
 import { createRedraw } from "./redraw.js";
 import { paintTraces } from "./paint.js";
-import { createPlotLayer, EDGE_PAD } from "./plotLayer.js";
-import { lineLines, fakeLines, nearestPoint } from "./hover1d.js";
+import { createPlotLayer, nearestPoint, EDGE_PAD } from "./plotLayer.js";
+import { lineLines, fakeLines } from "./hover1d.js";
 
 // ghost*: after a step while paused, the fake density, D and the fakes before the step (faded);
 // outside: the samples beyond the plotted range, a marker with a count on each border;
@@ -28,7 +28,6 @@ const AXES_ONLY = [
   { type: "scatter", mode: "lines", x: [], y: [], hoverinfo: "skip" },
   { type: "scatter", mode: "lines", x: [], y: [], yaxis: "y2", hoverinfo: "skip" },
 ];
-const HOVER_RADIUS = 8;   // pixels: the pointer is "on" a fake sample or a border marker this close to it
 const ARROWS_SHOWN = 24;
 const D_WINDOW = { half: 1.25 };   // the D axis: ±1.25 of D's reach around white, recentred when D would leave it
 
@@ -132,10 +131,8 @@ export function createView1d(div) {
       type: "scatter", mode: "lines", name: "optimal D", x: xs, y: opt, yaxis: "y2",
       line: { color: C.optimal, width: s.dash, dash: "dash" }, hoverinfo: "skip", visible: show.d && prob && opt.length > 0,
     };
-    // hover anywhere on D(x): x, D(x) and the push a fake sample would get there (g_grad_line)
-    const pushLine = f.g_grad_line && f.g_grad_line.length === xs.length ? Array.from(f.g_grad_line) : xs.map(() => NaN);
     data[T.d] = {
-      type: "scatter", mode: "lines", name: prob ? "D(x)" : "critic D(x)", x: xs, y: dl, yaxis: "y2", customdata: pushLine,
+      type: "scatter", mode: "lines", name: prob ? "D(x)" : "critic D(x)", x: xs, y: dl, yaxis: "y2",
       line: { color: C.dline, width: s.line }, hoverinfo: "skip", visible: show.d,
     };
 
@@ -156,7 +153,7 @@ export function createView1d(div) {
     const stride = Math.max(1, Math.floor(n / ARROWS_SHOWN));
     const ref = ctx.shared ? ctx.shared.push : scale.update(quantileLength(grad, null, 0.9));
     const k = (0.06 * span) / ref;
-    const ax = [], ay = [], fx = [], fy = [], fc = [];
+    const ax = [], ay = [], fx = [], fy = [];
     const gh = f.ghost && f.ghost.fake && f.ghost.fake.length === n ? f.ghost : null;
     const gx = [], gy = [], lx = [], ly = [];
     let moved = 0;
@@ -168,7 +165,7 @@ export function createView1d(div) {
       const x0 = fake[i];
       shownPush.push(grad[i]);
       const y0 = -band * 0.3 - (row % ARROWS_SHOWN) * rowH;
-      fx.push(x0); fy.push(y0); fc.push([grad[i], Math.abs(grad[i])]);
+      fx.push(x0); fy.push(y0);
       if (gh) {
         const xg = gh.fake[i];
         moved = Math.max(moved, Math.abs(x0 - xg) || 0);
@@ -182,7 +179,7 @@ export function createView1d(div) {
       ay.push(y0, y0, null, y0 + headY, y0, y0 - headY, null);
     }
     data[T.fakeRug] = {
-      type: "scatter", mode: "markers", name: "fake samples", showlegend: false, x: fx, y: fy, customdata: fc, hoverinfo: "skip",
+      type: "scatter", mode: "markers", name: "fake samples", showlegend: false, x: fx, y: fy, customdata: shownPush, hoverinfo: "skip",
       marker: { color: C.fake, size: Math.max(5, s.marker * 0.6), line: { color: "#fff", width: 0.8 } }, visible: show.fake,
     };
     // the averaged generator (g_ema > 0): its samples as open triangles between the rugs
@@ -316,12 +313,12 @@ export function createView1d(div) {
     const { data, frame: f, lo, hi, ctx } = last;
     const toPx = mapper(0, a.w, a.h);
     const { px, py } = pointer;
-    const on = (t) => nearestPoint(data[t], (x, y) => toPx(x, y, data[t].yaxis), px, py, HOVER_RADIUS);
+    const on = (t) => nearestPoint(data[t], (x, y) => toPx(x, y, data[t].yaxis), px, py);
     const i = on(T.fakeRug), j = i < 0 ? on(T.outside) : -1;
     const x = lo + (px / a.w) * (hi - lo);
     // on the D line: anywhere over the plot area (the pointer may be a little beyond it, for
     // the markers on its border)
-    const lines = i >= 0 ? fakeLines(data[T.fakeRug].x[i], data[T.fakeRug].customdata[i][0])
+    const lines = i >= 0 ? fakeLines(data[T.fakeRug].x[i], data[T.fakeRug].customdata[i])
       : j >= 0 ? [data[T.outside].customdata[j]]
       : pointer.inside ? lineLines(f, x, layerOn(ctx.view, "d")) : [];
     const at = i >= 0 ? toPx(data[T.fakeRug].x[i], data[T.fakeRug].y[i]) : null;

@@ -13,8 +13,8 @@
 import { C, DIVERGING, sizes, baseLayout, axis, PLOT_CONFIG, arrowPath, quantileLength, ArrowScale, fmt, pushLabel } from "./theme.js";
 import { dSpread, niceTicks } from "./scales.js";
 import { paintTraces } from "./paint.js";
-import { createPlotLayer } from "./plotLayer.js";
-import { surfaceLines, fakeLines, nearestFake } from "./hover2d.js";
+import { createPlotLayer, nearestPoint } from "./plotLayer.js";
+import { surfaceLines, fakeLines } from "./hover2d.js";
 
 // ghost*: the fakes before the last step while paused (faded), thin lines to where they went,
 // and D's decision line (white level) before and after a D step. outside: samples beyond the
@@ -31,7 +31,6 @@ const ordinal = (n) => `${n}${[11, 12, 13].includes(n % 100) ? "th" : ["th", "st
 export const MAX_ARROWS = 256;
 /** The manifold's two families of lines, coloured from light to dark along their latent coordinate. */
 const MANIFOLD_RAMPS = { z1: ["#9ecae1", "#08306b"], z2: ["#f6c88f", "#7f2704"] };
-const HOVER_RADIUS = 8;   // pixels: the pointer is "on" a fake sample this close to it
 
 /** [min, max] of the finite values of a. */
 function finiteRange(a) {
@@ -498,7 +497,8 @@ export function createView2d(div) {
     const span = hi - lo;
     const { px, py } = pointer;
     const toPx = (x, y) => [((x - lo) / span) * a.w, ((hi - y) / span) * a.h];
-    const i = lastCtx.view.fake !== false && f.fake_grad ? nearestFake(f, toPx, px, py, HOVER_RADIUS) : -1;
+    // the fake layer holds every fake in order (hidden when the fakes are off)
+    const i = f.fake_grad ? nearestPoint(lastFigure.data[T.fake], toPx, px, py) : -1;
     const x = lo + (px / a.w) * span, y = hi - (py / a.h) * span;
     const lines = i >= 0 ? fakeLines(f, i) : f.d_grid ? surfaceLines(f, x, y) : [];
     // the pointer in data units, unrounded, and what the text is about
