@@ -123,44 +123,6 @@ def test_a_change_is_labelled_in_words_never_in_json(page: Page) -> None:
     ]
 
 
-# a real Plotly figure of two charts on the page, redrawn by redraw.js: what each change costs
-REDRAWS = """async () => {
-  const { createRedraw } = await import('/redraw.js');
-  const div = document.createElement('div');
-  div.style.cssText = 'width: 600px; height: 300px';
-  document.body.append(div);
-  const fig = (top, y, color = '#000', title = 'a') => [
-    [{ x: [0, 1, 2], y, line: { color } }, { x: [0, 1], y: [1, 2], xaxis: 'x2', yaxis: 'y2' }],
-    { xaxis: { range: [0, top], domain: [0, 0.45] }, xaxis2: { range: [0, top], domain: [0.55, 1] },
-      yaxis2: { anchor: 'x2' }, annotations: [{ text: title, x: 0, y: 0 }] }];
-  const r = createRedraw(div), out = [];
-  const draw = (...a) => { const [data, layout] = fig(...a); out.push(r.draw(data, layout, {})); };
-  draw(10, [1, 2, 3]);                  // the first drawing
-  draw(10, [1, 2, 3]);                  // nothing new
-  draw(20, [1, 2, 3]);                  // the x axes run further
-  const range = div._fullLayout.xaxis2.range.slice();
-  draw(20, [3, 2, 1]);                  // new data
-  draw(50, [1, 1, 1]);                  // both
-  draw(50, [1, 1, 1], '#f00');          // a style
-  draw(50, [1, 1, 1], '#f00', 'b');     // a note
-  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
-  const shown = { range, last: div._fullLayout.xaxis.range, y: Array.from(div.data[0].y) };
-  div.remove();
-  return { out, counts: r.counts, shown };
-}"""
-
-
-def test_an_axis_that_runs_further_is_a_relayout_not_a_redraw(page: Page) -> None:
-    """redraw.js: a new axis range (the charts' x axis as the run grows) is a Plotly.relayout;
-    new data an animate; a style or a note a full react. On a real Plotly figure."""
-    r = page.js(REDRAWS)
-    assert r["out"] == ["react", "none", "axes", "data", "data", "react", "react"]
-    assert r["counts"] == {"react": 3, "data": 2, "axes": 1, "none": 1}
-    assert r["shown"]["range"] == [0, 20]  # the second chart's axis moved too
-    assert r["shown"]["last"] == [0, 50] and r["shown"]["y"] == [1, 1, 1]
-    assert page.errors == []
-
-
 def test_how_to_read_follows_the_loss_in_the_panel_and_the_help(page: Page) -> None:
     panel = "document.getElementById('how-to-read')"
     assert page.js(f"{panel}.hidden") is True
