@@ -105,14 +105,28 @@ def shows_preset(p: Page, detail: dict) -> None:
         " return t && t[i] && t[i].x.length > 0; }",
         [div, trace],
     )
+    # drawn against the frame drawn, read in one evaluation: a newer frame (the preset's view
+    # settings applied a frame later) may arrive between two reads
     if kind == "2d":
         p.wait("document.getElementById('view2d').layers[0].meta.surface")  # D's surface
-        assert p.trace("view2d", 5)["n"] == p.js("window.gandyn.latest.fake.length / 2")
+        drawn, sent = p.js(
+            "[document.getElementById('view2d').layers[5].x.length,"
+            " window.gandyn.lanes[0].rendered.fake.length / 2]"
+        )
+        assert drawn == sent
     elif kind == "1d":
-        assert p.trace("view1d", 4)["n"] == p.js("window.gandyn.latest.xs.length")
+        drawn, sent = p.js(
+            "[document.getElementById('view1d').layers[4].x.length,"
+            " window.gandyn.lanes[0].rendered.xs.length]"
+        )
+        assert drawn == sent
     else:
         assert p.trace("viewDirac", 0)["n"] > 100
-        assert p.trace("viewDirac", 4)["x"][0] == pytest.approx(p.js("window.gandyn.latest.theta"))
+        drawn, sent = p.js(
+            "[document.getElementById('viewDirac').data[4].x[0],"
+            " window.gandyn.lanes[0].rendered.theta]"
+        )
+        assert drawn == pytest.approx(sent)
 
 
 def quiet(p: Page, detail: dict) -> None:
