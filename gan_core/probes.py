@@ -24,6 +24,7 @@ judged among the shown reals.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -315,16 +316,34 @@ def manifold(trainer: Run, m: int) -> Tensor:
 
 
 KDE_MIN_BANDWIDTH = 1e-6  # only so that a point mass (std 0) does not divide by zero
+# Each kernel is summed over the grid points within this many bandwidths of its sample:
+# beyond, it is below exp(-32) ~ 1e-14 of its peak, under the 1e-12 floor of the optimal-D
+# ratio. A generator as narrow as the real data touches a tenth of the line: the estimate
+# of 2000 samples at 200 points took 2.5 ms of a 6.5 ms 1D frame summed over every point.
+KDE_REACH = 8.0
 
 
 def kde(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Gaussian kernel density estimate at xs with Scott's bandwidth 1.06 std n^(-1/5): it
-    follows the samples' spread, however narrow (a floor tied to the axis would flatten a
-    narrow G and so p_r / (p_r + p_g))."""
-    n = len(samples)
+    """Gaussian kernel density estimate at the evenly spaced, increasing points xs,
+    p(x) = sum_i exp(-(x - s_i)^2 / 2h^2) / (n h sqrt(2 pi)), with Scott's bandwidth
+    h = 1.06 std n^(-1/5): it follows the samples' spread, however narrow (a floor tied to
+    the axis would flatten a narrow G and so p_r / (p_r + p_g)). Each kernel is cut at
+    KDE_REACH h from its sample."""
+    n, m = len(samples), len(xs)
     h = max(1.06 * float(samples.std()) * n ** (-1 / 5), KDE_MIN_BANDWIDTH)
-    z = (xs[:, None] - samples[None, :]) / h
-    return np.exp(-0.5 * z**2).sum(axis=1) / (n * h * np.sqrt(2 * np.pi))
+    scale = 1.0 / (n * h * np.sqrt(2 * np.pi))
+    step = float(xs[-1] - xs[0]) / (m - 1) if m > 1 else 0.0
+    # the grid points around a sample's nearest one that lie within KDE_REACH h of it
+    reach = KDE_REACH * h / step + 0.5 if step > 0 and np.isfinite(h) else math.inf
+    if 2 * reach + 1 >= m:  # every kernel spans the line: sum over all of it
+        z = (xs[:, None] - samples[None, :]) / h
+        return np.exp(-0.5 * z**2).sum(axis=1) * scale
+    nearest = np.rint((samples - xs[0]) / step).astype(np.int64)
+    points = nearest[None, :] + np.arange(-math.ceil(reach), math.ceil(reach) + 1)[:, None]
+    on_line = (points >= 0) & (points < m)
+    points = points[on_line]
+    z = (xs[points] - np.broadcast_to(samples, on_line.shape)[on_line]) / h
+    return np.bincount(points, weights=np.exp(-0.5 * z**2), minlength=m) * scale
 
 
 def line_1d(

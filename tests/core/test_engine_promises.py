@@ -83,6 +83,31 @@ def test_optimal_discriminator_of_a_narrow_generator_matches_the_closed_form():
     assert np.abs(drawn - exact).max() < 0.1
 
 
+@pytest.mark.parametrize(
+    ("centre", "spread", "dtype"),
+    [
+        (0.5, 0.01, np.float64),
+        (0.0, 0.3, np.float32),
+        (-2.3, 0.05, np.float32),
+        (4.0, 3.0, np.float64),
+    ],
+)
+def test_the_cut_kernel_density_is_the_full_sum(centre, spread, dtype):
+    """kde sums each kernel within KDE_REACH bandwidths of its sample only; against the sum
+    over every point: narrow and wide generators, samples beyond the line's ends (-2.3),
+    float32 as the frames give it."""
+    rng = np.random.default_rng(1)
+    samples = rng.normal(centre, spread, 2000).astype(dtype)
+    xs = np.linspace(-2.0, 5.0, 200).astype(dtype)
+    h = 1.06 * float(samples.std()) * 2000 ** (-1 / 5)
+    full = norm.pdf((xs[:, None] - samples[None, :].astype(np.float64)) / h).sum(1) / (2000 * h)
+    cut = kde(samples, xs)
+    assert cut.shape == xs.shape
+    assert np.abs(cut - full).max() <= 1e-5 * full.max()
+    spike = kde(np.full(2000, xs[85]), xs)  # a point mass (std 0) on a point of the line
+    assert np.isfinite(spike).all() and spike.argmax() == 85
+
+
 def test_dragan_perturbs_symmetrically_around_the_real_samples():
     rng = torch.Generator().manual_seed(0)
     real = torch.randn(20000, 2, generator=rng) * torch.tensor([0.5, 2.0]) + 3.0
