@@ -316,34 +316,43 @@ def manifold(trainer: Run, m: int) -> Tensor:
 
 
 KDE_MIN_BANDWIDTH = 1e-6  # only so that a point mass (std 0) does not divide by zero
-# Each kernel is summed over the grid points within this many bandwidths of its sample:
-# beyond, it is below exp(-32) ~ 1e-14 of its peak, under the 1e-12 floor of the optimal-D
-# ratio. A generator as narrow as the real data touches a tenth of the line: the estimate
-# of 2000 samples at 200 points took 2.5 ms of a 6.5 ms 1D frame summed over every point.
+# Each kernel is summed over the cells within this many bandwidths of its sample: beyond, its
+# mass is below Phi(-8) ~ 6e-16, under the 1e-12 floor of the optimal-D ratio. A generator as
+# narrow as the real data touches a tenth of the line: the estimate of 2000 samples at 200
+# points took 2.5 ms of a 6.5 ms 1D frame summed over every point.
 KDE_REACH = 8.0
 
 
 def kde(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Gaussian kernel density estimate at the evenly spaced, increasing points xs,
-    p(x) = sum_i exp(-(x - s_i)^2 / 2h^2) / (n h sqrt(2 pi)), with Scott's bandwidth
-    h = 1.06 std n^(-1/5): it follows the samples' spread, however narrow (a floor tied to
-    the axis would flatten a narrow G and so p_r / (p_r + p_g)). Each kernel is cut at
-    KDE_REACH h from its sample."""
+    """The samples' density on the evenly spaced, increasing points xs (spacing d), as a line
+    through them can show it: a Gaussian kernel density estimate with Scott's bandwidth
+    h = 1.06 std n^(-1/5), averaged over each point's cell [x - d/2, x + d/2],
+
+        p(x_j) = sum_i [Phi((x_j + d/2 - s_i) / h) - Phi((x_j - d/2 - s_i) / h)] / (n d).
+
+    The bandwidth follows the samples' spread, however narrow (a floor tied to the axis would
+    flatten a narrow G and so p_r / (p_r + p_g)), and the cells keep a generator narrower than
+    them on the line: sampled at the points instead, 2000 fakes within 0.002 of 2.013 read
+    5e-9 everywhere on a grid of 0.035. Where h >= 1.5 d, the cell average is within 2 % of the
+    estimate at the points. Each kernel is cut at KDE_REACH h from its sample."""
     n, m = len(samples), len(xs)
     h = max(1.06 * float(samples.std()) * n ** (-1 / 5), KDE_MIN_BANDWIDTH)
-    scale = 1.0 / (n * h * np.sqrt(2 * np.pi))
-    step = float(xs[-1] - xs[0]) / (m - 1) if m > 1 else 0.0
-    # the grid points around a sample's nearest one that lie within KDE_REACH h of it
-    reach = KDE_REACH * h / step + 0.5 if step > 0 and np.isfinite(h) else math.inf
-    if 2 * reach + 1 >= m:  # every kernel spans the line: sum over all of it
-        z = (xs[:, None] - samples[None, :]) / h
-        return np.exp(-0.5 * z**2).sum(axis=1) * scale
-    nearest = np.rint((samples - xs[0]) / step).astype(np.int64)
-    points = nearest[None, :] + np.arange(-math.ceil(reach), math.ceil(reach) + 1)[:, None]
-    on_line = (points >= 0) & (points < m)
-    points = points[on_line]
-    z = (xs[points] - np.broadcast_to(samples, on_line.shape)[on_line]) / h
-    return np.bincount(points, weights=np.exp(-0.5 * z**2), minlength=m) * scale
+    s = samples.astype(np.float64)
+    d = float(xs[-1] - xs[0]) / (m - 1) if m > 1 else 1.0
+    x0 = float(xs[0])
+    # the cells around a sample's nearest point that reach within KDE_REACH h of it
+    reach = KDE_REACH * h / d + 1 if np.isfinite(h) else math.inf
+    if 2 * reach + 1 >= m:  # every kernel spans the line: every cell of every sample
+        first, r = np.zeros(n, dtype=np.int64), m  # cells 0 .. m - 1
+    else:
+        r = 2 * math.ceil(reach) + 1
+        first = np.rint((s - x0) / d).astype(np.int64) - math.ceil(reach)
+    # the r + 1 edges of each sample's r cells, in bandwidths from the sample: Phi at each edge
+    edges = ((x0 + (first - 0.5) * d - s) / h)[None, :] + (np.arange(r + 1) * (d / h))[:, None]
+    below = torch.special.ndtr(torch.from_numpy(edges)).numpy()
+    mass, cells = np.diff(below, axis=0), first[None, :] + np.arange(r)[:, None]
+    on_line = (cells >= 0) & (cells < m)
+    return np.bincount(cells[on_line], weights=mass[on_line], minlength=m) / (n * d)
 
 
 def line_1d(

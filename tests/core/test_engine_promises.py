@@ -71,16 +71,23 @@ def test_spectral_norm_holds_at_initialisation():
     assert max_slope(tr) <= 1.001
 
 
+def cell_average(cdf, xs: np.ndarray) -> np.ndarray:
+    """A distribution's mass in each point's cell [x - d/2, x + d/2], over d."""
+    d = xs[1] - xs[0]
+    return (cdf(xs + d / 2) - cdf(xs - d / 2)) / d
+
+
 def test_optimal_discriminator_of_a_narrow_generator_matches_the_closed_form():
-    """D* = p_r / (p_r + p_g) for real N(0.5, 0.05) and fakes from N(0.5, 0.01): the KDE of
-    2000 fakes must not be widened by a floor tied to the axis (2 % of it: off by 0.90)."""
-    xs = np.linspace(-2.0, 2.0, 200)
+    """D* = p_r / (p_r + p_g) for real N(0.5, 0.05) and fakes from N(0.5, 0.01), p_g as the
+    line shows it (its mass in each cell of 0.02): the KDE of 2000 fakes must not be widened
+    by a floor tied to the axis (2 % of it: off by 0.90)."""
+    xs = np.linspace(-2.0, 2.0, 201)
     fakes = np.random.default_rng(0).normal(0.5, 0.01, 2000)
-    xs = xs[np.abs(xs - 0.5) < 0.15]  # within 3 real stds (further out both densities underflow)
-    p_r = norm.pdf(xs, 0.5, 0.05)
-    exact = p_r / (p_r + norm.pdf(xs, 0.5, 0.01))
-    drawn = p_r / (p_r + kde(fakes, xs))
-    assert np.abs(drawn - exact).max() < 0.1
+    near = np.abs(xs - 0.5) < 0.15  # within 3 real stds (further out both densities underflow)
+    p_r = norm.pdf(xs[near], 0.5, 0.05)
+    exact = p_r / (p_r + cell_average(lambda x: norm.cdf(x, 0.5, 0.01), xs)[near])
+    drawn = p_r / (p_r + kde(fakes, xs)[near])
+    assert np.abs(drawn - exact).max() < 0.05
 
 
 @pytest.mark.parametrize(
@@ -88,24 +95,46 @@ def test_optimal_discriminator_of_a_narrow_generator_matches_the_closed_form():
     [
         (0.5, 0.01, np.float64),
         (0.0, 0.3, np.float32),
-        (-2.3, 0.05, np.float32),
+        (-2.05, 0.05, np.float32),
         (4.0, 3.0, np.float64),
     ],
 )
 def test_the_cut_kernel_density_is_the_full_sum(centre, spread, dtype):
-    """kde sums each kernel within KDE_REACH bandwidths of its sample only; against the sum
-    over every point: narrow and wide generators, samples beyond the line's ends (-2.3),
-    float32 as the frames give it."""
-    rng = np.random.default_rng(1)
-    samples = rng.normal(centre, spread, 2000).astype(dtype)
+    """kde sums each kernel over the cells within KDE_REACH bandwidths of its sample only;
+    against the sum over every cell: narrow and wide generators, samples beyond the line's
+    ends (-2.05), float32 as the frames give it."""
+    samples = np.random.default_rng(1).normal(centre, spread, 2000).astype(dtype)
     xs = np.linspace(-2.0, 5.0, 200).astype(dtype)
     h = 1.06 * float(samples.std()) * 2000 ** (-1 / 5)
-    full = norm.pdf((xs[:, None] - samples[None, :].astype(np.float64)) / h).sum(1) / (2000 * h)
+    each = samples[None, :].astype(np.float64)
+    full = cell_average(lambda x: norm.cdf((x[:, None] - each) / h).sum(1) / 2000, xs)
     cut = kde(samples, xs)
     assert cut.shape == xs.shape
     assert np.abs(cut - full).max() <= 1e-5 * full.max()
-    spike = kde(np.full(2000, xs[85]), xs)  # a point mass (std 0) on a point of the line
+
+
+@pytest.mark.parametrize("at", [2.0, 2.013])
+def test_a_generator_narrower_than_the_cells_keeps_its_mass_on_the_line(at):
+    """All fakes within 0.002 of a point of the line or between two (2.013, on a grid of
+    0.035): sampled at the points the estimate read 5e-9 there; the cells hold its mass."""
+    xs = np.linspace(-2.0, 5.0, 200)
+    fakes = np.random.default_rng(2).normal(at, 0.002, 2000)
+    density = kde(fakes, xs)
+    assert density.sum() * (xs[1] - xs[0]) == pytest.approx(1.0, abs=1e-6)
+    assert abs(xs[density.argmax()] - at) <= (xs[1] - xs[0]) / 2
+    spike = kde(np.full(2000, xs[85]), xs)  # a point mass (std 0): a spike, no division by 0
     assert np.isfinite(spike).all() and spike.argmax() == 85
+
+
+@pytest.mark.parametrize("spread", [0.25, 1.0, 3.0])
+def test_the_cell_average_is_within_two_percent_of_the_points_where_kernels_are_wide(spread):
+    """The docstring's promise: with h >= 1.5 cells, the cells' mean is within 2 % (of the
+    peak) of the estimate at the points."""
+    fakes = np.random.default_rng(3).normal(1.0, spread, 2000)
+    h = 1.06 * fakes.std() * 2000 ** (-1 / 5)
+    xs = np.linspace(-2.0, 5.0, int(7.0 / (h / 1.5)) + 1)  # cells of h / 1.5 at most
+    at_points = norm.pdf((xs[:, None] - fakes[None, :]) / h).sum(1) / (2000 * h)
+    assert np.abs(kde(fakes, xs) - at_points).max() <= 0.02 * at_points.max()
 
 
 def test_dragan_perturbs_symmetrically_around_the_real_samples():
@@ -138,3 +167,19 @@ def test_a_dirac_half_step_moves_the_point_the_frame_shows(part):
 
 def psi(tr: Trainer) -> float:
     return tr.D.body.weight.item()
+
+
+def test_a_collapsed_generator_shows_in_the_1d_frame():
+    """G's weights 0.002 and its bias 2.013 (between two points of the line): the frame's fake
+    density holds G's mass where the fakes are, and the optimal D is low there, not 1."""
+    tr = Trainer({"dataset": "mixture1d", "loss": "nonsaturating", "g_hidden": [], "z_dim": 1})
+    weight, bias = tr.G.parameters()
+    with torch.no_grad():
+        weight.fill_(0.002)
+        bias.fill_(2.013)
+    frame = tr.snapshot({"line": 200})
+    xs, density = frame["xs"], frame["fake_density"]
+    at = int(np.argmin(np.abs(xs - 2.013)))
+    assert density.sum() * (xs[1] - xs[0]) == pytest.approx(1.0, abs=1e-3)
+    assert density.argmax() == at
+    assert frame["d_optimal"][at] < 0.1
