@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 from scipy.spatial.distance import cdist
+from scipy.special import ndtr
 
 from gan_core.config import TargetConfig, TrainConfig
 
@@ -48,8 +49,9 @@ class Target(ABC):
     def sample(self, n: int, rng: torch.Generator) -> torch.Tensor:
         """(n, dim) float32 samples drawn with ``rng`` only."""
 
-    def density(self, x: np.ndarray) -> np.ndarray | None:
-        """The exact pdf at points (n, dim), or None where it is not known."""
+    def density(self, x: np.ndarray, cell: float = 0.0) -> np.ndarray | None:
+        """The exact pdf at points (n, dim), or with ``cell`` c > 0 its mean over the box of
+        side c around each point; None where it is not known."""
         return None
 
     def reference(self, n: int) -> np.ndarray:
@@ -99,11 +101,23 @@ class GaussianMixture(Target):
         eps = torch.randn(n, self.dim, generator=rng)
         return self._means_t[k] + self._stds_t[k] * eps
 
-    def density(self, x: np.ndarray) -> np.ndarray | None:
-        """sum_k w_k (2 pi s_k^2)^(-dim/2) exp(-|x - mu_k|^2 / (2 s_k^2)); None if any s_k = 0."""
+    def density(self, x: np.ndarray, cell: float = 0.0) -> np.ndarray | None:
+        """sum_k w_k (2 pi s_k^2)^(-dim/2) exp(-|x - mu_k|^2 / (2 s_k^2)) at each point; with
+        ``cell`` c > 0 its mean over the box of side c around each point (the modes are
+        isotropic, so per axis),
+
+            sum_k w_k prod_axes [Phi((x + c/2 - mu_k) / s_k) - Phi((x - c/2 - mu_k) / s_k)] / c^dim,
+
+        what a line through points c apart can show of a mode narrower than c. None if any
+        s_k = 0."""
         if np.any(self.stds == 0):
             return None
         x = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
+        if cell > 0:
+            offsets = (x[:, None, :] - self.modes[None, :, :]) / self.stds[None, :, None]
+            half = 0.5 * cell / self.stds[None, :, None]
+            mass = (ndtr(offsets + half) - ndtr(offsets - half)).prod(-1)  # (n, k)
+            return (self.weights * mass).sum(-1) / cell**self.dim
         sq = cdist(x, self.modes, "sqeuclidean")  # (n, k)
         var = self.stds**2
         norm = self.weights * (2 * math.pi * var) ** (-self.dim / 2)

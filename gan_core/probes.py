@@ -374,7 +374,8 @@ def line_1d(
         "fake_density": f32(fake_density),
         "g_grad_line": f32(push_at(xs)[:, 0]),
     }
-    real_density = trainer.target.density(xs.numpy())
+    # both densities as the line shows them: averaged over each point's cell (see kde)
+    real_density = trainer.target.density(xs.numpy(), cell=(hi - lo) / (view.line - 1))
     if real_density is not None:
         out["real_density"] = f32(real_density)
         if trainer.loss.optimum_is_ratio:
