@@ -258,11 +258,12 @@ export function createMetrics(div) {
     div.hidden = !visible.length;   // no chart shown: the element folds away
     if (!visible.length) return true;
     const m = chartSizes(ctx.lecture);
-    // grid: as many columns (up to 3) as charts of m.minWidth fit; rows as tall as they need.
+    // grid: as many columns (up to 3, and no more than there are charts: one featured chart
+    // takes the whole row) as charts of m.minWidth fit; rows as tall as they need.
     // Each row is its own Plotly figure (a .metrics-row): an update costs Plotly about in
     // proportion to a figure's subplots, and while playing a row is updated after each new
     // frame of the view (drawRows)
-    const cols = Math.max(1, Math.min(3, Math.floor(W / m.minWidth)));
+    const cols = Math.max(1, Math.min(3, visible.length, Math.floor(W / m.minWidth)));
     const nRows = Math.ceil(visible.length / cols);
     const rowOf = new Map(visible.map((p, i) => [p.index, Math.floor(i / cols)]));
     const slot = new Map(visible.map((p, i) => [p.index, (i % cols) + 1]));   // chart index -> axis number in its row
