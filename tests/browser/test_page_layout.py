@@ -115,11 +115,35 @@ def test_every_preset_shows_its_plots_and_its_charts_without_scrolling(
             on_screen(p, detail, (w, h))
             if detail["name"] in SHOTS:
                 p.page.screenshot(path=str(shot_dir() / f"layout-{w}x{h}-{detail['name']}.png"))
+            shares_the_row(p, detail, (w, h))
         # the charts the note does not name fold away behind a visible control
         more = p.page.locator("#metrics-more")
         sync_api.expect(more).to_be_visible()
         assert f"more charts ({8 - len(detail['charts'])})" in more.inner_text()
     assert p.errors == []
+
+
+def shares_the_row(p: Page, detail: dict, size: tuple[int, int]) -> None:
+    """The featured charts' plots share the whole row (one chart: not a half or a third)."""
+    if not detail["charts"]:
+        return  # #metrics is hidden (on_screen checked it)
+    widths = p.js(
+        f"Object.entries({METRICS_FIG}.layout).filter(([k]) => /^xaxis\\d*$/.test(k))"
+        ".map(([, a]) => a.domain[1] - a.domain[0])"
+    )
+    assert len(widths) == len(detail["charts"])
+    assert sum(widths) > 0.6, (detail["name"], size, widths)
+
+
+def test_one_featured_chart_takes_the_whole_row(lecture: Page) -> None:
+    p = lecture
+    for size in SIZES:
+        p.page.set_viewport_size({"width": size[0], "height": size[1]})
+        p.js("window.gandyn.openPreset('ring8_wgan_gp')")
+        detail = {"name": "ring8_wgan_gp", "lanes": [], "charts": ["‖∇ₓD‖"]}
+        opened(p, detail)
+        on_screen(p, detail, size)
+        shares_the_row(p, detail, size)
 
 
 def test_more_charts_unfolds_the_others_and_folds_them_again(lecture: Page) -> None:
