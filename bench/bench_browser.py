@@ -125,9 +125,10 @@ def measure(
         cdp = page.context.new_cdp_session(page)
         cdp.send("Performance.enable")
         task0, a = main_thread_seconds(cdp), page.evaluate(snap)
-        page.wait_for_timeout(
-            seconds * 1000
-        )  # the measuring window itself, not a wait for a condition
+        busy = []  # the playing worker's share of the last second spent training and framing
+        for _ in range(max(1, round(seconds))):
+            page.wait_for_timeout(1000)  # the measuring window itself, not a wait for a condition
+            busy.append(worker_busy(url))
         task1, b = main_thread_seconds(cdp), page.evaluate(snap)
         # what the page alone can draw: the last frame fed again on every animation frame
         page.click("#btn-play")
@@ -147,8 +148,15 @@ def measure(
         "main_ms": 1000 * (task1 - task0) / max(1, sum(b["drawn"]) - sum(a["drawn"])),
         "iterations_per_s": (b["iteration"] - a["iteration"]) / dt,
         "capacity_fps": capacity,
+        "worker_busy": statistics.median(busy),
         "seconds": dt,
     }
+
+
+def worker_busy(url: str) -> float:
+    """The busiest playing worker's share of the last second at work (/api/health)."""
+    workers = httpx.get(f"{url}/api/health", timeout=10).json()["worker_details"]
+    return max((w["busy"] for w in workers if w["playing"]), default=0.0)
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -190,6 +198,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                     f"{med['skipped_fps']:.1f}",
                     f"{med['main_ms']:.1f}",
                     f"{med['iterations_per_s']:.0f}",
+                    f"{med['worker_busy']:.2f}",
                     f"{med['capacity_fps']:.1f}",
                 ]
             )
@@ -211,6 +220,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             "skipped fps",
             "main-thread ms per frame drawn",
             "iterations/s",
+            "training worker busy",
             "page-only capacity fps",
         ],
         "rows": rows,
@@ -226,7 +236,10 @@ def run(quick: bool = False) -> dict[str, Any]:
             "from the page's own counters while training plays; page-only capacity is the same "
             "page redrawing the last frame on every animation frame with training paused, its "
             "moving arrays changed by 1e-3 each time (so no view skips it as unchanged), i.e. "
-            "what the browser side could do if frames came fast enough. Chromium runs with "
+            "what the browser side could do if frames came fast enough. Training worker busy: "
+            "the share of each second the session's worker spent training and building frames "
+            "(/api/health, read every second of the window; median): near 1.00 the worker, not "
+            "the page, sets the frames received. Chromium runs with "
             "--disable-gpu (software raster) on the same cores as the training worker. A 2D "
             "frame is D's grid put into a small canvas stretched under the axes and the samples, "
             "arrows, field, trails and manifold painted on a canvas over them (web/paint.js); "
