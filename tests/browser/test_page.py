@@ -73,8 +73,26 @@ def browser(chromium: object) -> Iterator[object]:
     context.close()
 
 
+# Plotly has twice (in about 20 runs of the suite, both under heavy load) written NaN into the
+# axis lines of some figure: the console error alone does not say which. This init script
+# makes the error say it: the path's element, its ancestors and the stack that wrote it.
+NAN_PATHS = """(() => {
+  const set = Element.prototype.setAttribute;
+  Element.prototype.setAttribute = function (name, value) {
+    if (name === 'd' && typeof value === 'string' && value.includes('NaN')) {
+      const chain = [];
+      for (let e = this; e && e.tagName && chain.length < 8; e = e.parentNode)
+        chain.push(e.tagName + (e.id ? '#' + e.id : '') + '.' + (e.getAttribute('class') || ''));
+      console.error('NaN path ' + value.slice(0, 60) + ' in ' + chain.join(' < ')
+        + ' | written by ' + new Error().stack.split('\\n').slice(2, 10).join(' | '));
+    }
+    return set.call(this, name, value);
+  };
+})();"""
+
+
 class Page:
-    """A page with its console errors collected."""
+    """A page with its console errors collected (NaN paths with where they were written)."""
 
     def __init__(self, context: object, base_url: str) -> None:
         self.base = base_url
@@ -83,6 +101,7 @@ class Page:
         self.errors: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.add_init_script(NAN_PATHS)
 
     def open(self, query: dict[str, str] | str = "") -> Page:
         q = query if isinstance(query, str) else urlencode(query, safe=",:")
