@@ -359,9 +359,9 @@ def kde(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
     density, block = np.zeros(m), max(1, KDE_BLOCK // (r + 1))
     for i in range(0, n, block):
         f, si = first[i : i + block], s[i : i + block]
-        # the sample's r cells (their edges, or their points) in bandwidths from it
-        at = ((x0 + (f - 0.5 * per_cell) * d - si) / h)[None, :]
-        z = at + (np.arange(r + per_cell) * (d / h))[:, None]
+        # the sample's r cells in bandwidths from it: their r + 1 edges, or their r points
+        start, count = (f - 0.5, r + 1) if per_cell else (f, r)
+        z = ((x0 + start * d - si) / h)[None, :] + (np.arange(count) * (d / h))[:, None]
         if per_cell:
             weight = np.diff(ndtr(z), axis=0) / d
         else:  # in place: a new array a step costs as much as the step
